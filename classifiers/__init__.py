@@ -1,0 +1,1 @@
+"""Text classification with jieba and scikit-learn: segmentation, estimators, model files with model cards."""

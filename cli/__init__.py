@@ -1,0 +1,1 @@
+"""The `hotline` command: settings, run state and subcommands wiring the layers together."""

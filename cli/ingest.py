@@ -1,0 +1,84 @@
+"""`hotline ingest`: send a file's rows, then wait until each is stored or rejected, and summarise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from cli import services
+from cli.settings import Settings
+from intake.readers import ColumnMap, MappingError, count_rows, detect_format, read_rows
+from streams.producer import IntakeProducer
+
+
+def run_ingest(settings: Settings, path: Path, channel: str, columns: dict, fmt: str | None, encoding: str,
+               sheet: str | None, wait: bool, timeout: float) -> int:
+    bootstrap = services.bootstrap_or_fail(settings)
+    try:
+        fmt = detect_format(path, fmt)
+        rows = read_rows(path, ColumnMap(columns), fmt, encoding, sheet)
+        first = next(rows, None)  # reads the header: a wrong column mapping fails before anything is sent
+    except (MappingError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: not {encoding} text ({exc.reason}); try --encoding gb18030") from None
+    producer = IntakeProducer(bootstrap, settings.max_record_bytes)
+    store = services.open_store(services.db_path(settings)) if wait else None
+    before = (store.count_tickets(), store.count_rejections()) if store else (0, 0)
+    expected = []
+    unreadable = oversize = 0
+    try:
+        with tqdm(total=count_rows(path, fmt), desc=f"sending to intake.{channel}", unit="row", file=sys.stderr) as bar:
+            for row in _chain(first, rows):
+                if row.record is None:
+                    rejection = producer.reject(channel, row.ref, row.error or "unreadable row", row.original)
+                    expected.append((None, rejection))
+                    unreadable += 1
+                else:
+                    sent = producer.send(channel, row.record, row.ref)
+                    expected.append((sent.ticket_id, sent.rejection_id))
+                    oversize += sent.rejected_at_intake
+                bar.update(1)
+        producer.flush()
+    finally:
+        producer.close()
+    click.echo(f"read {len(expected)} rows from {path.name}: sent {len(expected) - unreadable - oversize} to intake.{channel}, "
+               f"rejected at intake {unreadable + oversize} (unreadable {unreadable}, too large {oversize})", err=True)
+    if not store:
+        return 0
+    accounted = _wait_for_pipeline(store, expected, timeout)
+    tickets, letters = store.count_tickets() - before[0], store.count_rejections() - before[1]
+    click.echo(f"pipeline: {accounted} of {len(expected)} rows accounted for (stored or rejected); "
+               f"new tickets {tickets}, new dead letters {letters}; "
+               f"see `hotline export` and `hotline export --rejected`", err=True)
+    if accounted < len(expected):
+        click.echo(f"error: {len(expected) - accounted} rows not accounted for after {timeout:.0f} s; "
+                   "is the worker running? (see the logs of `hotline up`)", err=True)
+        return 1
+    return 0
+
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _wait_for_pipeline(store, expected: list[tuple[str | None, str]], timeout: float) -> int:
+    pending = list(expected)
+    deadline = time.monotonic() + timeout
+    with tqdm(total=len(expected), desc="stored or rejected", unit="row", file=sys.stderr) as bar:
+        while pending:
+            found_tickets = set(store.content_hashes([t for t, _ in pending if t]))
+            found_letters = store.stored_rejection_ids([r for _, r in pending])
+            still = [(t, r) for t, r in pending if t not in found_tickets and r not in found_letters]
+            bar.update(len(pending) - len(still))
+            pending = still
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    return len(expected) - len(pending)

@@ -1,0 +1,245 @@
+"""`hotline`: the command line of hotline-pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from cli import services
+from cli.settings import ConfigError, load_settings
+
+CHANNEL = click.Choice(["hotline", "web"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Process 12345 hotline tickets and web messages: intake, classification, routing, storage."""
+    try:
+        ctx.obj = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# -- running the system ---------------------------------------------------------------------------
+
+@main.command()
+@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Domain model file (default: the sample model).")
+@click.pass_obj
+def up(settings, model_path):
+    """Start broker, worker and web app in the foreground; Ctrl-C stops them all."""
+    from cli.stack import run_stack
+
+    sys.exit(run_stack(settings, model_path=model_path))
+
+
+@main.command()
+@click.option("--rate", default=4.0, show_default=True, help="Records per second after the first burst.")
+@click.option("--burst", default=40, show_default=True, help="Records sent at once when the stack is up.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Domain model file (default: the sample model).")
+@click.pass_obj
+def demo(settings, rate, burst, model_path):
+    """Like `up`, on a fresh demo store, replaying the bundled sample tickets and web messages."""
+    from cli.stack import run_stack
+
+    sys.exit(run_stack(settings, model_path=model_path, demo_rate=rate, demo_burst=burst))
+
+
+@main.command()
+@click.option("--bootstrap", help="Kafka address (default: configured, or the running `hotline up`).")
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Domain model file.")
+@click.option("--loglevel", default="warn", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
+@click.pass_obj
+def worker(settings, bootstrap, db, model_path, loglevel):
+    """Run one stream worker (Faust): intake -> normalise -> classify -> route -> store."""
+    import faust
+
+    from streams.app import build_app
+    from streams.pipeline import Pipeline
+
+    bootstrap = bootstrap or services.bootstrap_or_fail(settings)
+    store = services.open_store(db or services.db_path(settings))
+    model = services.load_model(settings, model_path or services.ensure_model(settings))
+    pipeline = Pipeline(model, services.build_router(settings), store, settings.limits)
+    app = build_app(
+        bootstrap, pipeline, store, datadir=settings.home / "faust",
+        batch_size=settings.batch_size, batch_within=settings.batch_within,
+        partitions=settings.topics.get("intake.web", 4),
+    )
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default from config).")
+@click.option("--port", type=int, help="Port (default from config / HOTLINE_WEB_PORT).")
+@click.option("--bootstrap", help="Kafka address for the HTTP intake.")
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.pass_obj
+def web(settings, host, port, bootstrap, db):
+    """Run the web app (pages and JSON API)."""
+    import uvicorn
+
+    from webapp.app import create_app
+
+    app = create_app(settings, db_path=db or services.db_path(settings), bootstrap=bootstrap or settings.bootstrap or None)
+    uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_level="warning")
+
+
+# -- data in and out ------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--channel", type=CHANNEL, required=True, help="hotline (call-centre tickets) or web (web messages).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), help="Default: from the file name.")
+@click.option("--encoding", default="utf-8-sig", show_default=True, help="Text encoding of a CSV file (e.g. gb18030).")
+@click.option("--sheet", help="XLSX sheet (default: the first).")
+@click.option("--id-col", help="Column with the source id.")
+@click.option("--title-col", help="Column with the title.")
+@click.option("--text-col", help="Column with the text.")
+@click.option("--time-col", help="Column with the time received.")
+@click.option("--caller-col", help="Hotline: column with the caller's name.")
+@click.option("--phone-col", help="Hotline: column with the caller's phone number.")
+@click.option("--district-col", help="Column with the district.")
+@click.option("--type-col", help="Hotline: column with the ticket type (咨询/求助/投诉/举报/建议).")
+@click.option("--urgency-col", help="Hotline: column with the urgency (一般/紧急).")
+@click.option("--author-col", help="Web: column with the author.")
+@click.option("--likes-col", help="Web: column with the number of likes.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every row is stored or rejected.")
+@click.option("--timeout", default=600.0, show_default=True, help="Longest wait for the pipeline, in seconds.")
+@click.pass_obj
+def ingest(settings, path, channel, fmt, encoding, sheet, wait, timeout, **cols):
+    """Send the rows of a CSV, XLSX or JSONL file to the intake topic of a channel."""
+    from cli.ingest import run_ingest
+
+    columns = {name[:-4]: value for name, value in cols.items() if value}
+    sys.exit(run_ingest(settings, path, channel, columns, fmt, encoding, sheet, wait, timeout))
+
+
+@main.command()
+@click.option("--rejected", is_flag=True, help="Print the dead letters with their reasons instead of the tickets.")
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.pass_obj
+def export(settings, rejected, db):
+    """Print stored tickets (or dead letters) as JSON Lines."""
+    from cli.export import ticket_line
+
+    store = services.open_store(db or services.db_path(settings))
+    out = click.get_text_stream("stdout")
+    if rejected:
+        for letter in store.iter_rejections():
+            letter.pop("seq", None)
+            out.write(json.dumps(letter, ensure_ascii=False) + "\n")
+    else:
+        for ticket in store.iter_tickets():
+            out.write(json.dumps(ticket_line(ticket), ensure_ascii=False) + "\n")
+
+
+# -- the classifier -------------------------------------------------------------------------------
+
+def _labelled_options(func):
+    for option in reversed([
+        click.option("--data", "data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV file."),
+        click.option("--title-col", help="Column with the title (optional)."),
+        click.option("--text-col", required=True, help="Column with the text."),
+        click.option("--label-col", required=True, help="Column with the label."),
+        click.option("--encoding", default="utf-8-sig", show_default=True),
+    ]):
+        func = option(func)
+    return func
+
+
+@main.command()
+@_labelled_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Model file to write.")
+@click.option("--cv", default=5, show_default=True, help="Cross-validation folds for the model card's metrics (0: none).")
+@click.pass_obj
+def train(settings, data, title_col, text_col, label_col, encoding, out, cv):
+    """Train the domain classifier; the model file carries its model card."""
+    from tqdm import tqdm
+
+    from classifiers import model_file
+
+    texts, labels = services.read_labelled_csv(data, title_col, text_col, label_col, encoding)
+    if not texts:
+        raise click.ClickException(f"{data}: no labelled rows")
+    with tqdm(total=len(texts), desc="segmenting", unit="row", file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.update(done - bar.n)
+        click.echo(f"training on {len(texts)} rows ({cv}-fold cross-validation for the model card) ...", err=True)
+        model = model_file.train(texts, labels, services.segmenter(settings), source=str(data), cv_folds=cv, progress=progress)
+    model.save(out)
+    click.echo(model_file.card_json(model))
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_labelled_options
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+def evaluate(settings, model_path, data, title_col, text_col, label_col, encoding, as_json):
+    """Measure a model on labelled data: macro-F1, accuracy, per-class F1, confusion matrix."""
+    from classifiers.metrics import report
+
+    model = services.load_model(settings, model_path)
+    texts, labels = services.read_labelled_csv(data, title_col, text_col, label_col, encoding)
+    if not texts:
+        raise click.ClickException(f"{data}: no labelled rows")
+    predicted = [p.domain for p in model.predict(texts)]
+    result = report(labels, predicted, labels=sorted(set(model.classes) | set(labels)))
+    result["model_version"] = model.version
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"model {model.version} on {len(texts)} rows: macro-F1 {result['macro_f1']:.4f}, accuracy {result['accuracy']:.4f}")
+    for label, figures in result["per_class"].items():
+        click.echo(f"  {label:<10} F1 {figures['f1']:.4f}  support {figures['support']}")
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.File("r", encoding="utf-8"))
+@click.option("--title-col", default="title", show_default=True, help="JSONL/CSV field with the title.")
+@click.option("--text-col", default="text", show_default=True, help="JSONL/CSV field with the text.")
+@click.option("--id-col", default="id", show_default=True, help="Field copied to the output when present.")
+@click.pass_obj
+def classify(settings, model_path, file, title_col, text_col, id_col):
+    """Classify texts: FILE is JSONL or CSV (or plain lines on standard input); JSONL out."""
+    from cli.export import classify_stream
+
+    model = services.load_model(settings, model_path)
+    source = file or click.get_text_stream("stdin")
+    classify_stream(model, source, title_col, text_col, id_col, click.get_text_stream("stdout"))
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--records", default=5000, show_default=True, help="Records pushed through the pipeline.")
+@click.pass_obj
+def bench(settings, as_json, records):
+    """Throughput of the running pipeline on an embedded broker, with a raw aiokafka consumer as reference."""
+    from cli.bench import run_bench
+
+    result = run_bench(settings, records)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else
+               "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+@main.command("hash-password")
+@click.password_option()
+def hash_password(password):
+    """Print a password hash for config/users.yaml."""
+    from webapp.auth import hash_password as make
+
+    click.echo(make(password))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    main()

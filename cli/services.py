@@ -1,0 +1,96 @@
+"""Building the pieces from settings: model, router, store, users; finding a running `hotline up`."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+
+from classifiers import model_file
+from classifiers.segment import Segmenter
+from cli import runstate
+from cli.settings import SAMPLES_DIR, ConfigError, Settings, read_yaml
+from hotline.routing import Router, RoutingConfigError
+from stores.sqlite import SQLiteStore
+
+
+def build_router(settings: Settings) -> Router:
+    try:
+        return Router.from_config(read_yaml(settings.routing_file))
+    except RoutingConfigError as exc:
+        raise ConfigError(f"{settings.routing_file}: {exc}") from None
+
+
+def open_store(db_path: Path) -> SQLiteStore:
+    return SQLiteStore(db_path)
+
+
+def segmenter(settings: Settings) -> Segmenter:
+    return Segmenter(settings.userdict)
+
+
+def read_labelled_csv(path: Path, title_col: str | None, text_col: str, label_col: str,
+                      encoding: str = "utf-8-sig") -> tuple[list[str], list[str]]:
+    """Texts (title and text joined) and labels from a CSV; rows without a label are skipped."""
+    texts, labels = [], []
+    with open(path, encoding=encoding, newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        for column in filter(None, (title_col, text_col, label_col)):
+            if column not in header:
+                raise click.UsageError(f"{path}: no column {column!r}; the file has: {', '.join(header)}")
+        for row in reader:
+            label = (row.get(label_col) or "").strip()
+            if not label:
+                continue
+            title = (row.get(title_col) or "") if title_col else ""
+            texts.append(f"{title}\n{row.get(text_col) or ''}".strip())
+            labels.append(label)
+    return texts, labels
+
+
+def ensure_model(settings: Settings, echo=click.echo) -> Path:
+    """The configured model; the default one is trained from the bundled sample when missing."""
+    path = settings.model_path
+    if path.exists():
+        return path
+    if path != settings.default_model_path:
+        raise ConfigError(f"model file {path} does not exist (train one with `hotline train`)")
+    echo(f"training the sample domain model into {path} (first start only) ...")
+    texts, labels = read_labelled_csv(SAMPLES_DIR / "training.csv", "title", "text", "label")
+    model = model_file.train(texts, labels, segmenter(settings), source="samples/training.csv", cv_folds=3)
+    model.save(path)
+    return path
+
+
+def load_model(settings: Settings, path: Path | None = None) -> model_file.TrainedModel:
+    return model_file.load(path or settings.model_path, segmenter(settings))
+
+
+def running(settings: Settings) -> dict | None:
+    return runstate.read(settings.run_file)
+
+
+def bootstrap_or_fail(settings: Settings) -> str:
+    """Kafka address: the configured one, else the running `hotline up`'s embedded broker."""
+    if settings.bootstrap:
+        return settings.bootstrap
+    state = running(settings)
+    if state:
+        return state["bootstrap"]
+    raise click.ClickException(
+        f"no running `hotline up` found (looked for {settings.run_file}) and no Kafka configured; "
+        "start `hotline up` or set HOTLINE_KAFKA_BOOTSTRAP"
+    )
+
+
+def db_path(settings: Settings) -> Path:
+    state = running(settings)
+    return Path(state["db"]) if state else settings.db_path
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)

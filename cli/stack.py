@@ -1,0 +1,141 @@
+"""`hotline up` and `hotline demo`: broker, worker and web app as one foreground job."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from cli import runstate, services
+from cli.settings import SAMPLES_DIR, ConfigError, Settings
+from streams.broker import EmbeddedBroker, create_topics, wait_for_port
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _child(args: list[str], log_path: Path) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "cli.main", *args], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parent.parent))
+
+
+def _stop(process: subprocess.Popen, grace: float = 20) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def demo_records() -> list[tuple[str, dict]]:
+    """The bundled sample, both channels interleaved."""
+    def load(name):
+        with open(SAMPLES_DIR / name, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    hotline, web = load("hotline_tickets.jsonl"), load("web_messages.jsonl")
+    pairs = itertools.zip_longest((("hotline", r) for r in hotline), (("web", r) for r in web))
+    return [item for pair in pairs for item in pair if item]
+
+
+def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: float | None = None,
+              demo_burst: int = 40) -> int:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    existing = runstate.read(settings.run_file)
+    if existing:
+        raise click.ClickException(f"hotline is already running (pid {existing['pid']}, web {existing['web']}); stop it first")
+    if not _port_free(settings.web_host, settings.web_port):
+        raise click.ClickException(f"port {settings.web_port} on {settings.web_host} is in use; set HOTLINE_WEB_PORT")
+    try:
+        services.build_router(settings)  # configuration errors show now, not at the first ticket
+        if model_path:
+            settings.model_path = model_path
+        model = services.ensure_model(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    demo = demo_rate is not None
+    db = settings.home / "demo.db" if demo else settings.db_path
+    if demo:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    logs = settings.home / "logs"
+    broker = None
+    processes: list[tuple[str, subprocess.Popen]] = []
+    stopping = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stopping["signal"] = signum
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if settings.bootstrap:
+            bootstrap = settings.bootstrap
+        else:
+            broker = EmbeddedBroker(log_path=logs / "broker.log").start()
+            bootstrap = broker.bootstrap
+        create_topics(bootstrap, settings.topics)
+        services.open_store(db).close()
+        processes.append(("worker", _child(["worker", "--bootstrap", bootstrap, "--db", str(db), "--model", str(model)], logs / "worker.log")))
+        processes.append(("web", _child(["web", "--bootstrap", bootstrap, "--db", str(db),
+                                         "--host", settings.web_host, "--port", str(settings.web_port)], logs / "web.log")))
+        wait_for_port(settings.web_host, settings.web_port, 60)
+        url = f"http://{settings.web_host}:{settings.web_port}"
+        runstate.write(settings.run_file, {
+            "pid": os.getpid(), "bootstrap": bootstrap, "web": url, "db": str(db), "model": str(model),
+            "embedded_broker": broker is not None, "started_at": datetime.now().isoformat(timespec="seconds"),
+        })
+        click.echo(f"hotline is up: web {url} (users in config/users.yaml), Kafka {bootstrap}"
+                   f"{' (embedded Tansu)' if broker else ''}, store {db}, logs {logs}. Ctrl-C stops.")
+
+        replay = demo_records() if demo else []
+        producer = None
+        if replay:
+            from streams.producer import IntakeProducer
+
+            producer = IntakeProducer(bootstrap, settings.max_record_bytes)
+            click.echo(f"demo: replaying {len(replay)} sample records ({demo_burst} at once, then {demo_rate}/s)")
+        sent, next_at = 0, time.monotonic()
+        while stopping["signal"] is None:
+            for name, process in processes:
+                if process.poll() is not None:
+                    click.echo(f"the {name} stopped (exit {process.returncode}); see {logs / (name + '.log')}", err=True)
+                    return 1
+            if producer and sent < len(replay) and time.monotonic() >= next_at:
+                count = demo_burst if sent == 0 else 1
+                for channel, record in replay[sent:sent + count]:
+                    producer.send(channel, record, ref=f"sample:{record['id']}")
+                producer.flush()
+                sent += count
+                next_at = time.monotonic() + 1.0 / max(demo_rate, 0.01)
+                if sent >= len(replay):
+                    click.echo("demo: the whole sample has been sent; Ctrl-C stops")
+            time.sleep(0.05 if producer and sent < len(replay) else 0.3)
+        click.echo("stopping ...")
+        return 0
+    finally:
+        for _, process in reversed(processes):
+            _stop(process)
+        if broker:
+            broker.stop()
+        runstate.remove(settings.run_file, os.getpid())
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,0 +1,96 @@
+"""The one ticket schema both channels are normalised into, and the records around it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Channel = Literal["hotline", "web"]
+CHANNELS: tuple[str, ...] = ("hotline", "web")
+
+TicketType = Literal["咨询", "求助", "投诉", "举报", "建议"]
+TICKET_TYPES: tuple[str, ...] = ("咨询", "求助", "投诉", "举报", "建议")
+
+Urgency = Literal["normal", "urgent"]
+TimeSource = Literal["record", "intake"]
+
+
+class PersonalData(BaseModel):
+    """Unmasked personal data, shown only to roles allowed to see it."""
+
+    caller: str | None = None
+    phone: str | None = None
+    title: str = ""
+    text: str = ""
+
+
+class Ticket(BaseModel):
+    """A normalised ticket: Simplified Chinese, cleaned, personal data masked."""
+
+    ticket_id: str
+    channel: Channel
+    source_id: str
+    received_at: datetime
+    received_at_source: TimeSource
+    ingested_at: datetime
+    title: str
+    text: str
+    caller: str | None = None
+    phone: str | None = None
+    district: str | None = None
+    ticket_type: TicketType | None = None
+    urgency: Urgency = "normal"
+    likes: int | None = None
+    content_hash: str
+    personal: PersonalData = Field(default_factory=PersonalData)
+
+
+class Prediction(BaseModel):
+    """A classifier's answer for one ticket."""
+
+    domain: str
+    confidence: float
+    top: list[tuple[str, float]]
+    model_version: str
+
+
+class RoutingDecision(BaseModel):
+    """Where a ticket goes and why."""
+
+    lead_unit: str
+    co_units: list[str] = Field(default_factory=list)
+    rule_id: str
+    explanation: str
+    needs_review: bool = False
+
+
+class DispatchedTicket(Ticket):
+    """A ticket with its domain, routing decision and status."""
+
+    domain: str
+    confidence: float
+    top: list[tuple[str, float]]
+    model_version: str
+    lead_unit: str
+    co_units: list[str]
+    rule_id: str
+    routing_explanation: str
+    status: Literal["dispatched", "pending_review"]
+    segmented: str = ""  # jieba tokens of the masked title and text, for full-text search
+
+
+class Rejection(BaseModel):
+    """A dead letter: the original payload and the reason it could not be accepted."""
+
+    rejection_id: str
+    channel: str
+    source_ref: str
+    stage: Literal["intake", "normalise"]
+    reason: str
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+    payload_size: int
+    payload_truncated: bool
+    rejected_at: datetime

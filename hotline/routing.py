@@ -1,0 +1,188 @@
+"""Routing: domain, district and keywords to a lead unit (牵头单位) and co-units (协办), with the reason.
+
+Rules are tried in order; the first whose conditions all hold decides. The router is built from
+plain data (the parsed routing file) so the domain core never reads files itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from hotline.models import Prediction, RoutingDecision, Ticket
+
+DISTRICT_PLACEHOLDER = "district"
+
+
+class RoutingConfigError(ValueError):
+    """The routing configuration is inconsistent; the message names the place."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class District:
+    name: str
+    government: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    lead: str
+    co: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+
+    def matches(self, domain: str, district: str | None, content: str) -> tuple[bool, str]:
+        reasons = []
+        if self.domains:
+            if domain not in self.domains:
+                return False, ""
+            reasons.append(f"domain {domain}")
+        if self.districts:
+            if district not in self.districts:
+                return False, ""
+            reasons.append(f"district {district}")
+        if self.keywords:
+            hit = next((k for k in self.keywords if k in content), None)
+            if hit is None:
+                return False, ""
+            reasons.append(f"keyword {hit}")
+        return True, ", ".join(reasons) or "catch-all"
+
+
+@dataclass
+class Router:
+    units: dict[str, Unit]
+    districts: list[District]
+    rules: list[Rule]
+    fallback: str
+    review_threshold: float = 0.5
+    _district_pattern: re.Pattern | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._check()
+        names = {}
+        for d in self.districts:
+            for alias in (d.name, *d.aliases):
+                names[alias] = d.name
+        self._district_names = names
+        ordered = sorted(names, key=len, reverse=True)
+        self._district_pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def _check(self) -> None:
+        if not 0.0 <= self.review_threshold <= 1.0:
+            raise RoutingConfigError(f"review_threshold must be between 0 and 1, got {self.review_threshold}")
+        if self.fallback not in self.units:
+            raise RoutingConfigError(f"fallback unit {self.fallback!r} is not a defined unit")
+        for d in self.districts:
+            if d.government not in self.units:
+                raise RoutingConfigError(f"district {d.name}: government unit {d.government!r} is not defined")
+        seen = set()
+        known_districts = {d.name for d in self.districts}
+        for rule in self.rules:
+            if rule.id in seen:
+                raise RoutingConfigError(f"rule {rule.id!r} is defined twice")
+            seen.add(rule.id)
+            for unit in (rule.lead, *rule.co):
+                if unit != DISTRICT_PLACEHOLDER and unit not in self.units:
+                    raise RoutingConfigError(f"rule {rule.id!r}: unit {unit!r} is not defined")
+            if rule.lead == DISTRICT_PLACEHOLDER:
+                raise RoutingConfigError(f"rule {rule.id!r}: the lead must be a unit, not '{DISTRICT_PLACEHOLDER}'")
+            for name in rule.districts:
+                if name not in known_districts:
+                    raise RoutingConfigError(f"rule {rule.id!r}: district {name!r} is not defined")
+
+    @classmethod
+    def from_config(cls, data: dict) -> "Router":
+        """Build from the parsed routing file (see config/routing.yaml for the format)."""
+        try:
+            units = {u["id"]: Unit(id=u["id"], name=u["name"]) for u in data["units"]}
+            districts = [
+                District(name=d["name"], government=d["government"], aliases=tuple(d.get("aliases", ())))
+                for d in data.get("districts", [])
+            ]
+            rules = [
+                Rule(
+                    id=r["id"], lead=r["lead"], co=tuple(r.get("co", ())),
+                    domains=tuple(_as_list(r.get("domain"))), keywords=tuple(r.get("keywords", ())),
+                    districts=tuple(_as_list(r.get("district"))),
+                )
+                for r in data["rules"]
+            ]
+            return cls(
+                units=units, districts=districts, rules=rules, fallback=data["fallback"],
+                review_threshold=float(data.get("review_threshold", 0.5)),
+            )
+        except KeyError as exc:
+            raise RoutingConfigError(f"missing key {exc.args[0]!r}") from None
+        except TypeError as exc:
+            raise RoutingConfigError(f"malformed routing configuration: {exc}") from None
+
+    def unit_name(self, unit_id: str) -> str:
+        unit = self.units.get(unit_id)
+        return unit.name if unit else unit_id
+
+    def find_district(self, ticket: Ticket) -> str | None:
+        """The ticket's district: the form field if it names one, else the first one the text mentions."""
+        if ticket.district:
+            name = self._district_names.get(ticket.district)
+            if name:
+                return name
+        if self._district_pattern is None:
+            return None
+        for content in (ticket.title, ticket.text):
+            match = self._district_pattern.search(content)
+            if match:
+                return self._district_names[match.group(0)]
+        return None
+
+    def route(self, ticket: Ticket, prediction: Prediction) -> tuple[RoutingDecision, str | None]:
+        """Decide lead and co-units; returns the decision and the district used."""
+        district = self.find_district(ticket)
+        content = f"{ticket.title}\n{ticket.text}"
+        government = next((d.government for d in self.districts if d.name == district), None)
+        for rule in self.rules:
+            ok, why = rule.matches(prediction.domain, district, content)
+            if not ok:
+                continue
+            co = []
+            for unit in rule.co:
+                resolved = government if unit == DISTRICT_PLACEHOLDER else unit
+                if resolved and resolved != rule.lead and resolved not in co:
+                    co.append(resolved)
+            return self._decision(rule.id, rule.lead, co, why, prediction, district), district
+        return self._decision("fallback", self.fallback, [], "no rule matched", prediction, district), district
+
+    def _decision(self, rule_id, lead, co, why, prediction: Prediction, district) -> RoutingDecision:
+        needs_review = prediction.confidence < self.review_threshold or rule_id == "fallback"
+        parts = [
+            f"rule {rule_id} ({why})",
+            f"domain {prediction.domain} at confidence {prediction.confidence:.2f}",
+            f"lead {self.unit_name(lead)}",
+        ]
+        if co:
+            parts.append("co-units " + "、".join(self.unit_name(u) for u in co))
+        if district:
+            parts.append(f"district {district}")
+        if needs_review:
+            parts.append(
+                "held for a dispatcher: "
+                + ("no rule matched" if rule_id == "fallback" else f"confidence below {self.review_threshold:.2f}")
+            )
+        return RoutingDecision(
+            lead_unit=lead, co_units=co, rule_id=rule_id, explanation="; ".join(parts), needs_review=needs_review
+        )
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -1,0 +1,1 @@
+"""Reading intake files (CSV, XLSX, JSONL) into raw records with the canonical field names."""

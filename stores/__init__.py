@@ -1,0 +1,1 @@
+"""Storage of tickets and dead letters behind one contract (stores.base.Store)."""

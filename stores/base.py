@@ -1,0 +1,74 @@
+"""The store contract every implementation passes (tests/test_store_contract.py runs it on each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+from hotline.models import DispatchedTicket, Rejection
+
+# Fields of a stored ticket as the store returns it (a plain dict; times as ISO 8601 in Asia/Shanghai).
+TICKET_FIELDS = (
+    "seq", "ticket_id", "channel", "source_id", "received_at", "received_at_source", "ingested_at",
+    "stored_at", "title", "text", "caller", "phone", "district", "ticket_type", "urgency", "likes",
+    "content_hash", "domain", "confidence", "top", "model_version", "lead_unit", "co_units", "rule_id",
+    "routing_explanation", "status", "personal",
+)
+REJECTION_FIELDS = (
+    "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
+    "payload_size", "payload_truncated", "rejected_at",
+)
+FILTERS = ("channel", "domain", "lead_unit", "status", "district", "ticket_type")
+
+
+@dataclass
+class TicketQuery:
+    """A search over stored tickets: words (already segmented), equality filters, newest first."""
+
+    words: list[str] = field(default_factory=list)
+    channel: str | None = None
+    domain: str | None = None
+    lead_unit: str | None = None
+    status: str | None = None
+    district: str | None = None
+    ticket_type: str | None = None
+    after_seq: int | None = None
+    limit: int = 50
+    offset: int = 0
+
+    def filters(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in FILTERS if getattr(self, name)}
+
+
+class Store(Protocol):
+    def write_tickets(self, tickets: list[DispatchedTicket]) -> int:
+        """Insert tickets; a ticket id already stored is left as it is. Returns how many were new."""
+
+    def content_hashes(self, ticket_ids: list[str]) -> dict[str, str]:
+        """Content hash of each ticket id that is already stored."""
+
+    def write_rejections(self, rejections: list[Rejection]) -> int:
+        """Insert dead letters; a rejection id already stored is left as it is. Returns how many were new."""
+
+    def stored_rejection_ids(self, rejection_ids: list[str]) -> set[str]:
+        """Which of these dead-letter ids are stored."""
+
+    def get_ticket(self, ticket_id: str) -> dict | None: ...
+
+    def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+        """Matching tickets (newest first) and the total number that match."""
+
+    def facets(self) -> dict[str, dict[str, int]]:
+        """Ticket counts per value of each filter field."""
+
+    def iter_tickets(self) -> Iterator[dict]: ...
+
+    def iter_rejections(self) -> Iterator[dict]: ...
+
+    def count_tickets(self, ticket_ids: list[str] | None = None) -> int: ...
+
+    def count_rejections(self, rejection_ids: list[str] | None = None) -> int: ...
+
+    def latest_seq(self) -> int: ...
+
+    def close(self) -> None: ...

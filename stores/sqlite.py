@@ -1,0 +1,271 @@
+"""The embedded default store: one SQLite file in WAL mode, FTS5 over the segmented text."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from hotline.models import DispatchedTicket, Rejection
+from hotline.timestamps import SHANGHAI
+from stores.base import FILTERS, TicketQuery
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id TEXT NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    received_at_source TEXT NOT NULL,
+    ingested_at TEXT NOT NULL,
+    stored_at TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    caller TEXT,
+    phone TEXT,
+    district TEXT,
+    ticket_type TEXT,
+    urgency TEXT NOT NULL,
+    likes INTEGER,
+    content_hash TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    top TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    lead_unit TEXT NOT NULL,
+    co_units TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    routing_explanation TEXT NOT NULL,
+    status TEXT NOT NULL,
+    personal TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
+CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
+CREATE INDEX IF NOT EXISTS tickets_unit ON tickets(lead_unit);
+CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
+CREATE VIRTUAL TABLE IF NOT EXISTS ticket_words USING fts5(words, tokenize = 'unicode61');
+CREATE TABLE IF NOT EXISTS rejections (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    rejection_id TEXT NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    source_ref TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    payload_encoding TEXT NOT NULL,
+    payload_size INTEGER NOT NULL,
+    payload_truncated INTEGER NOT NULL,
+    rejected_at TEXT NOT NULL
+);
+"""
+
+_JSON_COLUMNS = ("top", "co_units", "personal")
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).isoformat()
+
+
+def _fts_phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- writes ---------------------------------------------------------------------------------
+    def write_tickets(self, tickets: list[DispatchedTicket]) -> int:
+        if not tickets:
+            return 0
+        db = self._connect()
+        now = _local(datetime.now(SHANGHAI))
+        new = 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for t in tickets:
+                cursor = db.execute(
+                    """INSERT OR IGNORE INTO tickets (ticket_id, channel, source_id, received_at,
+                    received_at_source, ingested_at, stored_at, title, text, caller, phone, district,
+                    ticket_type, urgency, likes, content_hash, domain, confidence, top, model_version,
+                    lead_unit, co_units, rule_id, routing_explanation, status, personal)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (
+                        t.ticket_id, t.channel, t.source_id, _local(t.received_at), t.received_at_source,
+                        _local(t.ingested_at), now, t.title, t.text, t.caller, t.phone, t.district,
+                        t.ticket_type, t.urgency, t.likes, t.content_hash, t.domain, t.confidence,
+                        json.dumps(t.top, ensure_ascii=False), t.model_version, t.lead_unit,
+                        json.dumps(t.co_units, ensure_ascii=False), t.rule_id, t.routing_explanation,
+                        t.status, t.personal.model_dump_json(),
+                    ),
+                )
+                if cursor.rowcount:
+                    new += 1
+                    db.execute("INSERT INTO ticket_words(rowid, words) VALUES (?, ?)", (cursor.lastrowid, t.segmented))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return new
+
+    def write_rejections(self, rejections: list[Rejection]) -> int:
+        if not rejections:
+            return 0
+        db = self._connect()
+        new = 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for r in rejections:
+                cursor = db.execute(
+                    """INSERT OR IGNORE INTO rejections (rejection_id, channel, source_ref, stage, reason,
+                    payload, payload_encoding, payload_size, payload_truncated, rejected_at)
+                    VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                    (r.rejection_id, r.channel, r.source_ref, r.stage, r.reason, r.payload,
+                     r.payload_encoding, r.payload_size, int(r.payload_truncated), _local(r.rejected_at)),
+                )
+                new += cursor.rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return new
+
+    # -- reads ----------------------------------------------------------------------------------
+    @staticmethod
+    def _ticket(row: sqlite3.Row) -> dict:
+        record = dict(row)
+        for column in _JSON_COLUMNS:
+            record[column] = json.loads(record[column])
+        record["top"] = [tuple(pair) for pair in record["top"]]
+        return record
+
+    @staticmethod
+    def _rejection(row: sqlite3.Row) -> dict:
+        record = dict(row)
+        record["payload_truncated"] = bool(record["payload_truncated"])
+        return record
+
+    def content_hashes(self, ticket_ids: list[str]) -> dict[str, str]:
+        found = {}
+        db = self._connect()
+        for start in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(f"SELECT ticket_id, content_hash FROM tickets WHERE ticket_id IN ({marks})", chunk):
+                found[row[0]] = row[1]
+        return found
+
+    def stored_rejection_ids(self, rejection_ids: list[str]) -> set[str]:
+        found = set()
+        db = self._connect()
+        for start in range(0, len(rejection_ids), 500):
+            chunk = rejection_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in db.execute(
+                f"SELECT rejection_id FROM rejections WHERE rejection_id IN ({marks})", chunk))
+        return found
+
+    def get_ticket(self, ticket_id: str) -> dict | None:
+        row = self._connect().execute("SELECT * FROM tickets WHERE ticket_id = ?", (ticket_id,)).fetchone()
+        return self._ticket(row) if row else None
+
+    def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+        where, params = [], []
+        for name, value in query.filters().items():
+            where.append(f"t.{name} = ?")
+            params.append(value)
+        if query.after_seq is not None:
+            where.append("t.seq > ?")
+            params.append(query.after_seq)
+        words = [w for w in query.words if w.strip()]
+        if words:
+            where.append("t.seq IN (SELECT rowid FROM ticket_words WHERE ticket_words MATCH ?)")
+            params.append(" AND ".join(_fts_phrase(w) for w in words))
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        db = self._connect()
+        total = db.execute(f"SELECT count(*) FROM tickets t {clause}", params).fetchone()[0]
+        rows = db.execute(
+            f"SELECT t.* FROM tickets t {clause} ORDER BY t.seq DESC LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
+        ).fetchall()
+        return [self._ticket(r) for r in rows], total
+
+    def facets(self) -> dict[str, dict[str, int]]:
+        db = self._connect()
+        out = {}
+        for name in FILTERS:
+            rows = db.execute(
+                f"SELECT {name}, count(*) FROM tickets WHERE {name} IS NOT NULL GROUP BY {name} ORDER BY count(*) DESC"
+            ).fetchall()
+            out[name] = {row[0]: row[1] for row in rows}
+        return out
+
+    def iter_tickets(self) -> Iterator[dict]:
+        last = 0
+        while True:
+            rows = self._connect().execute(
+                "SELECT * FROM tickets WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._ticket(row)
+            last = rows[-1]["seq"]
+
+    def iter_rejections(self) -> Iterator[dict]:
+        last = 0
+        while True:
+            rows = self._connect().execute(
+                "SELECT * FROM rejections WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._rejection(row)
+            last = rows[-1]["seq"]
+
+    def _count(self, table: str, column: str, ids: list[str] | None) -> int:
+        db = self._connect()
+        if ids is None:
+            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        total = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            total += db.execute(f"SELECT count(*) FROM {table} WHERE {column} IN ({marks})", chunk).fetchone()[0]
+        return total
+
+    def count_tickets(self, ticket_ids: list[str] | None = None) -> int:
+        return self._count("tickets", "ticket_id", ticket_ids)
+
+    def count_rejections(self, rejection_ids: list[str] | None = None) -> int:
+        return self._count("rejections", "rejection_id", rejection_ids)
+
+    def latest_seq(self) -> int:
+        row = self._connect().execute("SELECT max(seq) FROM tickets").fetchone()
+        return row[0] or 0

@@ -1,0 +1,109 @@
+"""One batch of raw intake records through normalise -> classify -> route -> store.
+
+Free of Kafka so the agents stay thin and the benchmark can measure the work alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from classifiers.model_file import TrainedModel
+from hotline.clock import Clock, system_clock
+from hotline.deadletters import make_rejection
+from hotline.models import DispatchedTicket, Rejection, Ticket
+from hotline.records import Limits, RecordError, decode, to_ticket
+from hotline.routing import Router
+from stores.base import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    channel: str
+    key: bytes | None
+    payload: bytes
+
+    @property
+    def source_ref(self) -> str:
+        return self.key.decode("utf-8", "replace") if self.key else "(no key)"
+
+
+@dataclass
+class BatchResult:
+    dispatched: list[DispatchedTicket] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0
+    stored: int = 0
+
+
+class Pipeline:
+    def __init__(self, model: TrainedModel, router: Router, store: Store,
+                 limits: Limits = Limits(), clock: Clock = system_clock):
+        self.model = model
+        self.router = router
+        self.store = store
+        self.limits = limits
+        self.clock = clock
+
+    def process(self, records: list[RawRecord]) -> BatchResult:
+        now = self.clock()
+        result = BatchResult()
+        accepted: dict[str, tuple[Ticket, RawRecord]] = {}
+
+        def reject(record: RawRecord, reason: str) -> None:
+            result.rejections.append(
+                make_rejection(record.channel, record.source_ref, "normalise", reason, record.payload, now)
+            )
+
+        for record in records:
+            try:
+                ticket = to_ticket(record.channel, decode(record.payload), now, self.limits)
+            except RecordError as exc:
+                reject(record, str(exc))
+                continue
+            except Exception as exc:  # a bug must cost one record, never the worker
+                log.exception("unexpected error normalising %s", record.source_ref)
+                reject(record, f"internal error while normalising: {type(exc).__name__}: {exc}")
+                continue
+            earlier = accepted.get(ticket.ticket_id)
+            if earlier is None:
+                accepted[ticket.ticket_id] = (ticket, record)
+            elif earlier[0].content_hash == ticket.content_hash:
+                result.duplicates += 1
+            else:
+                reject(record, f"duplicate source id {ticket.source_id!r} with different content in the same batch")
+
+        stored_hashes = self.store.content_hashes(list(accepted))
+        fresh: list[tuple[Ticket, RawRecord]] = []
+        for ticket_id, (ticket, record) in accepted.items():
+            stored = stored_hashes.get(ticket_id)
+            if stored is None:
+                fresh.append((ticket, record))
+            elif stored == ticket.content_hash:
+                result.duplicates += 1
+            else:
+                reject(record, f"duplicate source id {ticket.source_id!r}: ticket {ticket_id} is already stored with different content")
+
+        if fresh:
+            documents = self.model.segmenter.segment_many([f"{t.title}\n{t.text}" for t, _ in fresh])
+            predictions = self.model.predict_segmented(documents)
+            for (ticket, _), document, prediction in zip(fresh, documents, predictions):
+                decision, district = self.router.route(ticket, prediction)
+                result.dispatched.append(DispatchedTicket(
+                    **ticket.model_dump(exclude={"district"}),
+                    district=district or ticket.district,
+                    domain=prediction.domain,
+                    confidence=prediction.confidence,
+                    top=prediction.top,
+                    model_version=prediction.model_version,
+                    lead_unit=decision.lead_unit,
+                    co_units=decision.co_units,
+                    rule_id=decision.rule_id,
+                    routing_explanation=decision.explanation,
+                    status="pending_review" if decision.needs_review else "dispatched",
+                    segmented=document,
+                ))
+            result.stored = self.store.write_tickets(result.dispatched)
+        return result

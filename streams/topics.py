@@ -1,0 +1,9 @@
+"""Topic names (see ARCHITECTURE.md): intake per channel, dead letters, dispatched tickets."""
+
+INTAKE = {"hotline": "intake.hotline", "web": "intake.web"}
+REJECTED = "intake.rejected"
+DISPATCHED = "tickets.dispatched"
+
+
+def channel_of(topic: str) -> str | None:
+    return next((channel for channel, name in INTAKE.items() if name == topic), None)

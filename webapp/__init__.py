@@ -1,0 +1,1 @@
+"""The web app: pages for the three user groups and the JSON API behind them."""

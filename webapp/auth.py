@@ -1,0 +1,96 @@
+"""Users, roles and passwords from config/users.yaml."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("dispatcher", "supervisor", "monitor", "admin")
+_ITERATIONS = 200_000
+
+
+class UsersConfigError(ValueError):
+    pass
+
+
+def hash_password(password: str, salt: str | None = None, iterations: int = _ITERATIONS) -> str:
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode("ascii"), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode('ascii')}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, iterations, salt, _ = stored.split("$", 3)
+    except ValueError:
+        return False
+    if scheme != "pbkdf2_sha256":
+        return False
+    return hmac.compare_digest(hash_password(password, salt, int(iterations)), stored)
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    see_personal_data: bool = False
+    intake: bool = False
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: Role
+    display_name: str
+
+
+class Users:
+    def __init__(self, roles: dict[str, Role], users: dict[str, tuple[User, str]]):
+        self.roles = roles
+        self._users = users
+
+    @classmethod
+    def from_config(cls, data: dict, source: str = "users.yaml") -> "Users":
+        roles = {}
+        for name, spec in (data.get("roles") or {}).items():
+            if name not in ROLES:
+                raise UsersConfigError(f"{source}: unknown role {name!r} (roles are {', '.join(ROLES)})")
+            spec = spec or {}
+            roles[name] = Role(name, bool(spec.get("see_personal_data", False)), bool(spec.get("intake", False)))
+        users = {}
+        for entry in data.get("users") or []:
+            try:
+                username, role, password = entry["username"], entry["role"], entry["password"]
+            except (KeyError, TypeError):
+                raise UsersConfigError(f"{source}: each user needs username, role and password (a hash)") from None
+            if role not in roles:
+                raise UsersConfigError(f"{source}: user {username!r} has undefined role {role!r}")
+            if not str(password).startswith("pbkdf2_sha256$"):
+                raise UsersConfigError(f"{source}: user {username!r}: password must be a hash from `hotline hash-password`")
+            users[username] = (User(username, roles[role], entry.get("name", username)), password)
+        return cls(roles, users)
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        found = self._users.get(username)
+        if found and check_password(password, found[1]):
+            return found[0]
+        return None
+
+    def get(self, username: str) -> User | None:
+        found = self._users.get(username)
+        return found[0] if found else None
+
+
+def session_secret(home: Path, environ: dict) -> str:
+    """HOTLINE_SECRET, or a random key kept in HOTLINE_HOME (made on first use)."""
+    if environ.get("HOTLINE_SECRET"):
+        return environ["HOTLINE_SECRET"]
+    path = home / "secret.key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32), encoding="ascii")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()

@@ -1,0 +1,51 @@
+// Ticket list: fetches /api/tickets with the current search and filters, and refreshes
+// whenever /api/stream reports new tickets; rows that arrived since the last view are marked.
+(function () {
+  const rows = document.getElementById("rows");
+  const total = document.getElementById("total");
+  const live = document.getElementById("live");
+  const form = document.getElementById("filters");
+  let seenSeq = null;
+
+  function params() {
+    const p = new URLSearchParams();
+    for (const el of form.elements) if (el.name && el.value) p.set(el.name, el.value);
+    p.set("limit", "100");
+    return p;
+  }
+
+  function cell(text) { const td = document.createElement("td"); td.textContent = text == null ? "—" : text; return td; }
+
+  async function refresh() {
+    const response = await fetch("/api/tickets?" + params().toString(), { credentials: "same-origin" });
+    if (response.status === 401) { location.href = "/login?next=/tickets"; return; }
+    const data = await response.json();
+    total.textContent = data.total + " 条工单 tickets";
+    rows.replaceChildren();
+    for (const t of data.tickets) {
+      const tr = document.createElement("tr");
+      tr.dataset.ticketId = t.ticket_id;
+      if (seenSeq !== null && t.seq > seenSeq) tr.className = "new";
+      tr.append(cell(t.received_at.slice(0, 16).replace("T", " ")), cell(t.channel === "hotline" ? "热线" : "网络"));
+      const title = document.createElement("td");
+      const a = document.createElement("a");
+      a.href = "/tickets/" + encodeURIComponent(t.ticket_id);
+      a.textContent = t.title || "(无标题)";
+      title.append(a);
+      tr.append(title, cell(t.district), cell(t.ticket_type), cell(t.domain + " " + t.confidence.toFixed(2)));
+      tr.append(cell(t.lead_unit_name || t.lead_unit));
+      const status = cell(t.status); status.className = "badge " + t.status; tr.append(status);
+      rows.append(tr);
+    }
+    seenSeq = data.latest_seq;
+  }
+
+  let timer = null;
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+  refresh();
+
+  const source = new EventSource("/api/stream");
+  source.addEventListener("tickets", refresh);
+  source.onopen = () => live.classList.add("on");
+  source.onerror = () => live.classList.remove("on");
+})();

@@ -1,0 +1,85 @@
+import csv
+import json
+import random
+import subprocess
+
+import pytest
+
+from classifiers import model_file
+from classifiers.segment import Segmenter
+from cli.settings import PROJECT_DIR
+from tests.conftest import hotline_command
+
+USERDICT = PROJECT_DIR / "config" / "userdict.txt"
+
+
+def test_user_dictionary_words_stay_whole():
+    tokens = Segmenter(USERDICT).tokens("A3区业委会和物业公司拖欠工资，手机138****5678")
+    assert {"A3区", "业委会", "物业公司", "拖欠工资"} <= set(tokens)
+    assert "****" not in tokens
+
+
+def test_sample_model_predicts_calibrated_top3_and_round_trips(sample_model, tmp_path):
+    model = model_file.load(sample_model, Segmenter(USERDICT))
+    card = model.card
+    assert len(card["classes"]) == 7 and card["data"]["rows"] == 840
+    assert card["versions"]["jieba"] and card["versions"]["scikit-learn"] and len(card["data"]["sha256"]) == 64
+    assert card["metrics"]["macro_f1"] > 0.8
+    predictions = model.predict(["A1区某小区物业乱收费，电梯坏了没人修", "工地夜间施工噪音扰民"])
+    assert [p.domain for p in predictions] == ["城乡建设", "环境保护"]
+    for p in predictions:
+        assert len(p.top) == 3 and p.top[0][1] >= p.top[1][1] >= p.top[2][1]
+        assert 0 < p.confidence <= 1 and p.model_version == card["version"]
+    copy = tmp_path / "copy.joblib"
+    model.save(copy)
+    assert model_file.load(copy, Segmenter(USERDICT)).predict(["工地夜间施工噪音扰民"])[0].domain == "环境保护"
+
+
+def test_loading_something_else_fails_clearly(tmp_path):
+    import joblib
+
+    bogus = tmp_path / "bogus.joblib"
+    joblib.dump({"hello": 1}, bogus)
+    with pytest.raises(ValueError, match="not a hotline model file"):
+        model_file.load(bogus, Segmenter(USERDICT))
+
+
+def test_classify_command_writes_jsonl(sample_model, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "x1", "title": "孩子入学", "text": "学校说学位已满"}, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    result = subprocess.run(hotline_command("classify", "--model", str(sample_model), str(source)),
+                            capture_output=True, cwd=PROJECT_DIR, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    line = json.loads(result.stdout)
+    assert line["id"] == "x1" and line["domain"] == "教育文体" and len(line["top"]) == 3
+
+
+@pytest.mark.shared_data
+def test_train_and_evaluate_on_the_board_messages(shared_data, tmp_path):
+    """`hotline train` on part of train_raw.csv, `hotline evaluate --json` on the unseen rest."""
+    with open(shared_data / "classification" / "train_raw.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    random.Random(7).shuffle(rows)
+    cut = int(len(rows) * 0.8)
+    for name, part in (("train.csv", rows[:cut]), ("test.csv", rows[cut:])):
+        with open(tmp_path / name, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(part)
+    model = tmp_path / "model.joblib"
+    cols = ["--title-col", "title", "--text-col", "text", "--label-col", "label"]
+    trained = subprocess.run(hotline_command("train", "--data", str(tmp_path / "train.csv"), *cols,
+                                             "--out", str(model), "--cv", "3"),
+                             capture_output=True, cwd=PROJECT_DIR, timeout=600)
+    assert trained.returncode == 0, trained.stderr.decode()
+    card = json.loads(trained.stdout)
+    assert card["data"]["rows"] == cut and card["metrics"]["macro_f1"] > 0.8
+    evaluated = subprocess.run(hotline_command("evaluate", "--model", str(model), "--data", str(tmp_path / "test.csv"),
+                                               *cols, "--json"),
+                               capture_output=True, cwd=PROJECT_DIR, timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr.decode()
+    figures = json.loads(evaluated.stdout)
+    assert figures["n"] == len(rows) - cut
+    assert figures["macro_f1"] > 0.8 and figures["accuracy"] > 0.8
+    assert set(figures["per_class"]) == set(card["classes"])

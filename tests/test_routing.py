@@ -1,0 +1,79 @@
+from datetime import datetime
+
+import pytest
+import yaml
+
+from cli.settings import PROJECT_DIR
+from hotline.models import Prediction
+from hotline.records import to_ticket
+from hotline.routing import Router, RoutingConfigError
+from hotline.timestamps import SHANGHAI
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    with open(PROJECT_DIR / "config" / "routing.yaml", encoding="utf-8") as handle:
+        return Router.from_config(yaml.safe_load(handle))
+
+
+def route(router, domain, text, confidence=0.9, district=None):
+    ticket = to_ticket("hotline", {"id": "1", "title": "", "text": text, "district": district}, NOW)
+    prediction = Prediction(domain=domain, confidence=confidence, top=[(domain, confidence)], model_version="t")
+    return router.route(ticket, prediction)
+
+
+def test_keyword_rule_picks_the_lead_unit_and_the_district_government(router):
+    decision, district = route(router, "城乡建设", "A3区某小区物业不作为，电梯坏了")
+    assert district == "A3区"
+    assert decision.rule_id == "urban-property"
+    assert decision.lead_unit == "housing"
+    assert decision.co_units == ["a3-gov"]
+    assert "keyword 物业" in decision.explanation and "A3区人民政府" in decision.explanation
+    assert not decision.needs_review
+
+
+def test_the_form_district_wins_over_the_text(router):
+    _, district = route(router, "环境保护", "A3区的工厂排污", district="A5区")
+    assert district == "A5区"
+
+
+def test_domain_default_when_no_keyword_matches(router):
+    decision, _ = route(router, "交通运输", "公交车太少")
+    assert decision.rule_id == "transport-default" and decision.lead_unit == "transport"
+    assert decision.co_units == []  # no district known
+
+
+def test_low_confidence_waits_for_a_dispatcher(router):
+    decision, _ = route(router, "教育文体", "学校收费", confidence=0.2)
+    assert decision.needs_review
+    assert "held for a dispatcher" in decision.explanation
+
+
+def test_unknown_domain_falls_back_to_the_centre(router):
+    decision, _ = route(router, "不存在的领域", "随便说说")
+    assert decision.rule_id == "fallback" and decision.lead_unit == "centre" and decision.needs_review
+
+
+def test_every_domain_of_the_board_has_a_rule(router):
+    domains = {"城乡建设", "劳动和社会保障", "教育文体", "商贸旅游", "卫生计生", "环境保护", "交通运输"}
+    for domain in domains:
+        decision, _ = route(router, domain, "无关键词的内容")
+        assert decision.rule_id != "fallback", domain
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["rules"].append({"id": "x", "domain": "a", "lead": "nobody"}), "unit 'nobody' is not defined"),
+    (lambda c: c["rules"].append(dict(c["rules"][0])), "defined twice"),
+    (lambda c: c.update(fallback="nobody"), "fallback unit"),
+    (lambda c: c["districts"].append({"name": "Z区", "government": "zz"}), "government unit 'zz'"),
+    (lambda c: c.update(review_threshold=2), "review_threshold"),
+    (lambda c: c.pop("rules"), "missing key 'rules'"),
+])
+def test_configuration_errors_are_named(change, message):
+    with open(PROJECT_DIR / "config" / "routing.yaml", encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    change(config)
+    with pytest.raises(RoutingConfigError, match=message):
+        Router.from_config(config)

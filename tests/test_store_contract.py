@@ -1,0 +1,105 @@
+"""The store contract, run against every store implementation.
+
+SQLite always runs. Elasticsearch joins this suite once its store exists (it needs HOTLINE_ES_URL;
+no Elasticsearch server can be installed on the development machines).
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from hotline.deadletters import make_rejection
+from hotline.models import DispatchedTicket, PersonalData
+from hotline.timestamps import SHANGHAI
+from stores.base import TicketQuery
+from stores.sqlite import SQLiteStore
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
+
+
+def make_ticket(n: int, **changes) -> DispatchedTicket:
+    fields = dict(
+        ticket_id=f"web-{n}", channel="web", source_id=str(n), received_at=T0 + timedelta(minutes=n),
+        received_at_source="record", ingested_at=T0 + timedelta(hours=1), title=f"标题{n}",
+        text="小区 物业 问题" if n % 2 else "工地 噪音 扰民", caller="张*", phone="138****5678",
+        district="A1区", ticket_type="投诉", urgency="normal", likes=None, content_hash=f"h{n}",
+        personal=PersonalData(caller="张三", phone="13812345678", title=f"标题{n}", text="原文"),
+        domain="城乡建设" if n % 2 else "环境保护", confidence=0.8, top=[("城乡建设", 0.8), ("环境保护", 0.1)],
+        model_version="m1", lead_unit="housing" if n % 2 else "ecology-environment", co_units=["a1-gov"],
+        rule_id="r", routing_explanation="because", status="dispatched",
+        segmented="小区 物业 问题" if n % 2 else "工地 噪音 扰民",
+    )
+    fields.update(changes)
+    return DispatchedTicket(**fields)
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = SQLiteStore(tmp_path / "store.db")
+    yield s
+    s.close()
+
+
+def test_writes_are_idempotent_by_ticket_id(store):
+    assert store.write_tickets([make_ticket(1), make_ticket(2)]) == 2
+    assert store.write_tickets([make_ticket(1, title="changed"), make_ticket(3)]) == 1
+    assert store.count_tickets() == 3
+    assert store.get_ticket("web-1")["title"] == "标题1"
+
+
+def test_a_ticket_reads_back_whole(store):
+    original = make_ticket(7)
+    store.write_tickets([original])
+    stored = store.get_ticket("web-7")
+    assert stored["received_at"] == "2026-11-20T09:07:00+08:00"
+    assert stored["top"] == [("城乡建设", 0.8), ("环境保护", 0.1)]
+    assert stored["co_units"] == ["a1-gov"]
+    assert stored["personal"]["phone"] == "13812345678"
+    assert store.get_ticket("nope") is None
+
+
+def test_content_hashes_of_stored_tickets(store):
+    store.write_tickets([make_ticket(1)])
+    assert store.content_hashes(["web-1", "web-2"]) == {"web-1": "h1"}
+
+
+def test_full_text_search_and_filters(store):
+    store.write_tickets([make_ticket(n) for n in range(1, 11)])
+    rows, total = store.search(TicketQuery(words=["物业"]))
+    assert total == 5 and all(r["domain"] == "城乡建设" for r in rows)
+    rows, total = store.search(TicketQuery(words=["噪音", "扰民"], lead_unit="ecology-environment"))
+    assert total == 5
+    rows, total = store.search(TicketQuery(words=["物业", "噪音"]))
+    assert total == 0
+    rows, total = store.search(TicketQuery(domain="环境保护", limit=2))
+    assert total == 5 and len(rows) == 2 and rows[0]["seq"] > rows[1]["seq"]
+    rows, total = store.search(TicketQuery(after_seq=8))
+    assert total == 2
+
+
+def test_facets_count_tickets(store):
+    store.write_tickets([make_ticket(n) for n in range(1, 6)])
+    facets = store.facets()
+    assert facets["domain"] == {"城乡建设": 3, "环境保护": 2}
+    assert facets["channel"] == {"web": 5}
+
+
+def test_dead_letters_are_idempotent_and_keep_the_payload(store):
+    letter = make_rejection("web", "file.csv:3", "normalise", "empty text", b'{"id": "1"}', T0)
+    binary = make_rejection("web", "file.csv:4", "intake", "not UTF-8", b"\xff\xfe", T0)
+    assert store.write_rejections([letter, binary]) == 2
+    assert store.write_rejections([letter]) == 0
+    letters = list(store.iter_rejections())
+    assert [r["reason"] for r in letters] == ["empty text", "not UTF-8"]
+    assert letters[0]["payload"] == '{"id": "1"}'
+    assert letters[1]["payload_encoding"] == "base64"
+    assert store.stored_rejection_ids([letter.rejection_id, "other"]) == {letter.rejection_id}
+    assert store.count_rejections([binary.rejection_id]) == 1
+
+
+def test_iteration_covers_everything_in_order(store):
+    store.write_tickets([make_ticket(n) for n in range(1, 2502)])
+    ids = [t["ticket_id"] for t in store.iter_tickets()]
+    assert len(ids) == 2501 and ids[0] == "web-1" and ids[-1] == "web-2501"
+    assert store.latest_seq() == 2501

@@ -1,0 +1,166 @@
+"""The whole system as a user runs it: `hotline up` (real Tansu broker, Faust worker, web app, SQLite file)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+
+from cli.settings import SAMPLES_DIR
+from tests.conftest import start_stack, stop_stack, wait_until
+
+pytestmark = pytest.mark.broker
+
+
+def by_id(rows: list[dict], key: str = "ticket_id") -> dict[str, dict]:
+    return {r[key]: r for r in rows}
+
+
+def test_sample_tickets_are_normalised_classified_routed_and_stored(stack):
+    result = stack.run("ingest", str(SAMPLES_DIR / "hotline_tickets.jsonl"), "--channel", "hotline")
+    assert result.returncode == 0, result.stderr.decode()
+    assert "320 of 320 rows accounted for" in result.stderr.decode()
+    tickets = {k: v for k, v in by_id(stack.export()).items() if k.startswith("hotline-H2026")}
+    assert len(tickets) == 320
+    samples = [json.loads(line) for line in (SAMPLES_DIR / "hotline_tickets.jsonl").read_text("utf-8").splitlines()]
+    traditional = next(s for s in samples if "區" in s["text"] or "醫" in s["text"])
+    stored = tickets[f"hotline-{traditional['id']}"]
+    assert "區" not in stored["text"] and "醫" not in stored["text"]
+    with_phone = next(s for s in samples if "联系电话" in s["text"])
+    assert with_phone["phone"] not in tickets[f"hotline-{with_phone['id']}"]["text"]
+    for t in tickets.values():
+        assert t["domain"] and 0 < t["confidence"] <= 1 and len(t["top"]) == 3
+        assert t["lead_unit"] and t["rule_id"] in t["routing_explanation"]
+        assert t["status"] in ("dispatched", "pending_review")
+    domains = {t["domain"] for t in tickets.values()}
+    assert len(domains) == 7
+
+
+def test_garbage_goes_to_dead_letters_and_the_worker_keeps_going(stack, tmp_path):
+    garbage = tmp_path / "garbage.jsonl"
+    lines = [
+        json.dumps({"id": "g-empty", "title": "", "text": "   "}),
+        json.dumps({"id": "g-date", "title": "日期", "text": "内容", "time": "2019/2/30 10:00"}),
+        json.dumps({"id": "g-type", "title": "类型", "text": "内容", "type": "表扬"}),
+        json.dumps({"id": "g-huge", "title": "超长", "text": "长" * 1_000_000}, ensure_ascii=False),
+        json.dumps({"title": "没有编号", "text": "内容"}),
+        "{this is not json",
+        "[1, 2, 3]",
+    ]
+    garbage.write_bytes(("\n".join(lines) + "\n").encode("utf-8") + b"\xff\xfe\xfd not utf-8\n")
+    result = stack.run("ingest", str(garbage), "--channel", "web")
+    assert result.returncode == 0, result.stderr.decode()
+    assert "8 of 8 rows accounted for" in result.stderr.decode()
+
+    # Raw bytes straight onto the intake topic, bypassing every reader.
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=stack.state["bootstrap"])
+    producer.send("intake.hotline", key=None, value=b"\x00\x01 binary junk")
+    producer.send("intake.hotline", key=b"k", value=b"")
+    producer.flush()
+    producer.close()
+
+    def letters():
+        return [r for r in stack.export(rejected=True) if "garbage.jsonl" in r["source_ref"]
+                or r["source_ref"].startswith("g-") or r["channel"] == "hotline"]
+    def ten_letters():
+        rows = letters()
+        return rows if len(rows) >= 10 else None
+    found = wait_until(ten_letters, 60, message="10 dead letters")
+    reasons = " | ".join(r["reason"] for r in found)
+    for expected in ("empty text", "impossible date", "unknown ticket type", "over the intake limit",
+                     "missing source id", "not JSON", "expected an object", "not valid UTF-8"):
+        assert expected in reasons
+    huge = next(r for r in found if "over the intake limit" in r["reason"])
+    assert huge["payload_truncated"] and huge["payload_size"] > 1_000_000 and huge["stage"] == "intake"
+
+    # The worker is still alive: a good record still becomes a ticket.
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(json.dumps({"id": "after-garbage", "title": "公交", "text": "公交车班次太少"}, ensure_ascii=False) + "\n", "utf-8")
+    assert stack.run("ingest", str(ok), "--channel", "web").returncode == 0
+    assert "web-after-garbage" in by_id(stack.export())
+
+
+def test_an_unknown_channel_is_refused_clearly(stack, tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": "1", "text": "x"}\n', "utf-8")
+    result = stack.run("ingest", str(path), "--channel", "fax")
+    assert result.returncode == 2 and "fax" in result.stderr.decode()
+    with stack.client() as client:
+        response = client.post("/api/intake/fax", json={"id": "1", "text": "x"})
+    assert response.status_code == 404 and "unknown channel" in response.json()["detail"]
+
+
+def test_reingest_adds_nothing_and_a_changed_duplicate_is_rejected(stack, tmp_path):
+    path = tmp_path / "dups.jsonl"
+    path.write_text(json.dumps({"id": "dup-1", "title": "路灯", "text": "路灯不亮"}, ensure_ascii=False) + "\n", "utf-8")
+    assert stack.run("ingest", str(path), "--channel", "web").returncode == 0
+    before = (len(stack.export()), len(stack.export(rejected=True)))
+    second = stack.run("ingest", str(path), "--channel", "web")
+    assert "new tickets 0, new dead letters 0" in second.stderr.decode()
+    assert (len(stack.export()), len(stack.export(rejected=True))) == before
+
+    path.write_text(json.dumps({"id": "dup-1", "title": "路灯", "text": "路灯还是不亮"}, ensure_ascii=False) + "\n", "utf-8")
+    assert stack.run("ingest", str(path), "--channel", "web").returncode == 0
+    letters = wait_until(lambda: [r for r in stack.export(rejected=True) if r["source_ref"] == "dup-1"], 30)
+    assert "already stored with different content" in letters[0]["reason"]
+    assert stack.export() and by_id(stack.export())["web-dup-1"]["text"] == "路灯不亮"
+
+
+def test_http_intake_and_roles(stack):
+    record = {"id": "http-1", "title": "噪音", "text": "楼下餐馆油烟扰民，电话13912345678", "caller": "李四",
+              "phone": "13912345678", "type": "投诉"}
+    with httpx.Client(base_url=stack.url) as anonymous:
+        assert anonymous.post("/api/intake/hotline", json=record).status_code == 401
+        assert anonymous.get("/api/tickets").status_code == 401
+    with stack.client("monitor") as monitor:
+        assert monitor.post("/api/intake/hotline", json=record).status_code == 403
+    with stack.client("dispatcher") as dispatcher:
+        response = dispatcher.post("/api/intake/hotline", json=[record])
+        assert response.status_code == 202 and response.json()["records"][0]["ticket_id"] == "hotline-http-1"
+        assert dispatcher.post("/api/intake/hotline", content=b"{oops").status_code == 400
+        ticket = wait_until(lambda: (r := dispatcher.get("/api/tickets/hotline-http-1")).status_code == 200 and r.json(), 60)
+        assert ticket["personal"]["phone"] == "13912345678"
+        assert "13912345678" not in ticket["text"]
+        found = dispatcher.get("/api/tickets", params={"q": "油烟"}).json()
+        assert any(t["ticket_id"] == "hotline-http-1" for t in found["tickets"])
+    with stack.client("monitor") as monitor:
+        seen = monitor.get("/api/tickets/hotline-http-1").json()
+        assert "personal" not in seen and seen["caller"] == "李*"
+
+
+@pytest.mark.shared_data
+def test_the_reply_export_is_fully_accounted_for_and_reingest_adds_nothing(stack, shared_data):
+    path = shared_data / "tipdm2020c" / "messages_replies.csv"
+    args = ["ingest", str(path), "--channel", "web", "--id-col", "留言编号", "--title-col", "留言主题",
+            "--text-col", "留言详情", "--time-col", "留言时间"]
+    first = stack.run(*args)
+    assert first.returncode == 0, first.stderr.decode()
+
+    def counts():
+        tickets = [t for t in stack.export() if t["ticket_id"].startswith("web-") and t["source_id"].isdigit()]
+        letters = [r for r in stack.export(rejected=True) if "messages_replies.csv" in r["source_ref"]
+                   or r["source_ref"].isdigit()]
+        return len(tickets), len(letters)
+    tickets, letters = counts()
+    assert tickets + letters == 2816
+    assert all(t["domain"] and t["lead_unit"] and t["confidence"] for t in stack.export() if t["source_id"] == "2549")
+    second = stack.run(*args)
+    assert second.returncode == 0 and "new tickets 0, new dead letters 0" in second.stderr.decode()
+    assert counts() == (tickets, letters)
+
+
+def test_up_stops_everything_on_ctrl_c(tmp_path, sample_model):
+    running = start_stack(tmp_path, sample_model)
+    bootstrap_port = int(running.state["bootstrap"].rsplit(":", 1)[1])
+    web_port = int(running.url.rsplit(":", 1)[1])
+    assert (tmp_path / "run.json").exists()
+    code = stop_stack(running.process)
+    assert code == 0, running.log.read_text()
+    assert not (tmp_path / "run.json").exists()
+    for port in (bootstrap_port, web_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"

@@ -21,10 +21,10 @@ demo: install
 up: install
 	$(BIN)/hotline up
 
-# Debian's Chromium for the browser tests and docker-compose to validate docker-compose.yml.
+# Debian's Chromium and a CJK font for the browser tests, docker-compose to validate docker-compose.yml.
 test-deps:
-	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null; }
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && fc-list :lang=zh | grep -q . || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose fonts-wqy-zenhei >/dev/null; }
 
 test: install test-deps
 	$(BIN)/python -m pytest -q

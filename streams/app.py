@@ -29,6 +29,7 @@ def build_app(
     batch_size: int = 500, batch_within: float = 0.2, partitions: int = 4,
     app_id: str = "hotline-pipeline", clock: Clock = system_clock,
 ) -> faust.App:
+    Path(datadir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=f"kafka://{bootstrap}",

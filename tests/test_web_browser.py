@@ -1,0 +1,112 @@
+"""The pages in Debian's headless Chromium (driven by Playwright), against a running `hotline up`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.broker]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Chromium is not installed (make test installs Debian's chromium)")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def log_in(browser, stack, user: str, password: str | None = None):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(stack.url + "/tickets")
+    assert page.url.startswith(stack.url + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password or f"{user}-demo")
+    page.click("button[type=submit]")
+    return page
+
+
+def send(stack, records):
+    with stack.client() as client:
+        response = client.post("/api/intake/hotline", json=records)
+        assert response.status_code == 202, response.text
+
+
+def test_no_ticket_data_without_logging_in(browser, stack):
+    page = log_in(browser, stack, "monitor", "wrong password")
+    assert page.locator("#login-error").is_visible()
+    assert page.locator("#rows").count() == 0
+    page.close()
+
+
+def test_list_updates_live_and_detail_hides_personal_data_from_a_monitor(browser, stack):
+    ARTIFACTS.mkdir(exist_ok=True)
+    send(stack, [{"id": "browser-1", "title": "A2区小区物业乱收费", "text": "物业费上涨，电梯坏了，我的电话13700001111",
+                  "caller": "王五", "phone": "13700001111", "type": "投诉"}])
+    page = log_in(browser, stack, "monitor")
+    page.wait_for_selector("tr[data-ticket-id='hotline-browser-1']", timeout=60_000)
+    assert page.locator("#whoami").inner_text().endswith("monitor")
+
+    # A ticket sent now appears without reloading the page (server-sent events).
+    page.evaluate("window.__marker = 'same page'")
+    send(stack, [{"id": "browser-live", "title": "工地夜间施工噪音扰民", "text": "A5区工地凌晨还在施工", "type": "投诉"}])
+    row = page.wait_for_selector("tr[data-ticket-id='hotline-browser-live']", timeout=60_000)
+    assert page.evaluate("window.__marker") == "same page"
+    assert "噪音" in row.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "tickets-monitor.png"), full_page=False)
+
+    # Search narrows the list.
+    page.fill("#q", "物业 电梯")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length > 0 && "
+                           "!document.querySelector(\"tr[data-ticket-id='hotline-browser-live']\")", timeout=30_000)
+    assert page.locator("tr[data-ticket-id='hotline-browser-1']").count() == 1
+
+    page.click("tr[data-ticket-id='hotline-browser-1'] a")
+    page.wait_for_selector("#ticket")
+    assert page.locator("#personal").count() == 0
+    assert "13700001111" not in page.content()
+    assert "137****1111" in page.locator("#text").inner_text()
+    assert page.locator("#lead").inner_text()
+    assert "rule" in page.locator("#explanation").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ticket-monitor.png"), full_page=True)
+    page.close()
+
+
+def test_a_dispatcher_sees_the_unmasked_personal_data(browser, stack):
+    send(stack, [{"id": "browser-2", "title": "拖欠工资", "text": "公司拖欠三个月工资，电话13600002222",
+                  "caller": "赵六", "phone": "13600002222", "type": "求助"}])
+    page = log_in(browser, stack, "dispatcher")
+    page.wait_for_selector("tr[data-ticket-id='hotline-browser-2']", timeout=60_000)
+    page.goto(stack.url + "/tickets/hotline-browser-2")
+    assert page.locator("#personal-phone").inner_text() == "13600002222"
+    assert "赵六" in page.locator("#personal").inner_text()
+    assert page.locator("#caller").inner_text().startswith("赵*")
+    page.screenshot(path=str(ARTIFACTS / "ticket-dispatcher.png"), full_page=True)
+    page.close()
+
+
+def test_dead_letters_page_shows_reasons(browser, stack):
+    send(stack, [{"id": "browser-bad", "title": "", "text": ""}])
+    page = log_in(browser, stack, "supervisor")
+    for _ in range(60):
+        page.goto(stack.url + "/rejected")
+        if "browser-bad" in page.locator("#letters").inner_text():
+            break
+        page.wait_for_timeout(1000)
+    text = page.locator("#letters").inner_text()
+    assert "browser-bad" in text and "empty text" in text
+    page.screenshot(path=str(ARTIFACTS / "rejected.png"), full_page=True)
+    page.close()

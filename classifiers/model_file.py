@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -69,7 +70,7 @@ class TrainedModel:
     def save(self, path: Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         joblib.dump({"format": FORMAT, "card": self.card, "estimator": self.estimator}, tmp, compress=3)
         tmp.replace(path)
 

@@ -75,6 +75,17 @@ def worker(settings, bootstrap, db, model_path, loglevel):
 
 
 @main.command()
+@click.pass_obj
+def topics(settings):
+    """Create the configured topics on the configured Kafka (those that do not exist yet)."""
+    from streams.broker import create_topics
+
+    bootstrap = services.bootstrap_or_fail(settings)
+    create_topics(bootstrap, settings.topics)
+    click.echo(f"topics on {bootstrap}: " + ", ".join(f"{name} ({count})" for name, count in settings.topics.items()))
+
+
+@main.command()
 @click.option("--host", help="Address to listen on (default from config).")
 @click.option("--port", type=int, help="Port (default from config / HOTLINE_WEB_PORT).")
 @click.option("--bootstrap", help="Kafka address for the HTTP intake.")

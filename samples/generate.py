@@ -117,11 +117,11 @@ def phone(rng: random.Random) -> str:
 
 def message(domain: str, rng: random.Random) -> tuple[str, str]:
     title, text = rng.choice(TEMPLATES[domain])
+    opening, closing = rng.choice(OPENINGS), rng.choice(CLOSINGS)
     state = rng.getstate()
     title = fill(title, rng)
     rng.setstate(state)  # the same places in title and text
-    body = rng.choice(OPENINGS) + fill(text, rng) + rng.choice(CLOSINGS)
-    return title, body
+    return title, opening + fill(text, rng) + closing
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from cli import services
-from cli.settings import ConfigError, load_settings
+from cli.settings import ConfigError, load_settings, read_yaml
 
 CHANNEL = click.Choice(["hotline", "web"])
 
@@ -95,9 +95,20 @@ def web(settings, host, port, bootstrap, db):
     """Run the web app (pages and JSON API)."""
     import uvicorn
 
+    from streams.producer import IntakeProducer
     from webapp.app import create_app
+    from webapp.auth import Users, session_secret
 
-    app = create_app(settings, db_path=db or services.db_path(settings), bootstrap=bootstrap or settings.bootstrap or None)
+    bootstrap = bootstrap or settings.bootstrap or None
+    router = services.build_router(settings)
+    app = create_app(
+        store=services.open_store(db or services.db_path(settings)),
+        users=Users.from_config(read_yaml(settings.users_file), str(settings.users_file)),
+        unit_names={unit.id: unit.name for unit in router.units.values()},
+        segmenter=services.segmenter(settings),
+        secret=session_secret(settings.home, settings.env),
+        intake_producer=(lambda: IntakeProducer(bootstrap, settings.max_record_bytes)) if bootstrap else None,
+    )
     uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_level="warning")
 
 

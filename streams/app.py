@@ -60,7 +60,7 @@ def build_app(
                 RawRecord(topics.channel_of(e.message.topic) or e.message.topic, e.message.key, e.message.value or b"")
                 for e in events
             ]
-            result = await loop.run_in_executor(None, pipeline.process, records)
+            result = await _with_retries(loop, pipeline.process, records)
             for ticket in result.dispatched:
                 await dispatched.send(key=ticket.ticket_id.encode(), value=ticket.model_dump_json(exclude={"personal"}).encode())
             for rejection in result.rejections:
@@ -76,9 +76,21 @@ def build_app(
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(batch_size, within=batch_within):
             letters = [_dead_letter(e.message.key, e.message.value or b"", clock) for e in events]
-            await loop.run_in_executor(None, store.write_rejections, letters)
+            await _with_retries(loop, store.write_rejections, letters)
 
     return app
+
+
+async def _with_retries(loop, work, batch, first_delay: float = 0.5, max_delay: float = 30.0):
+    """Run a batch off the event loop; on failure (a locked or unreachable store) retry with back-off, never drop."""
+    delay = first_delay
+    while True:
+        try:
+            return await loop.run_in_executor(None, work, batch)
+        except Exception:
+            log.exception("a batch of %d records failed; retrying in %.1f s", len(batch), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
 
 
 def _dead_letter(key: bytes | None, value: bytes, clock: Clock) -> Rejection:

@@ -70,7 +70,7 @@ class Stack:
         return httpx.Client(base_url=self.url, auth=(user, f"{user}-demo"), timeout=30)
 
 
-def start_stack(home: Path, model: Path, extra_env: dict | None = None) -> Stack:
+def start_stack(home: Path, model: Path, extra_env: dict | None = None, command: tuple[str, ...] = ("up",)) -> Stack:
     port = free_port()
     env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_WEB_PORT": str(port), "HOTLINE_MODEL": str(model),
            **(extra_env or {})}
@@ -78,7 +78,7 @@ def start_stack(home: Path, model: Path, extra_env: dict | None = None) -> Stack
     env.pop("HOTLINE_DB", None)
     log = home / "up.log"
     with open(log, "wb") as output:
-        process = subprocess.Popen(hotline_command("up"), env=env, cwd=PROJECT, stdout=output,
+        process = subprocess.Popen(hotline_command(*command), env=env, cwd=PROJECT, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -110,3 +109,23 @@ def test_dead_letters_page_shows_reasons(browser, stack):
     assert "browser-bad" in text and "empty text" in text
     page.screenshot(path=str(ARTIFACTS / "rejected.png"), full_page=True)
     page.close()
+
+
+def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_path, sample_model):
+    import time
+
+    from tests.conftest import start_stack, stop_stack
+
+    started = time.monotonic()
+    demo = start_stack(tmp_path, sample_model, command=("demo",))
+    try:
+        page = log_in(browser, demo, "dispatcher")
+        page.wait_for_function("document.querySelectorAll('#rows tr').length >= 20",
+                               timeout=max(1, 60 - (time.monotonic() - started)) * 1000)
+        assert time.monotonic() - started < 60
+        channels = {c.strip() for c in page.locator("#rows tr td:nth-child(2)").all_inner_texts()}
+        assert channels == {"热线", "网络"}
+        page.screenshot(path=str(ARTIFACTS / "demo.png"))
+        page.close()
+    finally:
+        assert stop_stack(demo.process) == 0

@@ -9,17 +9,15 @@ import threading
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from classifiers.segment import Segmenter
-from cli.settings import Settings, read_yaml
-from stores.base import FILTERS, TicketQuery
-from stores.sqlite import SQLiteStore
-from webapp.auth import User, Users, session_secret
+from stores.base import FILTERS, Store, TicketQuery
+from webapp.auth import User, Users
 
 HERE = Path(__file__).resolve().parent
 MAX_INTAKE_BATCH = 1000
@@ -29,20 +27,16 @@ class LoginRequired(Exception):
     pass
 
 
-def create_app(settings: Settings, db_path: Path, bootstrap: str | None = None,
-               poll_seconds: float = 1.0) -> FastAPI:
-    users = Users.from_config(read_yaml(settings.users_file), str(settings.users_file))
-    router_config = read_yaml(settings.routing_file)
-    unit_names = {u["id"]: u["name"] for u in router_config.get("units", [])}
-    store = SQLiteStore(db_path)
-    segmenter = Segmenter(settings.userdict)
+def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter: Segmenter, secret: str,
+               intake_producer=None, poll_seconds: float = 1.0) -> FastAPI:
+    """The web app over a store. intake_producer: a callable returning an IntakeProducer, or None (no HTTP intake)."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id)
     producer_lock = threading.Lock()
     producer_holder: dict = {}
 
     app = FastAPI(title="hotline-pipeline", version="0.1.0")
-    app.add_middleware(SessionMiddleware, secret_key=session_secret(settings.home, settings.env),
+    app.add_middleware(SessionMiddleware, secret_key=secret,
                        session_cookie="hotline_session", same_site="strict", max_age=12 * 3600)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -185,7 +179,7 @@ def create_app(settings: Settings, db_path: Path, bootstrap: str | None = None,
             raise HTTPException(404, f"unknown channel {channel!r} (expected hotline or web)")
         if not user.role.intake:
             raise HTTPException(403, f"role {user.role.name} may not send tickets")
-        if not bootstrap:
+        if intake_producer is None:
             raise HTTPException(503, "no Kafka address configured for the intake")
         try:
             body = json.loads(await request.body())
@@ -200,9 +194,7 @@ def create_app(settings: Settings, db_path: Path, bootstrap: str | None = None,
         def send():
             with producer_lock:
                 if "producer" not in producer_holder:
-                    from streams.producer import IntakeProducer
-
-                    producer_holder["producer"] = IntakeProducer(bootstrap, settings.max_record_bytes)
+                    producer_holder["producer"] = intake_producer()
                 producer = producer_holder["producer"]
                 results = [producer.send(channel, r, ref=f"http:{user.username}:{i}") for i, r in enumerate(records)]
                 producer.flush()

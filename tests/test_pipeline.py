@@ -1,0 +1,61 @@
+"""The batch pipeline without Kafka: what the worker does with each batch."""
+
+import asyncio
+import json
+from datetime import datetime
+
+import pytest
+
+from classifiers import model_file
+from classifiers.segment import Segmenter
+from cli.settings import PROJECT_DIR, read_yaml
+from hotline.routing import Router
+from hotline.timestamps import SHANGHAI
+from stores.sqlite import SQLiteStore
+from streams.app import _with_retries
+from streams.pipeline import Pipeline, RawRecord
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def pipeline(sample_model, tmp_path):
+    model = model_file.load(sample_model, Segmenter(PROJECT_DIR / "config" / "userdict.txt"))
+    router = Router.from_config(read_yaml(PROJECT_DIR / "config" / "routing.yaml"))
+    store = SQLiteStore(tmp_path / "p.db")
+    yield Pipeline(model, router, store, clock=lambda: NOW)
+    store.close()
+
+
+def raw(record, channel="web") -> RawRecord:
+    return RawRecord(channel, str(record.get("id", "")).encode(), json.dumps(record, ensure_ascii=False).encode())
+
+
+def test_a_batch_is_stored_once_and_duplicates_are_sorted_out(pipeline):
+    a = {"id": "1", "title": "噪音", "text": "工地夜间施工噪音扰民"}
+    b = {"id": "2", "title": "物业", "text": "A1区小区物业乱收费"}
+    changed = {**a, "text": "工地白天也很吵"}
+    result = pipeline.process([raw(a), raw(b), raw(a), raw(changed), RawRecord("web", None, b"\xff")])
+    assert result.stored == 2 and result.duplicates == 1
+    assert sorted(r.reason.split(":")[0] for r in result.rejections) == [
+        "duplicate source id '1' with different content in the same batch", "payload is not valid UTF-8 (byte 0xff at position 0)"]
+    stored = {t.ticket_id: t for t in result.dispatched}
+    assert stored["web-2"].lead_unit == "housing" and stored["web-2"].district == "A1区"
+    assert stored["web-2"].co_units == ["a1-gov"]
+    again = pipeline.process([raw(a), raw(b)])
+    assert again.stored == 0 and again.duplicates == 2 and not again.rejections
+
+
+def test_a_failing_batch_is_retried_not_dropped():
+    calls = []
+
+    def flaky(batch):
+        calls.append(len(batch))
+        if len(calls) < 3:
+            raise RuntimeError("database is locked")
+        return "done"
+
+    async def run():
+        return await _with_retries(asyncio.get_running_loop(), flaky, [1, 2, 3], first_delay=0.01)
+    assert asyncio.run(run()) == "done"
+    assert calls == [3, 3, 3]

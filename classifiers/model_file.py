@@ -19,12 +19,16 @@ import numpy as np
 import sklearn
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from classifiers.domain import DomainClassifier
+from classifiers.estimator import TextClassifier
 from classifiers.metrics import report
 from classifiers.segment import Segmenter
 from hotline.models import Prediction
 
 FORMAT = "hotline-model/1"
+TASKS = {
+    "domain": "first-level domain (一级分类)",
+    "ticket_type": "ticket type (咨询/求助/投诉/举报/建议)",
+}
 
 
 def data_hash(texts: list[str], labels: list[str]) -> str:
@@ -39,7 +43,7 @@ def data_hash(texts: list[str], labels: list[str]) -> str:
 
 @dataclass
 class TrainedModel:
-    estimator: DomainClassifier
+    estimator: TextClassifier
     card: dict
     segmenter: Segmenter
 
@@ -61,7 +65,7 @@ class TrainedModel:
         out = []
         for row, best in zip(probabilities, order):
             top = [(str(classes[i]), round(float(row[i]), 4)) for i in best]
-            out.append(Prediction(domain=top[0][0], confidence=top[0][1], top=top, model_version=self.version))
+            out.append(Prediction(label=top[0][0], confidence=top[0][1], top=top, model_version=self.version))
         return out
 
     def predict(self, texts: list[str], top_k: int = 3) -> list[Prediction]:
@@ -76,14 +80,20 @@ class TrainedModel:
 
 
 def train(
-    texts: list[str], labels: list[str], segmenter: Segmenter, source: str, cv_folds: int = 5, progress=None
+    texts: list[str], labels: list[str], segmenter: Segmenter, source: str, cv_folds: int = 5, progress=None,
+    task: str = "domain",
 ) -> TrainedModel:
     """Fit on all data; the card carries cross-validated metrics measured on the same data only."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r} (expected {' or '.join(TASKS)})")
     if len(texts) != len(labels) or not texts:
         raise ValueError("training needs the same, non-zero number of texts and labels")
     classes, counts = np.unique(np.asarray(labels), return_counts=True)
     if len(classes) < 2:
         raise ValueError(f"training needs at least two classes, got {list(classes)}")
+    lonely = [str(c) for c, n in zip(classes, counts) if n < 2]
+    if lonely:
+        raise ValueError(f"class(es) with a single example cannot be learned: {', '.join(lonely)}")
     documents = []
     for i, text in enumerate(texts):
         documents.append(segmenter.segment(text))
@@ -93,17 +103,18 @@ def train(
     metrics = None
     if folds >= 2:
         predicted = cross_val_predict(
-            DomainClassifier(), documents, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=0)
+            TextClassifier(), documents, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=0)
         )
         metrics = report(list(labels), list(predicted), labels=list(classes))
         metrics["method"] = f"stratified {folds}-fold cross-validation on the training data"
-    estimator = DomainClassifier().fit(documents, labels)
+    estimator = TextClassifier().fit(documents, labels)
     trained_at = datetime.now(timezone.utc)
     digest = data_hash(texts, labels)
     card = {
         "format": FORMAT,
-        "task": "first-level domain (一级分类)",
-        "version": f"domain-{trained_at:%Y%m%d%H%M%S}-{digest[:8]}",
+        "task": task,
+        "task_description": TASKS[task],
+        "version": f"{task}-{trained_at:%Y%m%d%H%M%S}-{digest[:8]}",
         "trained_at": trained_at.isoformat(),
         "classes": [str(c) for c in classes],
         "data": {
@@ -119,7 +130,7 @@ def train(
             "scikit-learn": sklearn.__version__,
             "python": platform.python_version(),
         },
-        "userdict_sha256": segmenter.userdict_sha256,
+        "segmenter": {"engine": segmenter.engine, "userdict_sha256": segmenter.userdict_sha256},
     }
     return TrainedModel(estimator=estimator, card=card, segmenter=segmenter)
 

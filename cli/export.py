@@ -35,7 +35,7 @@ def classify_stream(model, source: TextIO, title_col: str, text_col: str, id_col
     def flush():
         texts = [f"{r.get(title_col) or ''}\n{r.get(text_col) or ''}".strip() for r in pending]
         for row, prediction in zip(pending, model.predict(texts)):
-            line = {"domain": prediction.domain, "confidence": prediction.confidence,
+            line = {"domain": prediction.label, "confidence": prediction.confidence,
                     "top": [{"domain": d, "confidence": c} for d, c in prediction.top],
                     "model_version": prediction.model_version}
             if row.get(id_col) is not None:

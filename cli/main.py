@@ -53,9 +53,11 @@ def demo(settings, rate, burst, model_path):
 @click.option("--bootstrap", help="Kafka address (default: configured, or the running `hotline up`).")
 @click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Domain model file.")
+@click.option("--type-model", "type_model_path", type=click.Path(path_type=Path),
+              help="Ticket-type model for tickets without a type (default: configured, else none).")
 @click.option("--loglevel", default="warn", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
 @click.pass_obj
-def worker(settings, bootstrap, db, model_path, loglevel):
+def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
     """Run one stream worker (Faust): intake -> normalise -> classify -> route -> store."""
     import faust
 
@@ -65,7 +67,9 @@ def worker(settings, bootstrap, db, model_path, loglevel):
     bootstrap = bootstrap or services.bootstrap_or_fail(settings)
     store = services.open_store(db or services.db_path(settings))
     model = services.load_model(settings, model_path or services.ensure_model(settings))
-    pipeline = Pipeline(model, services.build_router(settings), store, settings.limits)
+    type_model_path = type_model_path or settings.type_model_path
+    type_model = services.load_model(settings, type_model_path) if type_model_path else None
+    pipeline = Pipeline(model, services.build_router(settings), store, settings.limits, type_model=type_model)
     app = build_app(
         bootstrap, pipeline, store, datadir=settings.home / "faust",
         batch_size=settings.batch_size, batch_within=settings.batch_within,
@@ -179,8 +183,10 @@ def _labelled_options(func):
 @_labelled_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Model file to write.")
 @click.option("--cv", default=5, show_default=True, help="Cross-validation folds for the model card's metrics (0: none).")
+@click.option("--task", default="domain", show_default=True, type=click.Choice(["domain", "ticket_type"]),
+              help="What the labels are: first-level domains or ticket types.")
 @click.pass_obj
-def train(settings, data, title_col, text_col, label_col, encoding, out, cv):
+def train(settings, data, title_col, text_col, label_col, encoding, out, cv, task):
     """Train the domain classifier; the model file carries its model card."""
     from tqdm import tqdm
 
@@ -193,7 +199,11 @@ def train(settings, data, title_col, text_col, label_col, encoding, out, cv):
         def progress(done, total):
             bar.update(done - bar.n)
         click.echo(f"training on {len(texts)} rows ({cv}-fold cross-validation for the model card) ...", err=True)
-        model = model_file.train(texts, labels, services.segmenter(settings), source=str(data), cv_folds=cv, progress=progress)
+        try:
+            model = model_file.train(texts, labels, services.segmenter(settings), source=str(data), cv_folds=cv,
+                                     progress=progress, task=task)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
     model.save(out)
     click.echo(model_file.card_json(model))
 
@@ -211,7 +221,7 @@ def evaluate(settings, model_path, data, title_col, text_col, label_col, encodin
     texts, labels = services.read_labelled_csv(data, title_col, text_col, label_col, encoding)
     if not texts:
         raise click.ClickException(f"{data}: no labelled rows")
-    predicted = [p.domain for p in model.predict(texts)]
+    predicted = [p.label for p in model.predict(texts)]
     result = report(labels, predicted, labels=sorted(set(model.classes) | set(labels)))
     result["model_version"] = model.version
     if as_json:

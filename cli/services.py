@@ -54,12 +54,18 @@ def read_labelled_csv(path: Path, title_col: str | None, text_col: str, label_co
 def ensure_model(settings: Settings, echo=click.echo) -> Path:
     """The configured model; the default one is trained from the bundled sample when missing."""
     path = settings.model_path
-    if path.exists():
-        return path
     if path != settings.default_model_path:
-        raise ConfigError(f"model file {path} does not exist (train one with `hotline train`)")
-    echo(f"training the sample domain model into {path} (first start only) ...")
+        if not path.exists():
+            raise ConfigError(f"model file {path} does not exist (train one with `hotline train`)")
+        return path
     texts, labels = read_labelled_csv(SAMPLES_DIR / "training.csv", "title", "text", "label")
+    if path.exists():
+        try:
+            if load_model(settings, path).card["data"]["sha256"] == model_file.data_hash(texts, labels):
+                return path
+        except Exception:  # a model file of an earlier version: train it again
+            pass
+    echo(f"training the sample domain model into {path} ...")
     model = model_file.train(texts, labels, segmenter(settings), source="samples/training.csv", cv_folds=3)
     model.save(path)
     return path

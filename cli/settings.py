@@ -43,6 +43,7 @@ class Settings:
     max_record_bytes: int
     db_path: Path
     model_path: Path
+    type_model_path: Path | None
     web_host: str
     web_port: int
     env: dict = field(default_factory=dict)
@@ -88,6 +89,7 @@ def load_settings(environ: dict | None = None) -> Settings:
             max_record_bytes=int(limits["max_record_bytes"]),
             db_path=Path(env.get("HOTLINE_DB") or store.get("sqlite") or home / "hotline.db"),
             model_path=Path(env.get("HOTLINE_MODEL") or model.get("path") or default_model),
+            type_model_path=Path(p) if (p := env.get("HOTLINE_TYPE_MODEL") or model.get("type_path")) else None,
             web_host=str(web["host"]),
             web_port=int(env.get("HOTLINE_WEB_PORT") or web["port"]),
             env=env,

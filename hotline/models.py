@@ -41,6 +41,7 @@ class Ticket(BaseModel):
     phone: str | None = None
     district: str | None = None
     ticket_type: TicketType | None = None
+    ticket_type_source: Literal["form", "model"] | None = None
     urgency: Urgency = "normal"
     likes: int | None = None
     content_hash: str
@@ -48,9 +49,9 @@ class Ticket(BaseModel):
 
 
 class Prediction(BaseModel):
-    """A classifier's answer for one ticket."""
+    """A classifier's answer for one ticket: the most likely label (a domain or a ticket type)."""
 
-    domain: str
+    label: str
     confidence: float
     top: list[tuple[str, float]]
     model_version: str
@@ -73,6 +74,7 @@ class DispatchedTicket(Ticket):
     confidence: float
     top: list[tuple[str, float]]
     model_version: str
+    type_confidence: float | None = None  # when the ticket type was predicted, not given on the form
     lead_unit: str
     co_units: list[str]
     rule_id: str

@@ -130,6 +130,7 @@ def to_ticket(channel: str, record: dict, now: datetime, limits: Limits = Limits
         phone=pii.mask_phone(phone),
         district=district,
         ticket_type=ticket_type,
+        ticket_type_source="form" if ticket_type else None,
         urgency=URGENCY_WORDS[urgency_word],
         likes=likes,
         content_hash=content_hash(record),

@@ -150,7 +150,7 @@ class Router:
         content = f"{ticket.title}\n{ticket.text}"
         government = next((d.government for d in self.districts if d.name == district), None)
         for rule in self.rules:
-            ok, why = rule.matches(prediction.domain, district, content)
+            ok, why = rule.matches(prediction.label, district, content)
             if not ok:
                 continue
             co = []
@@ -165,7 +165,7 @@ class Router:
         needs_review = prediction.confidence < self.review_threshold or rule_id == "fallback"
         parts = [
             f"rule {rule_id} ({why})",
-            f"domain {prediction.domain} at confidence {prediction.confidence:.2f}",
+            f"domain {prediction.label} at confidence {prediction.confidence:.2f}",
             f"lead {self.unit_name(lead)}",
         ]
         if co:

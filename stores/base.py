@@ -10,9 +10,9 @@ from hotline.models import DispatchedTicket, Rejection
 # Fields of a stored ticket as the store returns it (a plain dict; times as ISO 8601 in Asia/Shanghai).
 TICKET_FIELDS = (
     "seq", "ticket_id", "channel", "source_id", "received_at", "received_at_source", "ingested_at",
-    "stored_at", "title", "text", "caller", "phone", "district", "ticket_type", "urgency", "likes",
-    "content_hash", "domain", "confidence", "top", "model_version", "lead_unit", "co_units", "rule_id",
-    "routing_explanation", "status", "personal",
+    "stored_at", "title", "text", "caller", "phone", "district", "ticket_type", "ticket_type_source",
+    "urgency", "likes", "content_hash", "domain", "confidence", "top", "model_version", "type_confidence",
+    "lead_unit", "co_units", "rule_id", "routing_explanation", "status", "personal",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",

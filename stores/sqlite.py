@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     phone TEXT,
     district TEXT,
     ticket_type TEXT,
+    ticket_type_source TEXT,
     urgency TEXT NOT NULL,
     likes INTEGER,
     content_hash TEXT NOT NULL,
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     confidence REAL NOT NULL,
     top TEXT NOT NULL,
     model_version TEXT NOT NULL,
+    type_confidence REAL,
     lead_unit TEXT NOT NULL,
     co_units TEXT NOT NULL,
     rule_id TEXT NOT NULL,
@@ -64,6 +66,8 @@ CREATE TABLE IF NOT EXISTS rejections (
 """
 
 _JSON_COLUMNS = ("top", "co_units", "personal")
+# Columns added after the first version of the schema: (name, type) for ALTER TABLE.
+MIGRATIONS = (("ticket_type_source", "TEXT"), ("type_confidence", "REAL"))
 
 
 def _local(moment: datetime) -> str:
@@ -79,8 +83,9 @@ class SQLiteStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        db = self._connect()
+        db.executescript(SCHEMA)
+        self._migrate(db)
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -92,6 +97,14 @@ class SQLiteStore:
             db.execute("PRAGMA busy_timeout=30000")
             self._local.db = db
         return db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Add the columns a store file made by an earlier version lacks."""
+        have = {row[1] for row in db.execute("PRAGMA table_info(tickets)")}
+        for column, kind in MIGRATIONS:
+            if column not in have:
+                db.execute(f"ALTER TABLE tickets ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -112,14 +125,16 @@ class SQLiteStore:
                 cursor = db.execute(
                     """INSERT OR IGNORE INTO tickets (ticket_id, channel, source_id, received_at,
                     received_at_source, ingested_at, stored_at, title, text, caller, phone, district,
-                    ticket_type, urgency, likes, content_hash, domain, confidence, top, model_version,
-                    lead_unit, co_units, rule_id, routing_explanation, status, personal)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    ticket_type, ticket_type_source, urgency, likes, content_hash, domain, confidence, top,
+                    model_version, type_confidence, lead_unit, co_units, rule_id, routing_explanation, status,
+                    personal)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         t.ticket_id, t.channel, t.source_id, _local(t.received_at), t.received_at_source,
                         _local(t.ingested_at), now, t.title, t.text, t.caller, t.phone, t.district,
-                        t.ticket_type, t.urgency, t.likes, t.content_hash, t.domain, t.confidence,
-                        json.dumps(t.top, ensure_ascii=False), t.model_version, t.lead_unit,
+                        t.ticket_type, t.ticket_type_source, t.urgency, t.likes, t.content_hash, t.domain,
+                        t.confidence, json.dumps(t.top, ensure_ascii=False), t.model_version, t.type_confidence,
+                        t.lead_unit,
                         json.dumps(t.co_units, ensure_ascii=False), t.rule_id, t.routing_explanation,
                         t.status, t.personal.model_dump_json(),
                     ),

@@ -40,8 +40,9 @@ class BatchResult:
 
 class Pipeline:
     def __init__(self, model: TrainedModel, router: Router, store: Store,
-                 limits: Limits = Limits(), clock: Clock = system_clock):
+                 limits: Limits = Limits(), clock: Clock = system_clock, type_model: TrainedModel | None = None):
         self.model = model
+        self.type_model = type_model
         self.router = router
         self.store = store
         self.limits = limits
@@ -89,12 +90,16 @@ class Pipeline:
         if fresh:
             documents = self.model.segmenter.segment_many([f"{t.title}\n{t.text}" for t, _ in fresh])
             predictions = self.model.predict_segmented(documents)
-            for (ticket, _), document, prediction in zip(fresh, documents, predictions):
+            types = self._predict_types([t for t, _ in fresh], documents)
+            for (ticket, _), document, prediction, typed in zip(fresh, documents, predictions, types):
                 decision, district = self.router.route(ticket, prediction)
                 result.dispatched.append(DispatchedTicket(
-                    **ticket.model_dump(exclude={"district"}),
+                    **ticket.model_dump(exclude={"district", "ticket_type", "ticket_type_source"}),
                     district=district or ticket.district,
-                    domain=prediction.domain,
+                    ticket_type=typed.label if typed else ticket.ticket_type,
+                    ticket_type_source="model" if typed else ticket.ticket_type_source,
+                    type_confidence=typed.confidence if typed else None,
+                    domain=prediction.label,
                     confidence=prediction.confidence,
                     top=prediction.top,
                     model_version=prediction.model_version,
@@ -107,3 +112,13 @@ class Pipeline:
                 ))
             result.stored = self.store.write_tickets(result.dispatched)
         return result
+
+    def _predict_types(self, tickets: list[Ticket], documents: list[str]) -> list:
+        """The ticket type for tickets whose form did not carry one (None where it did, or with no type model)."""
+        out = [None] * len(tickets)
+        if self.type_model is None:
+            return out
+        missing = [i for i, t in enumerate(tickets) if t.ticket_type is None]
+        for i, prediction in zip(missing, self.type_model.predict_segmented([documents[i] for i in missing])):
+            out[i] = prediction
+        return out

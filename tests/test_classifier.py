@@ -26,13 +26,13 @@ def test_sample_model_predicts_calibrated_top3_and_round_trips(sample_model, tmp
     assert card["versions"]["jieba"] and card["versions"]["scikit-learn"] and len(card["data"]["sha256"]) == 64
     assert card["metrics"]["macro_f1"] > 0.8
     predictions = model.predict(["A1区某小区物业乱收费，电梯坏了没人修", "工地夜间施工噪音扰民"])
-    assert [p.domain for p in predictions] == ["城乡建设", "环境保护"]
+    assert [p.label for p in predictions] == ["城乡建设", "环境保护"]
     for p in predictions:
         assert len(p.top) == 3 and p.top[0][1] >= p.top[1][1] >= p.top[2][1]
         assert 0 < p.confidence <= 1 and p.model_version == card["version"]
     copy = tmp_path / "copy.joblib"
     model.save(copy)
-    assert model_file.load(copy, Segmenter(USERDICT)).predict(["工地夜间施工噪音扰民"])[0].domain == "环境保护"
+    assert model_file.load(copy, Segmenter(USERDICT)).predict(["工地夜间施工噪音扰民"])[0].label == "环境保护"
 
 
 def test_loading_something_else_fails_clearly(tmp_path):

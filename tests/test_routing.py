@@ -20,7 +20,7 @@ def router() -> Router:
 
 def route(router, domain, text, confidence=0.9, district=None):
     ticket = to_ticket("hotline", {"id": "1", "title": "", "text": text, "district": district}, NOW)
-    prediction = Prediction(domain=domain, confidence=confidence, top=[(domain, confidence)], model_version="t")
+    prediction = Prediction(label=domain, confidence=confidence, top=[(domain, confidence)], model_version="t")
     return router.route(ticket, prediction)
 
 

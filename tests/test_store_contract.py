@@ -11,7 +11,7 @@ import pytest
 from hotline.deadletters import make_rejection
 from hotline.models import DispatchedTicket, PersonalData
 from hotline.timestamps import SHANGHAI
-from stores.base import TicketQuery
+from stores.base import REJECTION_FIELDS, TICKET_FIELDS, TicketQuery
 from stores.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
@@ -52,6 +52,7 @@ def test_a_ticket_reads_back_whole(store):
     original = make_ticket(7)
     store.write_tickets([original])
     stored = store.get_ticket("web-7")
+    assert set(stored) == set(TICKET_FIELDS)
     assert stored["received_at"] == "2026-11-20T09:07:00+08:00"
     assert stored["top"] == [("城乡建设", 0.8), ("环境保护", 0.1)]
     assert stored["co_units"] == ["a1-gov"]
@@ -91,6 +92,7 @@ def test_dead_letters_are_idempotent_and_keep_the_payload(store):
     assert store.write_rejections([letter, binary]) == 2
     assert store.write_rejections([letter]) == 0
     letters = list(store.iter_rejections())
+    assert all(set(r) == set(REJECTION_FIELDS) for r in letters)
     assert [r["reason"] for r in letters] == ["empty text", "not UTF-8"]
     assert letters[0]["payload"] == '{"id": "1"}'
     assert letters[1]["payload_encoding"] == "base64"

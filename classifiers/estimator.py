@@ -1,4 +1,4 @@
-"""The domain classifier: segmented text in, calibrated class probabilities out (fit/predict_proba)."""
+"""The text classifier: segmented text in, calibrated class probabilities out (fit/predict_proba)."""
 
 from __future__ import annotations
 
@@ -31,14 +31,14 @@ def build_pipeline(c: float = 0.5, calibration_folds: int = 3) -> Pipeline:
     ])
 
 
-class DomainClassifier(BaseEstimator, ClassifierMixin):
+class TextClassifier(BaseEstimator, ClassifierMixin):
     """scikit-learn estimator over segmented documents (strings of space-separated jieba tokens)."""
 
     def __init__(self, c: float = 0.5, calibration_folds: int = 3):
         self.c = c
         self.calibration_folds = calibration_folds
 
-    def fit(self, documents: list[str], labels: list[str]) -> "DomainClassifier":
+    def fit(self, documents: list[str], labels: list[str]) -> "TextClassifier":
         counts = np.unique(np.asarray(labels), return_counts=True)[1]
         folds = max(2, min(self.calibration_folds, int(counts.min())))
         self.pipeline_ = build_pipeline(self.c, folds).fit(documents, labels)

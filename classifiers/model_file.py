@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +25,8 @@ from classifiers.estimator import TextClassifier
 from classifiers.metrics import report
 from classifiers.segment import Segmenter
 from hotline.models import Prediction
+
+log = logging.getLogger(__name__)
 
 FORMAT = "hotline-model/1"
 TASKS = {
@@ -133,6 +137,36 @@ def train(
         "segmenter": {"engine": segmenter.engine, "userdict_sha256": segmenter.userdict_sha256},
     }
     return TrainedModel(estimator=estimator, card=card, segmenter=segmenter)
+
+
+class ModelFile:
+    """A model file that running workers pick up again when it is replaced on disk (no restart)."""
+
+    def __init__(self, path: Path, segmenter: Segmenter, check_every: float = 2.0):
+        self.path = Path(path)
+        self.segmenter = segmenter
+        self.check_every = check_every
+        self._stamp = self._stat()
+        self.model = load(self.path, segmenter)
+        self._checked = time.monotonic()
+
+    def _stat(self) -> tuple[int, int]:
+        info = self.path.stat()
+        return info.st_mtime_ns, info.st_ino
+
+    def current(self) -> TrainedModel:
+        now = time.monotonic()
+        if now - self._checked >= self.check_every:
+            self._checked = now
+            try:
+                stamp = self._stat()
+                if stamp != self._stamp:
+                    model = load(self.path, self.segmenter)
+                    log.warning("loaded model %s from %s (was %s)", model.version, self.path, self.model.version)
+                    self.model, self._stamp = model, stamp
+            except Exception:
+                log.exception("could not load the new model file %s; keeping %s", self.path, self.model.version)
+        return self.model
 
 
 def load(path: Path, segmenter: Segmenter) -> TrainedModel:

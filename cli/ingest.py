@@ -12,7 +12,7 @@ from tqdm import tqdm
 from cli import services
 from cli.settings import Settings
 from intake.readers import ColumnMap, MappingError, count_rows, detect_format, read_rows
-from streams.producer import IntakeProducer
+from streams.producer import HotlineProducer
 
 
 def run_ingest(settings: Settings, path: Path, channel: str, columns: dict, fmt: str | None, encoding: str,
@@ -26,7 +26,7 @@ def run_ingest(settings: Settings, path: Path, channel: str, columns: dict, fmt:
         raise click.ClickException(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{path}: not {encoding} text ({exc.reason}); try --encoding gb18030") from None
-    producer = IntakeProducer(bootstrap, settings.max_record_bytes)
+    producer = HotlineProducer(bootstrap, settings.max_record_bytes)
     store = services.open_store(services.db_path(settings)) if wait else None
     before = (store.count_tickets(), store.count_rejections()) if store else (0, 0)
     expected = []

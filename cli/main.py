@@ -66,9 +66,12 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
 
     bootstrap = bootstrap or services.bootstrap_or_fail(settings)
     store = services.open_store(db or services.db_path(settings))
-    model = services.load_model(settings, model_path or services.ensure_model(settings))
+    from classifiers.model_file import ModelFile
+
+    segmenter = services.segmenter(settings)
+    model = ModelFile(model_path or services.ensure_model(settings), segmenter)
     type_model_path = type_model_path or settings.type_model_path
-    type_model = services.load_model(settings, type_model_path) if type_model_path else None
+    type_model = ModelFile(type_model_path, segmenter) if type_model_path else None
     pipeline = Pipeline(model, services.build_router(settings), store, settings.limits, type_model=type_model)
     app = build_app(
         bootstrap, pipeline, store, datadir=settings.home / "faust",
@@ -99,19 +102,18 @@ def web(settings, host, port, bootstrap, db):
     """Run the web app (pages and JSON API)."""
     import uvicorn
 
-    from streams.producer import IntakeProducer
+    from streams.producer import HotlineProducer
     from webapp.app import create_app
     from webapp.auth import Users, session_secret
 
     bootstrap = bootstrap or settings.bootstrap or None
-    router = services.build_router(settings)
     app = create_app(
         store=services.open_store(db or services.db_path(settings)),
         users=Users.from_config(read_yaml(settings.users_file), str(settings.users_file)),
-        unit_names={unit.id: unit.name for unit in router.units.values()},
+        router=services.build_router(settings),
         segmenter=services.segmenter(settings),
         secret=session_secret(settings.home, settings.env),
-        intake_producer=(lambda: IntakeProducer(bootstrap, settings.max_record_bytes)) if bootstrap else None,
+        producer=(lambda: HotlineProducer(bootstrap, settings.max_record_bytes)) if bootstrap else None,
     )
     uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_level="warning")
 
@@ -185,8 +187,11 @@ def _labelled_options(func):
 @click.option("--cv", default=5, show_default=True, help="Cross-validation folds for the model card's metrics (0: none).")
 @click.option("--task", default="domain", show_default=True, type=click.Choice(["domain", "ticket_type"]),
               help="What the labels are: first-level domains or ticket types.")
+@click.option("--with-corrections", is_flag=True,
+              help="Add the dispatchers' corrections from the store (domain task) as labelled examples.")
+@click.option("--db", "db", type=click.Path(path_type=Path), help="Store with the corrections (default: the running one).")
 @click.pass_obj
-def train(settings, data, title_col, text_col, label_col, encoding, out, cv, task):
+def train(settings, data, title_col, text_col, label_col, encoding, out, cv, task, with_corrections, db):
     """Train the domain classifier; the model file carries its model card."""
     from tqdm import tqdm
 
@@ -195,12 +200,21 @@ def train(settings, data, title_col, text_col, label_col, encoding, out, cv, tas
     texts, labels = services.read_labelled_csv(data, title_col, text_col, label_col, encoding)
     if not texts:
         raise click.ClickException(f"{data}: no labelled rows")
+    source = str(data)
+    if with_corrections:
+        if task != "domain":
+            raise click.UsageError("--with-corrections adds domain labels: use it with --task domain")
+        corrections = services.open_store(db or services.db_path(settings)).corrections()
+        texts += [f"{c['title']}\n{c['text']}" for c in corrections]
+        labels += [c["domain"] for c in corrections]
+        source += f" + {len(corrections)} dispatcher corrections"
+        click.echo(f"adding {len(corrections)} dispatcher corrections", err=True)
     with tqdm(total=len(texts), desc="segmenting", unit="row", file=sys.stderr) as bar:
         def progress(done, total):
             bar.update(done - bar.n)
         click.echo(f"training on {len(texts)} rows ({cv}-fold cross-validation for the model card) ...", err=True)
         try:
-            model = model_file.train(texts, labels, services.segmenter(settings), source=str(data), cv_folds=cv,
+            model = model_file.train(texts, labels, services.segmenter(settings), source=source, cv_folds=cv,
                                      progress=progress, task=task)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None

@@ -109,9 +109,9 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         replay = demo_records() if demo else []
         producer = None
         if replay:
-            from streams.producer import IntakeProducer
+            from streams.producer import HotlineProducer
 
-            producer = IntakeProducer(bootstrap, settings.max_record_bytes)
+            producer = HotlineProducer(bootstrap, settings.max_record_bytes)
             click.echo(f"demo: replaying {len(replay)} sample records ({demo_burst} at once, then {demo_rate}/s)")
         sent, next_at = 0, time.monotonic()
         while stopping["signal"] is None:

@@ -89,10 +89,24 @@ class Rejection(BaseModel):
     rejection_id: str
     channel: str
     source_ref: str
-    stage: Literal["intake", "normalise"]
+    stage: Literal["intake", "normalise", "event"]
     reason: str
     payload: str
     payload_encoding: Literal["utf-8", "base64"]
     payload_size: int
     payload_truncated: bool
     rejected_at: datetime
+
+
+EventKind = Literal["dispatched", "returned"]
+
+
+class TicketEvent(BaseModel):
+    """Something that happened to a ticket after intake (ticket.events); idempotent by event_id."""
+
+    event_id: str
+    ticket_id: str
+    kind: EventKind
+    at: datetime
+    actor: str
+    data: dict = Field(default_factory=dict)

@@ -65,6 +65,7 @@ class Router:
     rules: list[Rule]
     fallback: str
     review_threshold: float = 0.5
+    max_returns: int = 2
     _district_pattern: re.Pattern | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -120,6 +121,7 @@ class Router:
             return cls(
                 units=units, districts=districts, rules=rules, fallback=data["fallback"],
                 review_threshold=float(data.get("review_threshold", 0.5)),
+                max_returns=int(data.get("max_returns", 2)),
             )
         except KeyError as exc:
             raise RoutingConfigError(f"missing key {exc.args[0]!r}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
-from hotline.models import DispatchedTicket, Rejection
+from hotline.models import DispatchedTicket, Rejection, TicketEvent
 
 # Fields of a stored ticket as the store returns it (a plain dict; times as ISO 8601 in Asia/Shanghai).
 TICKET_FIELDS = (
@@ -13,6 +13,7 @@ TICKET_FIELDS = (
     "stored_at", "title", "text", "caller", "phone", "district", "ticket_type", "ticket_type_source",
     "urgency", "likes", "content_hash", "domain", "confidence", "top", "model_version", "type_confidence",
     "lead_unit", "co_units", "rule_id", "routing_explanation", "status", "personal",
+    "returns", "last_return_reason", "flagged", "corrected", "updated_at",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
@@ -70,5 +71,25 @@ class Store(Protocol):
     def count_rejections(self, rejection_ids: list[str] | None = None) -> int: ...
 
     def latest_seq(self) -> int: ...
+
+    def latest_change(self) -> tuple[int, int]:
+        """(latest ticket seq, latest event seq): changes whenever a ticket arrives or an event is applied."""
+
+    def apply_event(self, event: TicketEvent, max_returns: int) -> tuple[str, str]:
+        """Apply a ticket event (hotline.lifecycle): ("applied", ""), ("duplicate", "") or ("refused", reason).
+        A dispatch that changes the domain or the unit is kept as a correction."""
+
+    def ticket_events(self, ticket_id: str) -> list[dict]: ...
+
+    def corrections(self) -> list[dict]:
+        """Dispatchers' corrections, the latest per ticket (title, text, domain, lead_unit, …)."""
+
+    def queue(self, limit: int = 100) -> list[dict]:
+        """Tickets waiting for a dispatcher: flagged first, then oldest first."""
+
+    def similar(self, ticket_id: str, words: list[str], limit: int = 5) -> list[dict]:
+        """Dispatched tickets sharing these words, best match first."""
+
+    def segmented_text(self, ticket_id: str) -> str: ...
 
     def close(self) -> None: ...

@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from hotline.models import DispatchedTicket, Rejection
+from hotline.lifecycle import DispatchState, TransitionError, next_state
+from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
 from stores.base import FILTERS, TicketQuery
 
@@ -43,13 +44,41 @@ CREATE TABLE IF NOT EXISTS tickets (
     rule_id TEXT NOT NULL,
     routing_explanation TEXT NOT NULL,
     status TEXT NOT NULL,
-    personal TEXT NOT NULL
+    personal TEXT NOT NULL,
+    returns INTEGER NOT NULL DEFAULT 0,
+    last_return_reason TEXT,
+    flagged TEXT,
+    corrected INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
 CREATE INDEX IF NOT EXISTS tickets_unit ON tickets(lead_unit);
 CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
 CREATE VIRTUAL TABLE IF NOT EXISTS ticket_words USING fts5(words, tokenize = 'unicode61');
+CREATE TABLE IF NOT EXISTS ticket_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    ticket_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ticket_events_ticket ON ticket_events(ticket_id);
+CREATE TABLE IF NOT EXISTS corrections (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    ticket_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    predicted_domain TEXT NOT NULL,
+    lead_unit TEXT NOT NULL,
+    predicted_unit TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejections (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     rejection_id TEXT NOT NULL UNIQUE,
@@ -67,7 +96,11 @@ CREATE TABLE IF NOT EXISTS rejections (
 
 _JSON_COLUMNS = ("top", "co_units", "personal")
 # Columns added after the first version of the schema: (name, type) for ALTER TABLE.
-MIGRATIONS = (("ticket_type_source", "TEXT"), ("type_confidence", "REAL"))
+MIGRATIONS = (
+    ("ticket_type_source", "TEXT"), ("type_confidence", "REAL"), ("returns", "INTEGER NOT NULL DEFAULT 0"),
+    ("last_return_reason", "TEXT"), ("flagged", "TEXT"), ("corrected", "INTEGER NOT NULL DEFAULT 0"),
+    ("updated_at", "TEXT"),
+)
 
 
 def _local(moment: datetime) -> str:
@@ -177,7 +210,100 @@ class SQLiteStore:
         for column in _JSON_COLUMNS:
             record[column] = json.loads(record[column])
         record["top"] = [tuple(pair) for pair in record["top"]]
+        record["corrected"] = bool(record["corrected"])
         return record
+
+    # -- ticket events --------------------------------------------------------------------------
+    def apply_event(self, event: TicketEvent, max_returns: int) -> tuple[str, str]:
+        """Apply a ticket event: ("applied", ""), ("duplicate", "") or ("refused", reason)."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM ticket_events WHERE event_id = ?", (event.event_id,)).fetchone():
+                db.execute("ROLLBACK")
+                return "duplicate", ""
+            row = db.execute("SELECT * FROM tickets WHERE ticket_id = ?", (event.ticket_id,)).fetchone()
+            if row is None:
+                db.execute("ROLLBACK")
+                return "refused", f"no ticket {event.ticket_id}"
+            ticket = self._ticket(row)
+            state = DispatchState(
+                status=ticket["status"], domain=ticket["domain"], lead_unit=ticket["lead_unit"],
+                co_units=tuple(ticket["co_units"]), returns=ticket["returns"],
+                last_return_reason=ticket["last_return_reason"], flagged=ticket["flagged"],
+                corrected=ticket["corrected"],
+            )
+            try:
+                new = next_state(state, event, max_returns)
+            except TransitionError as exc:
+                db.execute("ROLLBACK")
+                return "refused", str(exc)
+            at = _local(event.at)
+            db.execute(
+                "INSERT INTO ticket_events (event_id, ticket_id, kind, at, actor, data) VALUES (?,?,?,?,?,?)",
+                (event.event_id, event.ticket_id, event.kind, at, event.actor, json.dumps(event.data, ensure_ascii=False)),
+            )
+            db.execute(
+                """UPDATE tickets SET status=?, domain=?, lead_unit=?, co_units=?, returns=?, last_return_reason=?,
+                flagged=?, corrected=?, updated_at=? WHERE ticket_id=?""",
+                (new.status, new.domain, new.lead_unit, json.dumps(list(new.co_units), ensure_ascii=False),
+                 new.returns, new.last_return_reason, new.flagged, int(new.corrected), at, event.ticket_id),
+            )
+            if event.kind == "dispatched" and (new.domain != state.domain or new.lead_unit != state.lead_unit):
+                db.execute(
+                    """INSERT INTO corrections (event_id, ticket_id, title, text, domain, predicted_domain,
+                    lead_unit, predicted_unit, actor, at) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                    (event.event_id, event.ticket_id, ticket["title"], ticket["text"], new.domain, state.domain,
+                     new.lead_unit, state.lead_unit, event.actor, at),
+                )
+            db.execute("COMMIT")
+            return "applied", ""
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def ticket_events(self, ticket_id: str) -> list[dict]:
+        rows = self._connect().execute(
+            "SELECT event_id, ticket_id, kind, at, actor, data FROM ticket_events WHERE ticket_id = ? ORDER BY seq",
+            (ticket_id,),
+        ).fetchall()
+        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+    def corrections(self) -> list[dict]:
+        """Dispatchers' corrections, the latest per ticket: labelled examples for training."""
+        rows = self._connect().execute(
+            """SELECT * FROM corrections WHERE seq IN (SELECT max(seq) FROM corrections GROUP BY ticket_id)
+            ORDER BY seq"""
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def queue(self, limit: int = 100) -> list[dict]:
+        """Tickets waiting for a dispatcher: flagged ones first, then the oldest."""
+        rows = self._connect().execute(
+            """SELECT * FROM tickets WHERE status = 'pending_review'
+            ORDER BY flagged IS NULL, received_at, seq LIMIT ?""", (limit,),
+        ).fetchall()
+        return [self._ticket(r) for r in rows]
+
+    def similar(self, ticket_id: str, words: list[str], limit: int = 5) -> list[dict]:
+        """Dispatched tickets sharing the most telling of these words, best match first."""
+        words = [w for w in dict.fromkeys(words) if len(w) > 1][:24]
+        if not words:
+            return []
+        rows = self._connect().execute(
+            """SELECT t.* FROM ticket_words w JOIN tickets t ON t.seq = w.rowid
+            WHERE ticket_words MATCH ? AND t.ticket_id != ? AND t.status = 'dispatched'
+            ORDER BY bm25(ticket_words) LIMIT ?""",
+            (" OR ".join(_fts_phrase(w) for w in words), ticket_id, limit),
+        ).fetchall()
+        return [self._ticket(r) for r in rows]
+
+    def segmented_text(self, ticket_id: str) -> str:
+        row = self._connect().execute(
+            "SELECT w.words FROM ticket_words w JOIN tickets t ON t.seq = w.rowid WHERE t.ticket_id = ?", (ticket_id,)
+        ).fetchone()
+        return row[0] if row else ""
 
     @staticmethod
     def _rejection(row: sqlite3.Row) -> dict:
@@ -284,3 +410,8 @@ class SQLiteStore:
     def latest_seq(self) -> int:
         row = self._connect().execute("SELECT max(seq) FROM tickets").fetchone()
         return row[0] or 0
+
+    def latest_change(self) -> tuple[int, int]:
+        row = self._connect().execute(
+            "SELECT (SELECT max(seq) FROM tickets), (SELECT max(seq) FROM ticket_events)").fetchone()
+        return row[0] or 0, row[1] or 0

@@ -16,7 +16,7 @@ import faust
 
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
-from hotline.models import Rejection
+from hotline.models import Rejection, TicketEvent
 from stores.base import Store
 from streams import topics
 from streams.pipeline import Pipeline, RawRecord
@@ -49,6 +49,7 @@ def build_app(
     intake = app.topic(*topics.INTAKE.values(), key_type=bytes, value_type=bytes)
     dispatched = app.topic(topics.DISPATCHED, key_type=bytes, value_type=bytes)
     rejected = app.topic(topics.REJECTED, key_type=bytes, value_type=bytes)
+    events_topic = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes)
     stats = {"batches": 0, "records": 0, "stored": 0, "rejected": 0, "duplicates": 0}
     app.hotline_stats = stats
 
@@ -70,6 +71,29 @@ def build_app(
             stats["stored"] += result.stored
             stats["rejected"] += len(result.rejections)
             stats["duplicates"] += result.duplicates
+
+    @app.agent(events_topic)
+    async def apply_events(stream):
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(batch_size, within=batch_within):
+            letters = await _with_retries(loop, _apply_events, [(e.message.key, e.message.value or b"") for e in events])
+            for letter in letters:
+                await rejected.send(key=letter.rejection_id.encode(), value=letter.model_dump_json().encode())
+
+    def _apply_events(batch: list[tuple[bytes | None, bytes]]) -> list[Rejection]:
+        """Apply each event to the store; refused and malformed ones become dead letters."""
+        letters = []
+        for key, value in batch:
+            ref = key.decode("utf-8", "replace") if key else "(no key)"
+            try:
+                event = TicketEvent.model_validate_json(value)
+            except ValueError as exc:
+                letters.append(make_rejection(topics.EVENTS, ref, "event", f"malformed ticket event: {str(exc).splitlines()[0]}", value, clock()))
+                continue
+            status, reason = store.apply_event(event, pipeline.router.max_returns)
+            if status == "refused":
+                letters.append(make_rejection(topics.EVENTS, event.event_id, "event", reason, value, clock()))
+        return letters
 
     @app.agent(rejected)
     async def keep_dead_letters(stream):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from classifiers.model_file import TrainedModel
+from classifiers.model_file import ModelFile, TrainedModel
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
 from hotline.models import DispatchedTicket, Rejection, Ticket
@@ -39,14 +39,26 @@ class BatchResult:
 
 
 class Pipeline:
-    def __init__(self, model: TrainedModel, router: Router, store: Store,
-                 limits: Limits = Limits(), clock: Clock = system_clock, type_model: TrainedModel | None = None):
-        self.model = model
-        self.type_model = type_model
+    def __init__(self, model: TrainedModel | ModelFile, router: Router, store: Store,
+                 limits: Limits = Limits(), clock: Clock = system_clock,
+                 type_model: TrainedModel | ModelFile | None = None):
+        self._model = model
+        self._type_model = type_model
         self.router = router
         self.store = store
         self.limits = limits
         self.clock = clock
+
+    @property
+    def model(self) -> TrainedModel:
+        """The domain model; a ModelFile is checked for a newer file on disk."""
+        return self._model.current() if isinstance(self._model, ModelFile) else self._model
+
+    @property
+    def type_model(self) -> TrainedModel | None:
+        if isinstance(self._type_model, ModelFile):
+            return self._type_model.current()
+        return self._type_model
 
     def process(self, records: list[RawRecord]) -> BatchResult:
         now = self.clock()
@@ -88,9 +100,10 @@ class Pipeline:
                 reject(record, f"duplicate source id {ticket.source_id!r}: ticket {ticket_id} is already stored with different content")
 
         if fresh:
-            documents = self.model.segmenter.segment_many([f"{t.title}\n{t.text}" for t, _ in fresh])
-            predictions = self.model.predict_segmented(documents)
-            types = self._predict_types([t for t, _ in fresh], documents)
+            model, type_model = self.model, self.type_model
+            documents = model.segmenter.segment_many([f"{t.title}\n{t.text}" for t, _ in fresh])
+            predictions = model.predict_segmented(documents)
+            types = self._predict_types(type_model, [t for t, _ in fresh], documents)
             for (ticket, _), document, prediction, typed in zip(fresh, documents, predictions, types):
                 decision, district = self.router.route(ticket, prediction)
                 result.dispatched.append(DispatchedTicket(
@@ -113,12 +126,13 @@ class Pipeline:
             result.stored = self.store.write_tickets(result.dispatched)
         return result
 
-    def _predict_types(self, tickets: list[Ticket], documents: list[str]) -> list:
+    @staticmethod
+    def _predict_types(type_model, tickets: list[Ticket], documents: list[str]) -> list:
         """The ticket type for tickets whose form did not carry one (None where it did, or with no type model)."""
         out = [None] * len(tickets)
-        if self.type_model is None:
+        if type_model is None:
             return out
         missing = [i for i, t in enumerate(tickets) if t.ticket_type is None]
-        for i, prediction in zip(missing, self.type_model.predict_segmented([documents[i] for i in missing])):
+        for i, prediction in zip(missing, type_model.predict_segmented([documents[i] for i in missing])):
             out[i] = prediction
         return out

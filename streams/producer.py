@@ -1,4 +1,7 @@
-"""Putting raw records on the intake topics (the CLI, the demo replay and the HTTP intake use this)."""
+"""Producing to the project's topics: raw records to intake, dead letters, ticket events.
+
+The CLI, the demo replay and the web app (HTTP intake, dispatcher actions) use this.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from dataclasses import dataclass
 
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection, rejection_id
+from hotline.models import TicketEvent
 from streams import topics
 from streams.app import encode_record
 
@@ -19,7 +23,7 @@ class Sent:
     rejected_at_intake: bool
 
 
-class IntakeProducer:
+class HotlineProducer:
     def __init__(self, bootstrap: str, max_record_bytes: int = 900_000, clock: Clock = system_clock):
         from kafka import KafkaProducer
 
@@ -48,6 +52,9 @@ class IntakeProducer:
         letter = make_rejection(channel, ref, "intake", reason, original, self.clock())
         self._producer.send(topics.REJECTED, key=letter.rejection_id.encode(), value=letter.model_dump_json().encode())
         return letter.rejection_id
+
+    def send_event(self, event: TicketEvent) -> None:
+        self._producer.send(topics.EVENTS, key=event.ticket_id.encode("utf-8"), value=event.model_dump_json().encode())
 
     def flush(self, timeout: float = 60) -> None:
         self._producer.flush(timeout)

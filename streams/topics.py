@@ -3,6 +3,7 @@
 INTAKE = {"hotline": "intake.hotline", "web": "intake.web"}
 REJECTED = "intake.rejected"
 DISPATCHED = "tickets.dispatched"
+EVENTS = "ticket.events"
 
 
 def channel_of(topic: str) -> str | None:

@@ -83,3 +83,20 @@ def test_train_and_evaluate_on_the_board_messages(shared_data, tmp_path):
     assert figures["n"] == len(rows) - cut
     assert figures["macro_f1"] > 0.8 and figures["accuracy"] > 0.8
     assert set(figures["per_class"]) == set(card["classes"])
+
+
+def test_a_replaced_model_file_is_picked_up_without_restart(sample_model, tmp_path):
+    import shutil
+
+    from cli import services
+
+    segmenter = Segmenter(USERDICT)
+    path = tmp_path / "current.joblib"
+    shutil.copy(sample_model, path)
+    watched = model_file.ModelFile(path, segmenter, check_every=0)
+    first = watched.current().version
+    texts, labels = services.read_labelled_csv(PROJECT_DIR / "samples" / "training.csv", "title", "text", "label")
+    model_file.train(texts[:300], labels[:300], segmenter, source="part", cv_folds=0).save(path)
+    assert watched.current().version != first
+    path.write_bytes(b"not a model")  # a broken file is refused and the running model kept
+    assert watched.current().version != first

@@ -105,3 +105,41 @@ def test_iteration_covers_everything_in_order(store):
     ids = [t["ticket_id"] for t in store.iter_tickets()]
     assert len(ids) == 2501 and ids[0] == "web-1" and ids[-1] == "web-2501"
     assert store.latest_seq() == 2501
+
+
+def event(kind, n, **data):
+    from hotline.models import TicketEvent
+
+    return TicketEvent(event_id=f"e-{kind}-{n}", ticket_id="web-1", kind=kind, at=T0 + timedelta(hours=n),
+                       actor="dispatcher", data=data)
+
+
+def test_dispatch_return_and_flag_through_events(store):
+    store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(2)])
+    assert [t["ticket_id"] for t in store.queue()] == ["web-1"]
+    assert store.apply_event(event("dispatched", 1, domain="城乡建设", lead_unit="housing"), 1) == ("applied", "")
+    assert store.apply_event(event("dispatched", 1, domain="城乡建设", lead_unit="housing"), 1) == ("duplicate", "")
+    assert store.queue() == [] and store.corrections() == []
+    status, reason = store.apply_event(event("dispatched", 2, lead_unit="housing"), 1)
+    assert status == "refused" and "not waiting for a dispatcher" in reason
+    assert store.apply_event(event("returned", 3, reason="不属于我单位职责"), 1)[0] == "applied"
+    ticket = store.get_ticket("web-1")
+    assert (ticket["status"], ticket["returns"], ticket["last_return_reason"]) == ("pending_review", 1, "不属于我单位职责")
+    assert ticket["flagged"] is None
+    store.apply_event(event("dispatched", 4, domain="环境保护", lead_unit="ecology-environment"), 1)
+    corrections = store.corrections()
+    assert len(corrections) == 1 and corrections[0]["domain"] == "环境保护"
+    assert corrections[0]["predicted_domain"] == "城乡建设" and corrections[0]["text"] == "小区 物业 问题"
+    store.apply_event(event("returned", 5, reason="again"), 1)
+    assert store.get_ticket("web-1")["flagged"].startswith("returned 2 times")
+    assert [e["kind"] for e in store.ticket_events("web-1")] == ["dispatched", "returned", "dispatched", "returned"]
+    assert store.apply_event(event("returned", 6, reason=""), 1)[0] == "refused"
+    missing = event("returned", 7, reason="x").model_copy(update={"ticket_id": "web-404"})
+    assert store.apply_event(missing, 1) == ("refused", "no ticket web-404")
+
+
+def test_similar_tickets_share_words(store):
+    store.write_tickets([make_ticket(n) for n in range(1, 6)] + [make_ticket(9, status="pending_review")])
+    similar = store.similar("web-9", ["小区", "物业", "问题"], limit=3)
+    assert similar and all(t["domain"] == "城乡建设" and t["ticket_id"] != "web-9" for t in similar)
+    assert store.segmented_text("web-9") == "小区 物业 问题"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 
 import pytest
 
@@ -112,8 +114,6 @@ def test_dead_letters_page_shows_reasons(browser, stack):
 
 
 def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_path, sample_model):
-    import time
-
     from tests.conftest import start_stack, stop_stack
 
     started = time.monotonic()
@@ -129,3 +129,45 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
         page.close()
     finally:
         assert stop_stack(demo.process) == 0
+
+
+def test_dispatcher_queue_with_the_keyboard(browser, stack):
+    with stack.client("dispatcher") as client:
+        # Received long ago, so it stands near the top of a queue that is oldest first.
+        send(stack, [{"id": "queue-1", "title": "A6区幼儿园收费太高", "text": "幼儿园每月保教费三千元", "type": "投诉",
+                      "time": "2001-01-01 08:00"}])
+        ticket = None
+        for _ in range(120):
+            response = client.get("/api/tickets/hotline-queue-1")
+            if response.status_code == 200:
+                ticket = response.json()
+                break
+            time.sleep(0.5)
+        assert ticket, "ticket not stored"
+        if ticket["status"] == "dispatched":
+            assert client.post("/api/tickets/hotline-queue-1/return", json={"reason": "不归我单位"}).status_code == 202
+    page = log_in(browser, stack, "dispatcher")
+    page.click("#nav-queue")
+    item = page.wait_for_selector("#queue-list li[data-ticket-id='hotline-queue-1']", timeout=60_000)
+    item.click()
+    page.wait_for_function("document.getElementById('q-title').textContent.includes('幼儿园')")
+    assert "不归我单位" in page.locator("#q-returned").inner_text() or ticket["status"] == "pending_review"
+    assert page.locator("#q-domains button").count() == 3
+    second = page.locator("#q-domains button").nth(1).get_attribute("data-domain")
+    page.keyboard.press("2")
+    page.wait_for_function(f"document.getElementById('q-domain').value === {json.dumps(second)}")
+    page.wait_for_function("document.getElementById('q-explain').textContent.includes('rule')")
+    unit = page.locator("#q-unit").input_value()
+    page.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#queue-list li[data-ticket-id='hotline-queue-1']", state="detached", timeout=30_000)
+    with stack.client("dispatcher") as client:
+        for _ in range(60):
+            stored = client.get("/api/tickets/hotline-queue-1").json()
+            if stored["status"] == "dispatched":
+                break
+            page.wait_for_timeout(500)
+    assert (stored["status"], stored["domain"], stored["lead_unit"]) == ("dispatched", second, unit)
+    page.goto(stack.url + "/tickets/hotline-queue-1")
+    assert "dispatched" in page.locator("#events").inner_text()
+    page.close()

@@ -15,7 +15,13 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
+import uuid
+from datetime import datetime
+
 from classifiers.segment import Segmenter
+from hotline.models import Prediction, Ticket, TicketEvent
+from hotline.routing import Router
+from hotline.timestamps import SHANGHAI
 from stores.base import FILTERS, Store, TicketQuery
 from webapp.auth import User, Users
 
@@ -27,9 +33,12 @@ class LoginRequired(Exception):
     pass
 
 
-def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter: Segmenter, secret: str,
-               intake_producer=None, poll_seconds: float = 1.0) -> FastAPI:
-    """The web app over a store. intake_producer: a callable returning an IntakeProducer, or None (no HTTP intake)."""
+def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter, secret: str,
+               producer=None, domains: list[str] | None = None, poll_seconds: float = 1.0) -> FastAPI:
+    """The web app over a store. producer: a callable returning a HotlineProducer, or None (no Kafka: no HTTP
+    intake and no dispatcher actions). domains: the classes a dispatcher may choose from."""
+    unit_names = {unit.id: unit.name for unit in router.units.values()}
+    domains = list(domains or sorted({d for rule in router.rules for d in rule.domains}))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id)
     producer_lock = threading.Lock()
@@ -107,7 +116,8 @@ def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter
         ticket = await run_in_threadpool(store.get_ticket, ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
-        return render(request, "ticket.html", user, ticket=_visible(ticket, user))
+        events = await run_in_threadpool(store.ticket_events, ticket_id)
+        return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=events)
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -155,14 +165,14 @@ def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter
     async def api_stream(request: Request, user: User = Depends(api_user)):
         """Server-sent events: `tickets` with the latest sequence number whenever new tickets are stored."""
         async def events():
-            last = await run_in_threadpool(store.latest_seq)
-            yield f"event: hello\ndata: {json.dumps({'latest_seq': last})}\n\n"
+            last = await run_in_threadpool(store.latest_change)
+            yield f"event: hello\ndata: {json.dumps({'latest_seq': last[0]})}\n\n"
             idle = 0.0
             while not await request.is_disconnected():
                 await asyncio.sleep(poll_seconds)
-                latest = await run_in_threadpool(store.latest_seq)
+                latest = await run_in_threadpool(store.latest_change)
                 if latest != last:
-                    yield f"event: tickets\ndata: {json.dumps({'latest_seq': latest, 'previous_seq': last})}\n\n"
+                    yield f"event: tickets\ndata: {json.dumps({'latest_seq': latest[0], 'previous_seq': last[0]})}\n\n"
                     last, idle = latest, 0.0
                 else:
                     idle += poll_seconds
@@ -172,6 +182,115 @@ def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    def with_producer(work):
+        """Run work(producer) with the app's one Kafka producer, then flush."""
+        if producer is None:
+            raise HTTPException(503, "no Kafka address configured")
+        with producer_lock:
+            if "producer" not in producer_holder:
+                producer_holder["producer"] = producer()
+            kafka = producer_holder["producer"]
+            result = work(kafka)
+            kafka.flush()
+            return result
+
+    # -- dispatcher: queue, dispatch (派单), return (退单) ---------------------------------------
+    def dispatcher(user: User = Depends(api_user)) -> User:
+        if not user.role.dispatch:
+            raise HTTPException(403, f"role {user.role.name} may not dispatch tickets")
+        return user
+
+    def page_dispatcher(user: User = Depends(page_user)) -> User:
+        if not user.role.dispatch:
+            raise HTTPException(403, f"role {user.role.name} may not dispatch tickets")
+        return user
+
+    def stored_or_404(ticket_id: str) -> dict:
+        ticket = store.get_ticket(ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        return ticket
+
+    def suggestion(ticket: dict, domain: str) -> dict:
+        prediction = Prediction(label=domain, confidence=1.0, top=[(domain, 1.0)], model_version="dispatcher")
+        decision, district = router.route(Ticket.model_validate(ticket), prediction)
+        return {"domain": domain, "lead_unit": decision.lead_unit, "lead_unit_name": unit_names[decision.lead_unit],
+                "co_units": decision.co_units, "rule_id": decision.rule_id, "district": district}
+
+    @app.get("/queue", response_class=HTMLResponse)
+    async def queue_page(request: Request, user: User = Depends(page_dispatcher)):
+        units = [{"id": u.id, "name": u.name} for u in router.units.values()]
+        return render(request, "queue.html", user, units=units, domains=domains)
+
+    @app.get("/api/queue")
+    async def api_queue(user: User = Depends(dispatcher)):
+        rows = await run_in_threadpool(store.queue, 200)
+        return {"tickets": [_queue_item(r, unit_names) for r in rows]}
+
+    @app.get("/api/units")
+    async def api_units(user: User = Depends(api_user)):
+        return {"units": [{"id": u.id, "name": u.name} for u in router.units.values()], "domains": domains}
+
+    @app.get("/api/tickets/{ticket_id}/suggest")
+    async def api_suggest(ticket_id: str, domain: str, user: User = Depends(dispatcher)):
+        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        return suggestion(ticket, domain)
+
+    @app.get("/api/tickets/{ticket_id}/similar")
+    async def api_similar(ticket_id: str, limit: int = 5, user: User = Depends(api_user)):
+        def find():
+            stored_or_404(ticket_id)
+            return store.similar(ticket_id, store.segmented_text(ticket_id).split(), max(1, min(limit, 20)))
+        return {"tickets": [{"ticket_id": t["ticket_id"], "title": t["title"], "domain": t["domain"],
+                             "lead_unit": t["lead_unit"], "lead_unit_name": unit_names.get(t["lead_unit"], t["lead_unit"]),
+                             "received_at": t["received_at"]} for t in await run_in_threadpool(find)]}
+
+    @app.get("/api/tickets/{ticket_id}/events")
+    async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):
+        return {"events": await run_in_threadpool(store.ticket_events, ticket_id)}
+
+    def emit(kind: str, ticket_id: str, actor: User, data: dict) -> dict:
+        event = TicketEvent(event_id=uuid.uuid4().hex, ticket_id=ticket_id, kind=kind,
+                            at=datetime.now(SHANGHAI), actor=actor.username, data=data)
+        with_producer(lambda kafka: kafka.send_event(event))
+        return {"event_id": event.event_id, "ticket_id": ticket_id, "kind": kind}
+
+    @app.post("/api/tickets/{ticket_id}/dispatch", status_code=202)
+    async def api_dispatch(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
+        """Send a waiting ticket to a unit: the suggestion as it is, or corrected (domain and/or unit)."""
+        body = await _json_object(request)
+        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        if ticket["status"] != "pending_review":
+            raise HTTPException(409, f"ticket {ticket_id} is {ticket['status']}, not waiting for a dispatcher")
+        domain = body.get("domain") or ticket["domain"]
+        if domain not in domains:
+            raise HTTPException(400, f"unknown domain {domain!r}")
+        suggested = suggestion(ticket, domain)
+        lead = body.get("lead_unit") or suggested["lead_unit"]
+        co_units = body.get("co_units")
+        if co_units is None:
+            co_units = suggested["co_units"]
+        if not isinstance(co_units, list):
+            raise HTTPException(400, "co_units must be a list of unit ids")
+        for unit in [lead, *co_units]:
+            if unit not in unit_names:
+                raise HTTPException(400, f"unknown unit {unit!r}")
+        data = {"domain": domain, "lead_unit": lead, "co_units": [u for u in co_units if u != lead]}
+        return await run_in_threadpool(emit, "dispatched", ticket_id, user, data)
+
+    @app.post("/api/tickets/{ticket_id}/return", status_code=202)
+    async def api_return(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
+        """Record a unit's return (退单) with its reason; the ticket goes back to the queue."""
+        body = await _json_object(request)
+        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        if ticket["status"] != "dispatched":
+            raise HTTPException(409, f"ticket {ticket_id} is {ticket['status']}; only a dispatched ticket can be returned")
+        reason = str(body.get("reason") or "").strip()
+        if not reason:
+            raise HTTPException(400, "a return (退单) needs a reason")
+        unit = body.get("unit") or ticket["lead_unit"]
+        return await run_in_threadpool(emit, "returned", ticket_id, user, {"reason": reason, "unit": unit})
+
     @app.post("/api/intake/{channel}", status_code=202)
     async def api_intake(channel: str, request: Request, user: User = Depends(api_user)):
         """Send one raw record (JSON object) or a list of them to a channel's intake topic."""
@@ -179,8 +298,6 @@ def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter
             raise HTTPException(404, f"unknown channel {channel!r} (expected hotline or web)")
         if not user.role.intake:
             raise HTTPException(403, f"role {user.role.name} may not send tickets")
-        if intake_producer is None:
-            raise HTTPException(503, "no Kafka address configured for the intake")
         try:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -191,16 +308,10 @@ def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter
         if not all(isinstance(r, dict) for r in records):
             raise HTTPException(400, "each record must be a JSON object")
 
-        def send():
-            with producer_lock:
-                if "producer" not in producer_holder:
-                    producer_holder["producer"] = intake_producer()
-                producer = producer_holder["producer"]
-                results = [producer.send(channel, r, ref=f"http:{user.username}:{i}") for i, r in enumerate(records)]
-                producer.flush()
-                return results
+        def send(kafka):
+            return [kafka.send(channel, r, ref=f"http:{user.username}:{i}") for i, r in enumerate(records)]
 
-        sent = await run_in_threadpool(send)
+        sent = await run_in_threadpool(with_producer, send)
         return {"accepted": len(sent), "records": [
             {"ticket_id": s.ticket_id, "rejection_id": s.rejection_id, "rejected_at_intake": s.rejected_at_intake}
             for s in sent]}
@@ -215,10 +326,27 @@ def create_app(store: Store, users: Users, unit_names: dict[str, str], segmenter
     return app
 
 
+async def _json_object(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "body must be a JSON object")
+    return body
+
+
+def _queue_item(ticket: dict, unit_names: dict[str, str]) -> dict:
+    return {**_summary(ticket), "text": ticket["text"], "top": ticket["top"],
+            "lead_unit_name": unit_names.get(ticket["lead_unit"], ticket["lead_unit"]),
+            "co_unit_names": [unit_names.get(u, u) for u in ticket["co_units"]],
+            "routing_explanation": ticket["routing_explanation"], "last_return_reason": ticket["last_return_reason"]}
+
+
 def _summary(ticket: dict) -> dict:
     return {k: ticket[k] for k in (
         "seq", "ticket_id", "channel", "received_at", "title", "district", "ticket_type", "urgency",
-        "domain", "confidence", "lead_unit", "co_units", "status")}
+        "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged")}
 
 
 def _visible(ticket: dict, user: User) -> dict:

@@ -38,6 +38,7 @@ class Role:
     name: str
     see_personal_data: bool = False
     intake: bool = False
+    dispatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class Users:
             if name not in ROLES:
                 raise UsersConfigError(f"{source}: unknown role {name!r} (roles are {', '.join(ROLES)})")
             spec = spec or {}
-            roles[name] = Role(name, bool(spec.get("see_personal_data", False)), bool(spec.get("intake", False)))
+            roles[name] = Role(name, bool(spec.get("see_personal_data", False)), bool(spec.get("intake", False)),
+                               bool(spec.get("dispatch", False)))
         users = {}
         for entry in data.get("users") or []:
             try:

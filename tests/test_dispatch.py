@@ -1,0 +1,82 @@
+"""Dispatchers and units on a running stack: queue, dispatch with correction, return (退单), flag, learning."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli.settings import SAMPLES_DIR
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.broker
+
+
+def send_and_wait(stack, record):
+    with stack.client() as client:
+        assert client.post("/api/intake/hotline", json=record).status_code == 202
+        return wait_until(lambda: (r := client.get(f"/api/tickets/hotline-{record['id']}")).status_code == 200 and r.json(), 60)
+
+
+def until_status(client, ticket_id, status):
+    return wait_until(lambda: (t := client.get(f"/api/tickets/{ticket_id}").json())["status"] == status and t, 60,
+                      message=f"{ticket_id} {status}")
+
+
+def test_return_requeue_correct_and_flag(stack):
+    ticket = send_and_wait(stack, {"id": "d-1", "title": "A4区小区物业乱收费", "text": "物业公司乱收停车费", "type": "投诉"})
+    tid = ticket["ticket_id"]
+    with stack.client("dispatcher") as client:
+        if ticket["status"] == "pending_review":
+            assert client.post(f"/api/tickets/{tid}/dispatch", json={}).status_code == 202
+            until_status(client, tid, "dispatched")
+        assert client.post(f"/api/tickets/{tid}/return", json={"reason": ""}).status_code == 400
+        assert client.post(f"/api/tickets/{tid}/return", json={"reason": "停车收费归发改部门"}).status_code == 202
+        waiting = until_status(client, tid, "pending_review")
+        assert waiting["returns"] >= 1 and waiting["last_return_reason"] == "停车收费归发改部门"
+        assert any(t["ticket_id"] == tid for t in client.get("/api/queue").json()["tickets"])
+        assert client.post(f"/api/tickets/{tid}/return", json={"reason": "x"}).status_code == 409
+        assert client.post(f"/api/tickets/{tid}/dispatch", json={"lead_unit": "nobody"}).status_code == 400
+        assert client.post(f"/api/tickets/{tid}/dispatch", json={"domain": "商贸旅游", "lead_unit": "market-regulation"}).status_code == 202
+        done = until_status(client, tid, "dispatched")
+        assert (done["domain"], done["lead_unit"], done["corrected"]) == ("商贸旅游", "market-regulation", True)
+        for n in range(2):  # two more returns: more than max_returns (2) in all
+            assert client.post(f"/api/tickets/{tid}/return", json={"reason": f"again {n}"}).status_code == 202
+            until_status(client, tid, "pending_review")
+            if n == 0:
+                client.post(f"/api/tickets/{tid}/dispatch", json={})
+                until_status(client, tid, "dispatched")
+        flagged = client.get(f"/api/tickets/{tid}").json()
+        assert flagged["flagged"] and "needs a supervisor" in flagged["flagged"]
+        assert client.get("/api/queue").json()["tickets"][0]["ticket_id"] == tid  # flagged first
+        kinds = [e["kind"] for e in client.get(f"/api/tickets/{tid}/events").json()["events"]]
+        assert kinds.count("returned") == 3
+    with stack.client("monitor") as monitor:
+        assert monitor.post(f"/api/tickets/{tid}/dispatch", json={}).status_code == 403
+
+
+def test_corrections_change_the_next_trained_model(stack, tmp_path):
+    text = "楼道里的声控灯坏了好久没人换"
+    ticket = send_and_wait(stack, {"id": "learn-1", "title": "声控灯坏了", "text": text})
+    tid = ticket["ticket_id"]
+    with stack.client("dispatcher") as client:
+        if ticket["status"] == "dispatched":
+            client.post(f"/api/tickets/{tid}/return", json={"reason": "请重新派单"})
+            until_status(client, tid, "pending_review")
+        target = next(d for d, _ in ticket["top"][1:])  # a domain the model did not pick
+        assert client.post(f"/api/tickets/{tid}/dispatch", json={"domain": target}).status_code == 202
+        until_status(client, tid, "dispatched")
+    data = SAMPLES_DIR / "training.csv"
+    cols = ["--data", str(data), "--title-col", "title", "--text-col", "text", "--label-col", "label", "--cv", "0"]
+    plain = stack.run("train", *cols, "--out", str(tmp_path / "plain.joblib"))
+    learnt = stack.run("train", *cols, "--with-corrections", "--out", str(tmp_path / "learnt.joblib"))
+    assert plain.returncode == 0 and learnt.returncode == 0, learnt.stderr.decode()
+    plain_card, learnt_card = json.loads(plain.stdout), json.loads(learnt.stdout)
+    assert learnt_card["data"]["rows"] > plain_card["data"]["rows"]
+    assert "dispatcher corrections" in learnt_card["data"]["source"]
+
+    def probability(model_path):
+        out = stack.run("classify", "--model", str(model_path), input=f"声控灯坏了\t{text}\n".encode())
+        line = json.loads(out.stdout)
+        return dict((t["domain"], t["confidence"]) for t in line["top"]).get(target, 0.0)
+    assert probability(tmp_path / "learnt.joblib") > probability(tmp_path / "plain.joblib")

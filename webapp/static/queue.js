@@ -1,0 +1,105 @@
+// Dispatcher queue: pick a waiting ticket, confirm or correct its domain and unit, dispatch.
+// Keyboard: j/k or arrows move, 1-3 choose one of the suggested domains, u focuses the unit, Enter dispatches.
+(function () {
+  const list = document.getElementById("queue-list");
+  const detail = document.getElementById("queue-detail");
+  const empty = document.getElementById("queue-empty");
+  const domainSelect = document.getElementById("q-domain");
+  const unitSelect = document.getElementById("q-unit");
+  const result = document.getElementById("q-result");
+  let items = [], index = 0, sent = new Set();
+
+  const $ = (id) => document.getElementById(id);
+  const json = (url, options) => fetch(url, Object.assign({ credentials: "same-origin" }, options)).then(async (r) => {
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.detail || r.statusText);
+    return body;
+  });
+
+  async function load() {
+    const data = await json("/api/queue");
+    items = data.tickets.filter((t) => !sent.has(t.ticket_id));
+    $("queue-count").textContent = "(" + items.length + ")";
+    list.replaceChildren();
+    items.forEach((t, i) => {
+      const li = document.createElement("li");
+      li.dataset.ticketId = t.ticket_id;
+      li.textContent = (t.flagged ? "⚑ " : "") + (t.title || "(无标题)") + " · " + t.domain + " " + t.confidence.toFixed(2);
+      li.onclick = () => select(i);
+      list.append(li);
+    });
+    empty.hidden = items.length > 0;
+    detail.hidden = items.length === 0;
+    if (items.length) select(Math.min(index, items.length - 1));
+  }
+
+  async function suggest(domain) {
+    const t = items[index];
+    domainSelect.value = domain;
+    document.querySelectorAll("#q-domains button").forEach((b) => b.classList.toggle("chosen", b.dataset.domain === domain));
+    const s = await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/suggest?domain=" + encodeURIComponent(domain));
+    unitSelect.value = s.lead_unit;
+    $("q-explain").textContent = "建议 Suggested: " + s.lead_unit_name + " (rule " + s.rule_id + ")";
+  }
+
+  async function select(i) {
+    index = i;
+    const t = items[i];
+    [...list.children].forEach((li, k) => li.classList.toggle("selected", k === i));
+    $("q-title").textContent = t.title || "(无标题)";
+    $("q-meta").textContent = [t.ticket_id, t.channel, t.received_at.slice(0, 16).replace("T", " "), t.district || "", t.ticket_type || ""].join(" · ");
+    $("q-text").textContent = t.text;
+    $("q-flag").hidden = !t.flagged; $("q-flag").textContent = t.flagged || "";
+    $("q-returned").hidden = !t.last_return_reason;
+    $("q-returned").textContent = "退单 " + t.returns + " 次，理由 Returned: " + (t.last_return_reason || "");
+    const domains = $("q-domains");
+    domains.replaceChildren();
+    t.top.forEach(([domain, p], k) => {
+      const b = document.createElement("button");
+      b.dataset.domain = domain;
+      b.textContent = (k + 1) + " " + domain + " " + p.toFixed(2);
+      b.onclick = () => suggest(domain);
+      domains.append(b);
+    });
+    result.textContent = "";
+    domainSelect.value = t.domain; unitSelect.value = t.lead_unit;
+    $("q-explain").textContent = t.routing_explanation;
+    document.querySelectorAll("#q-domains button").forEach((b) => b.classList.toggle("chosen", b.dataset.domain === t.domain));
+    const similar = await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/similar");
+    $("q-similar").replaceChildren(...similar.tickets.map((s) => {
+      const li = document.createElement("li");
+      li.textContent = s.title + " → " + s.lead_unit_name + " (" + s.domain + ")";
+      return li;
+    }));
+  }
+
+  async function dispatch() {
+    const t = items[index];
+    if (!t) return;
+    try {
+      await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/dispatch", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ domain: domainSelect.value, lead_unit: unitSelect.value }),
+      });
+      sent.add(t.ticket_id);
+      result.textContent = "已派单 dispatched";
+      await load();
+    } catch (e) { result.textContent = e.message; }
+  }
+
+  domainSelect.onchange = () => suggest(domainSelect.value);
+  $("q-dispatch").onclick = dispatch;
+  document.addEventListener("keydown", (e) => {
+    if (e.target.tagName === "INPUT") return;
+    if (e.target.tagName === "SELECT" && e.key !== "Enter") return;
+    if (e.key === "j" || e.key === "ArrowDown") { e.preventDefault(); if (index < items.length - 1) select(index + 1); }
+    else if (e.key === "k" || e.key === "ArrowUp") { e.preventDefault(); if (index > 0) select(index - 1); }
+    else if (["1", "2", "3"].includes(e.key)) { const t = items[index]; const pick = t && t.top[Number(e.key) - 1]; if (pick) suggest(pick[0]); }
+    else if (e.key === "u") { e.preventDefault(); unitSelect.focus(); }
+    else if (e.key === "Enter") { e.preventDefault(); dispatch(); }
+  });
+
+  load();
+  const source = new EventSource("/api/stream");
+  source.addEventListener("tickets", load);
+})();

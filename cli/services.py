@@ -11,16 +11,19 @@ import click
 from classifiers import model_file
 from classifiers.segment import Segmenter
 from cli import runstate
-from cli.settings import SAMPLES_DIR, ConfigError, Settings, read_yaml
+from cli.settings import SAMPLES_DIR, ConfigError, Settings, read_yaml, yaml_line
 from hotline.routing import Router, RoutingConfigError
 from stores.sqlite import SQLiteStore
 
 
 def build_router(settings: Settings) -> Router:
+    """The router from config/routing.yaml; an error names the file and the line of the entry at fault."""
+    path = settings.routing_file
     try:
-        return Router.from_config(read_yaml(settings.routing_file))
+        return Router.from_config(read_yaml(path))
     except RoutingConfigError as exc:
-        raise ConfigError(f"{settings.routing_file}: {exc}") from None
+        line = yaml_line(path, exc.where)
+        raise ConfigError(f"{path}{f':{line}' if line else ''}: {exc}") from None
 
 
 def open_store(db_path: Path) -> SQLiteStore:

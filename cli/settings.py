@@ -31,6 +31,28 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
+def yaml_line(path: Path, where: tuple) -> int | None:
+    """The 1-based line where the entry at `where` (keys and list indexes) starts in a YAML file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            node = yaml.compose(handle)
+    except (OSError, yaml.YAMLError):
+        return None
+    line = None
+    for step in where:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == step), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
 @dataclass
 class Settings:
     home: Path

@@ -15,7 +15,12 @@ DISTRICT_PLACEHOLDER = "district"
 
 
 class RoutingConfigError(ValueError):
-    """The routing configuration is inconsistent; the message names the place."""
+    """The routing configuration is inconsistent. `where` is the path to the entry at fault in the
+    parsed file, e.g. ("rules", 3), so a loader can name the line."""
+
+    def __init__(self, message: str, where: tuple = ()):
+        super().__init__(message)
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -80,53 +85,64 @@ class Router:
 
     def _check(self) -> None:
         if not 0.0 <= self.review_threshold <= 1.0:
-            raise RoutingConfigError(f"review_threshold must be between 0 and 1, got {self.review_threshold}")
+            raise RoutingConfigError(f"review_threshold must be between 0 and 1, got {self.review_threshold}",
+                                     ("review_threshold",))
+        if self.max_returns < 0:
+            raise RoutingConfigError(f"max_returns must not be negative, got {self.max_returns}", ("max_returns",))
         if self.fallback not in self.units:
-            raise RoutingConfigError(f"fallback unit {self.fallback!r} is not a defined unit")
-        for d in self.districts:
+            raise RoutingConfigError(f"fallback unit {self.fallback!r} is not a defined unit", ("fallback",))
+        for i, d in enumerate(self.districts):
             if d.government not in self.units:
-                raise RoutingConfigError(f"district {d.name}: government unit {d.government!r} is not defined")
+                raise RoutingConfigError(f"district {d.name}: government unit {d.government!r} is not defined",
+                                         ("districts", i))
         seen = set()
         known_districts = {d.name for d in self.districts}
-        for rule in self.rules:
+        for i, rule in enumerate(self.rules):
+            where = ("rules", i)
             if rule.id in seen:
-                raise RoutingConfigError(f"rule {rule.id!r} is defined twice")
+                raise RoutingConfigError(f"rule {rule.id!r} is defined twice", where)
             seen.add(rule.id)
             for unit in (rule.lead, *rule.co):
                 if unit != DISTRICT_PLACEHOLDER and unit not in self.units:
-                    raise RoutingConfigError(f"rule {rule.id!r}: unit {unit!r} is not defined")
+                    raise RoutingConfigError(f"rule {rule.id!r}: unit {unit!r} is not defined", where)
             if rule.lead == DISTRICT_PLACEHOLDER:
-                raise RoutingConfigError(f"rule {rule.id!r}: the lead must be a unit, not '{DISTRICT_PLACEHOLDER}'")
+                raise RoutingConfigError(f"rule {rule.id!r}: the lead must be a unit, not '{DISTRICT_PLACEHOLDER}'", where)
             for name in rule.districts:
                 if name not in known_districts:
-                    raise RoutingConfigError(f"rule {rule.id!r}: district {name!r} is not defined")
+                    raise RoutingConfigError(f"rule {rule.id!r}: district {name!r} is not defined", where)
 
     @classmethod
     def from_config(cls, data: dict) -> "Router":
         """Build from the parsed routing file (see config/routing.yaml for the format)."""
-        try:
-            units = {u["id"]: Unit(id=u["id"], name=u["name"]) for u in data["units"]}
-            districts = [
-                District(name=d["name"], government=d["government"], aliases=tuple(d.get("aliases", ())))
-                for d in data.get("districts", [])
-            ]
-            rules = [
-                Rule(
-                    id=r["id"], lead=r["lead"], co=tuple(r.get("co", ())),
+        for key in ("units", "rules", "fallback"):
+            if key not in data:
+                raise RoutingConfigError(f"missing key {key!r}")
+        units, districts, rules = {}, [], []
+        for i, u in enumerate(_entries(data, "units")):
+            with _entry("units", i):
+                if u["id"] in units:
+                    raise RoutingConfigError(f"unit {u['id']!r} is defined twice", ("units", i))
+                units[u["id"]] = Unit(id=str(u["id"]), name=str(u["name"]))
+        for i, d in enumerate(_entries(data, "districts")):
+            with _entry("districts", i):
+                districts.append(District(name=d["name"], government=d["government"], aliases=tuple(d.get("aliases", ()))))
+        for i, r in enumerate(_entries(data, "rules")):
+            with _entry("rules", i):
+                unknown = set(r) - RULE_KEYS
+                if unknown:
+                    raise RoutingConfigError(f"rule {r.get('id')!r}: unknown key(s) {', '.join(sorted(unknown))}", ("rules", i))
+                rules.append(Rule(
+                    id=str(r["id"]), lead=r["lead"], co=tuple(r.get("co", ())),
                     domains=tuple(_as_list(r.get("domain"))), keywords=tuple(r.get("keywords", ())),
                     districts=tuple(_as_list(r.get("district"))),
-                )
-                for r in data["rules"]
-            ]
-            return cls(
-                units=units, districts=districts, rules=rules, fallback=data["fallback"],
-                review_threshold=float(data.get("review_threshold", 0.5)),
-                max_returns=int(data.get("max_returns", 2)),
-            )
-        except KeyError as exc:
-            raise RoutingConfigError(f"missing key {exc.args[0]!r}") from None
-        except TypeError as exc:
-            raise RoutingConfigError(f"malformed routing configuration: {exc}") from None
+                ))
+        try:
+            threshold = float(data.get("review_threshold", 0.5))
+            max_returns = int(data.get("max_returns", 2))
+        except (TypeError, ValueError) as exc:
+            raise RoutingConfigError(f"review_threshold and max_returns must be numbers ({exc})") from None
+        return cls(units=units, districts=districts, rules=rules, fallback=data["fallback"],
+                   review_threshold=threshold, max_returns=max_returns)
 
     def unit_name(self, unit_id: str) -> str:
         unit = self.units.get(unit_id)
@@ -182,6 +198,36 @@ class Router:
         return RoutingDecision(
             lead_unit=lead, co_units=co, rule_id=rule_id, explanation="; ".join(parts), needs_review=needs_review
         )
+
+
+RULE_KEYS = {"id", "lead", "co", "domain", "keywords", "district"}
+
+
+def _entries(data: dict, key: str) -> list[dict]:
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise RoutingConfigError(f"{key} must be a list", (key,))
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise RoutingConfigError(f"{key} entry {i + 1} must be a mapping", (key, i))
+    return entries
+
+
+class _entry:
+    """Turns a missing key or a wrong type in one entry into a RoutingConfigError naming the entry."""
+
+    def __init__(self, key: str, index: int):
+        self.where = (key, index)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, _tb):
+        if kind is KeyError:
+            raise RoutingConfigError(f"{self.where[0]} entry {self.where[1] + 1}: missing key {exc.args[0]!r}", self.where) from None
+        if kind in (TypeError, AttributeError):
+            raise RoutingConfigError(f"{self.where[0]} entry {self.where[1] + 1}: malformed ({exc})", self.where) from None
+        return False
 
 
 def _as_list(value) -> list:

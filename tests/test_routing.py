@@ -77,3 +77,45 @@ def test_configuration_errors_are_named(change, message):
     change(config)
     with pytest.raises(RoutingConfigError, match=message):
         Router.from_config(config)
+
+
+def test_a_configuration_error_names_file_and_line_at_start_up(tmp_path):
+    import shutil
+
+    from cli.services import build_router
+    from cli.settings import ConfigError, load_settings
+
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_DIR / "config", config)
+    routing = config / "routing.yaml"
+    lines = routing.read_text(encoding="utf-8").splitlines()
+    number = next(i for i, line in enumerate(lines) if "id: transport-default" in line)
+    lines[number] = lines[number].replace("lead: transport", "lead: transprot")
+    routing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home"), "HOTLINE_CONFIG_DIR": str(config)})
+    with pytest.raises(ConfigError) as caught:
+        build_router(settings)
+    assert str(caught.value).startswith(f"{routing}:{number + 1}: ")
+    assert "unit 'transprot' is not defined" in str(caught.value)
+
+    routing.write_text(routing.read_text(encoding="utf-8").replace("lead: transprot", "lead: transport, colour: red"), "utf-8")
+    with pytest.raises(ConfigError, match=rf":{number + 1}: .*unknown key\(s\) colour"):
+        build_router(settings)
+
+
+def test_hotline_up_refuses_to_start_on_a_bad_routing_file(tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import hotline_command
+
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_DIR / "config", config)
+    routing = config / "routing.yaml"
+    routing.write_text(routing.read_text(encoding="utf-8").replace("fallback: centre", "fallback: nowhere"), "utf-8")
+    result = subprocess.run(hotline_command("up"), cwd=PROJECT_DIR, capture_output=True, timeout=120,
+                            env={**os.environ, "HOTLINE_HOME": str(tmp_path / "home"),
+                                 "HOTLINE_CONFIG_DIR": str(config)})
+    assert result.returncode != 0
+    assert f"{routing}:" in result.stderr.decode() and "fallback unit 'nowhere'" in result.stderr.decode()

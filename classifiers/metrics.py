@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+
+def reliability(confidences, correct, bins: int = 10) -> dict:
+    """How far confidence is from accuracy: expected calibration error and the table behind it."""
+    confidences = np.asarray(confidences, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table, error = [], 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidences > low) & (confidences <= high) if low > 0 else (confidences >= low) & (confidences <= high)
+        n = int(inside.sum())
+        if not n:
+            continue
+        mean_confidence, accuracy = float(confidences[inside].mean()), float(correct[inside].mean())
+        error += n / len(confidences) * abs(mean_confidence - accuracy)
+        table.append({"bin": f"{low:.1f}-{high:.1f}", "n": n, "mean_confidence": round(mean_confidence, 4),
+                      "accuracy": round(accuracy, 4)})
+    return {"expected_calibration_error": round(error, 4), "bins": table}
 
 
 def report(y_true: list[str], y_pred: list[str], labels: list[str] | None = None) -> dict:

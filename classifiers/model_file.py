@@ -22,7 +22,7 @@ import sklearn
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from classifiers.estimator import TextClassifier
-from classifiers.metrics import report
+from classifiers.metrics import reliability, report
 from classifiers.segment import Segmenter
 from hotline.models import Prediction
 
@@ -106,10 +106,13 @@ def train(
     folds = int(min(cv_folds, counts.min()))
     metrics = None
     if folds >= 2:
-        predicted = cross_val_predict(
-            TextClassifier(), documents, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=0)
+        probabilities = cross_val_predict(
+            TextClassifier(), documents, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+            method="predict_proba",
         )
+        predicted = classes[np.argmax(probabilities, axis=1)]
         metrics = report(list(labels), list(predicted), labels=list(classes))
+        metrics["reliability"] = reliability(probabilities.max(axis=1), predicted == np.asarray(labels))
         metrics["method"] = f"stratified {folds}-fold cross-validation on the training data"
     estimator = TextClassifier().fit(documents, labels)
     trained_at = datetime.now(timezone.utc)

@@ -100,3 +100,18 @@ def test_a_replaced_model_file_is_picked_up_without_restart(sample_model, tmp_pa
     assert watched.current().version != first
     path.write_bytes(b"not a model")  # a broken file is refused and the running model kept
     assert watched.current().version != first
+
+
+def test_reliability_measures_the_gap_between_confidence_and_accuracy():
+    from classifiers.metrics import reliability
+
+    honest = reliability([0.9] * 10, [True] * 9 + [False])
+    assert honest["expected_calibration_error"] == 0.0 and honest["bins"][0]["n"] == 10
+    overconfident = reliability([0.95] * 10, [True] * 5 + [False] * 5)
+    assert overconfident["expected_calibration_error"] == pytest.approx(0.45)
+
+
+def test_the_model_card_reports_calibration(sample_model):
+    card = model_file.load(sample_model, Segmenter(USERDICT)).card
+    assert 0 <= card["metrics"]["reliability"]["expected_calibration_error"] < 0.2
+    assert sum(b["n"] for b in card["metrics"]["reliability"]["bins"]) == card["data"]["rows"]

@@ -15,8 +15,12 @@ def split_tokens(document: str) -> list[str]:
     return document.split()
 
 
-def build_pipeline(c: float = 0.5, calibration_folds: int = 3) -> Pipeline:
-    """TF-IDF over jieba words (1-2 grams) and characters (1-3 grams), a linear SVM, sigmoid calibration."""
+def build_pipeline(c: float = 0.5, calibration_folds: int = 3, calibration: str = "isotonic") -> Pipeline:
+    """TF-IDF over jieba words (1-2 grams) and characters (1-3 grams), a linear SVM, calibrated probabilities.
+
+    Calibration, measured by 5-fold cross-validation on train_raw.csv (expected calibration error, macro-F1):
+    sigmoid 0.083 / 0.886 (under-confident in every bin), isotonic 0.048 / 0.886, temperature 0.028 / 0.880.
+    """
     features = FeatureUnion([
         ("words", TfidfVectorizer(analyzer=split_tokens, sublinear_tf=True, min_df=1)),
         ("word_pairs", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
@@ -27,7 +31,7 @@ def build_pipeline(c: float = 0.5, calibration_folds: int = 3) -> Pipeline:
     svm = LinearSVC(C=c, class_weight="balanced")
     return Pipeline([
         ("features", features),
-        ("classifier", CalibratedClassifierCV(svm, method="sigmoid", cv=calibration_folds)),
+        ("classifier", CalibratedClassifierCV(svm, method=calibration, cv=calibration_folds)),
     ])
 
 

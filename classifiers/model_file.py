@@ -131,7 +131,7 @@ def train(
             "sha256": digest,
         },
         "metrics": metrics,
-        "estimator": "jieba tokens -> TF-IDF (words 1-2, chars 1-3) -> LinearSVC, sigmoid-calibrated",
+        "estimator": "jieba tokens -> TF-IDF (words 1-2, chars 1-3) -> LinearSVC, isotonic calibration",
         "versions": {
             "jieba": jieba.__version__,
             "scikit-learn": sklearn.__version__,

@@ -57,8 +57,61 @@ async def _partitions(consumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or {0}
 
 
-def run_bench(settings: Settings, count: int) -> dict:
-    model_path = services.ensure_model(settings, echo=lambda *_: None)
+BOARD_MESSAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "tipdm2020c" / "messages_unlabelled.csv"
+
+
+def classification_texts(path: Path | None) -> tuple[list[str], str]:
+    """The board's messages when the file is there (title and text, cleaned), else the bundled sample."""
+    import csv
+
+    from hotline.text import normalise
+
+    path = path or BOARD_MESSAGES
+    if path.exists():
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        return [normalise(f"{r.get('留言主题', '')}\n{r.get('留言详情', '')}") for r in rows], str(path)
+    return [normalise(f"{r['title']}\n{r['text']}") for _, r in demo_records()], "bundled sample"
+
+
+def bench_classification(settings: Settings, model_path: Path, texts_path: Path | None = None) -> dict:
+    """Segmentation and prediction on one core: batched, one message at a time, and jieba as the reference."""
+    from classifiers.segment import Segmenter
+
+    texts, source = classification_texts(texts_path)
+    model = services.load_model(settings, model_path)
+    fast = Segmenter(settings.userdict, "rjieba")
+    reference = Segmenter(settings.userdict, "jieba")
+    reference.segment(texts[0]), fast.segment(texts[0])  # dictionaries load outside the timing
+
+    start = time.perf_counter()
+    documents = fast.segment_many(texts)
+    segment_s = time.perf_counter() - start
+    start = time.perf_counter()
+    model.predict_segmented(documents)
+    predict_s = time.perf_counter() - start
+    sample = texts[:300]
+    start = time.perf_counter()
+    reference.segment_many(sample)
+    jieba_rate = len(sample) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for document in documents[:300]:
+        model.predict_segmented([document])
+    one_by_one = min(300, len(documents)) / (time.perf_counter() - start)
+    return {
+        "texts": len(texts),
+        "source": source,
+        "mean_chars": round(sum(map(len, texts)) / len(texts), 1),
+        "segment_msgs_per_s": round(len(texts) / segment_s, 1),
+        "segment_jieba_reference_msgs_per_s": round(jieba_rate, 1),
+        "predict_batched_msgs_per_s": round(len(texts) / predict_s, 1),
+        "predict_one_at_a_time_msgs_per_s": round(one_by_one, 1),
+        "segment_and_predict_msgs_per_s_per_core": round(len(texts) / (segment_s + predict_s), 1),
+    }
+
+
+def run_bench(settings: Settings, count: int, model_path: Path | None = None) -> dict:
+    model_path = model_path or services.ensure_model(settings, echo=lambda *_: None)
     records = bench_records(count)
     payloads = [encode_record(r) for _, r in records]
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
@@ -120,6 +173,7 @@ def run_bench(settings: Settings, count: int) -> dict:
                 except subprocess.TimeoutExpired:
                     worker.kill()
     steady = max(done_at - first_at, 1e-6)
+    classification = bench_classification(settings, model_path)
     return {
         "records": count,
         "batch_size": settings.batch_size,
@@ -130,4 +184,5 @@ def run_bench(settings: Settings, count: int) -> dict:
         "raw_aiokafka_msgs_per_s": round(count / raw_seconds, 1),
         "end_to_end_vs_pipeline_only": round((count / steady) / (count / pipeline_seconds), 3),
         "end_to_end_vs_raw_aiokafka": round((count / steady) / (count / raw_seconds), 4),
+        "classification": classification,
     }

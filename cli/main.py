@@ -267,12 +267,14 @@ def classify(settings, model_path, file, title_col, text_col, id_col):
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--records", default=5000, show_default=True, help="Records pushed through the pipeline.")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Domain model (default: the configured one).")
 @click.pass_obj
-def bench(settings, as_json, records):
+def bench(settings, as_json, records, model_path):
     """Throughput of the running pipeline on an embedded broker, with a raw aiokafka consumer as reference."""
     from cli.bench import run_bench
 
-    result = run_bench(settings, records)
+    result = run_bench(settings, records, model_path)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else
                "\n".join(f"{k}: {v}" for k, v in result.items()))
 

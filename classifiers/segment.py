@@ -74,16 +74,20 @@ class Segmenter:
         """Exactly jieba's `lcut(text, HMM=True)`, whichever engine runs."""
         if self._fast is None or _TIE_PRONE.search(text):
             return self.reference.lcut(text, HMM=True)
+        tokens = self._fast.cut(text, True)
+        if not any(len(t) > 1 and t[0].isascii() and _JOINED_RUN.match(t) for t in tokens):
+            return tokens
         out = []
-        for token in self._fast.cut(text, True):
-            if len(token) > 1 and _JOINED_RUN.match(token):
+        for token in tokens:
+            if len(token) > 1 and token[0].isascii() and _JOINED_RUN.match(token):
                 out.extend(part for part in _JIEBA_SKIP.split(token) if part)
             else:
                 out.append(token)
         return out
 
     def tokens(self, text: str) -> list[str]:
-        return [t for t in self.raw_tokens(text) if _WORDLIKE.search(t)]
+        wordlike = _WORDLIKE.search
+        return [t for t in self.raw_tokens(text) if wordlike(t)]
 
     def segment(self, text: str) -> str:
         """Tokens joined by single spaces: the form the estimators and the full-text index take."""

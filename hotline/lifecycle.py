@@ -14,6 +14,10 @@ class TransitionError(ValueError):
     """An event that cannot happen to a ticket in its current state; the message says why."""
 
 
+class InvalidEvent(TransitionError):
+    """An event whose own data is incomplete (no unit, no reason), whatever the ticket's state."""
+
+
 @dataclass(frozen=True)
 class DispatchState:
     status: str
@@ -27,6 +31,15 @@ class DispatchState:
     history: tuple[str, ...] = field(default=(), compare=False)
 
 
+def state_of(ticket: dict) -> DispatchState:
+    """The dispatch state of a stored ticket (a dict with the store's ticket fields)."""
+    return DispatchState(
+        status=ticket["status"], domain=ticket["domain"], lead_unit=ticket["lead_unit"],
+        co_units=tuple(ticket["co_units"]), returns=ticket["returns"],
+        last_return_reason=ticket["last_return_reason"], flagged=ticket["flagged"], corrected=ticket["corrected"],
+    )
+
+
 def next_state(state: DispatchState, event: TicketEvent, max_returns: int) -> DispatchState:
     """Apply one event. dispatched: a dispatcher sends the ticket to a unit (confirming or correcting the
     suggestion). returned (退单): the unit gives it back with a reason; it waits for a dispatcher again, and
@@ -37,7 +50,7 @@ def next_state(state: DispatchState, event: TicketEvent, max_returns: int) -> Di
         lead = event.data.get("lead_unit")
         domain = event.data.get("domain") or state.domain
         if not lead:
-            raise TransitionError("a dispatch needs a lead unit")
+            raise InvalidEvent("a dispatch needs a lead unit")
         return replace(
             state, status="dispatched", domain=domain, lead_unit=lead,
             co_units=tuple(event.data.get("co_units") or ()),
@@ -48,10 +61,10 @@ def next_state(state: DispatchState, event: TicketEvent, max_returns: int) -> Di
             raise TransitionError(f"ticket {event.ticket_id} is {state.status}; only a dispatched ticket can be returned")
         reason = str(event.data.get("reason") or "").strip()
         if not reason:
-            raise TransitionError("a return (退单) needs a reason")
+            raise InvalidEvent("a return (退单) needs a reason")
         returns = state.returns + 1
         flagged = state.flagged
         if returns > max_returns:
             flagged = f"returned {returns} times (more than {max_returns}): needs a supervisor"
         return replace(state, status="pending_review", returns=returns, last_return_reason=reason, flagged=flagged)
-    raise TransitionError(f"unknown event kind {event.kind!r}")
+    raise InvalidEvent(f"unknown event kind {event.kind!r}")

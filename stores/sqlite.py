@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from hotline.lifecycle import DispatchState, TransitionError, next_state
+from hotline.lifecycle import TransitionError, next_state, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
 from stores.base import FILTERS, TicketQuery
@@ -227,12 +227,7 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 return "refused", f"no ticket {event.ticket_id}"
             ticket = self._ticket(row)
-            state = DispatchState(
-                status=ticket["status"], domain=ticket["domain"], lead_unit=ticket["lead_unit"],
-                co_units=tuple(ticket["co_units"]), returns=ticket["returns"],
-                last_return_reason=ticket["last_return_reason"], flagged=ticket["flagged"],
-                corrected=ticket["corrected"],
-            )
+            state = state_of(ticket)
             try:
                 new = next_state(state, event, max_returns)
             except TransitionError as exc:
@@ -366,29 +361,22 @@ class SQLiteStore:
             out[name] = {row[0]: row[1] for row in rows}
         return out
 
-    def iter_tickets(self) -> Iterator[dict]:
+    def _iterate(self, table: str, convert) -> Iterator[dict]:
+        """Every row of a table in stored order, read a thousand at a time."""
         last = 0
         while True:
-            rows = self._connect().execute(
-                "SELECT * FROM tickets WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
-            ).fetchall()
+            rows = self._connect().execute(f"SELECT * FROM {table} WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)).fetchall()
             if not rows:
                 return
             for row in rows:
-                yield self._ticket(row)
+                yield convert(row)
             last = rows[-1]["seq"]
 
+    def iter_tickets(self) -> Iterator[dict]:
+        return self._iterate("tickets", self._ticket)
+
     def iter_rejections(self) -> Iterator[dict]:
-        last = 0
-        while True:
-            rows = self._connect().execute(
-                "SELECT * FROM rejections WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield self._rejection(row)
-            last = rows[-1]["seq"]
+        return self._iterate("rejections", self._rejection)
 
     def _count(self, table: str, column: str, ids: list[str] | None) -> int:
         db = self._connect()

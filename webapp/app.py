@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime
 
 from classifiers.segment import Segmenter
+from hotline.lifecycle import InvalidEvent, TransitionError, next_state, state_of
 from hotline.models import Prediction, Ticket, TicketEvent
 from hotline.routing import Router
 from hotline.timestamps import SHANGHAI
@@ -249,19 +250,24 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):
         return {"events": await run_in_threadpool(store.ticket_events, ticket_id)}
 
-    def emit(kind: str, ticket_id: str, actor: User, data: dict) -> dict:
-        event = TicketEvent(event_id=uuid.uuid4().hex, ticket_id=ticket_id, kind=kind,
+    def emit(kind: str, ticket: dict, actor: User, data: dict) -> dict:
+        """Check the event against the ticket's state now (the worker checks again when it applies it), send it."""
+        event = TicketEvent(event_id=uuid.uuid4().hex, ticket_id=ticket["ticket_id"], kind=kind,
                             at=datetime.now(SHANGHAI), actor=actor.username, data=data)
+        try:
+            next_state(state_of(ticket), event, router.max_returns)
+        except InvalidEvent as exc:
+            raise HTTPException(400, str(exc)) from None
+        except TransitionError as exc:
+            raise HTTPException(409, str(exc)) from None
         with_producer(lambda kafka: kafka.send_event(event))
-        return {"event_id": event.event_id, "ticket_id": ticket_id, "kind": kind}
+        return {"event_id": event.event_id, "ticket_id": event.ticket_id, "kind": kind}
 
     @app.post("/api/tickets/{ticket_id}/dispatch", status_code=202)
     async def api_dispatch(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
         """Send a waiting ticket to a unit: the suggestion as it is, or corrected (domain and/or unit)."""
         body = await _json_object(request)
         ticket = await run_in_threadpool(stored_or_404, ticket_id)
-        if ticket["status"] != "pending_review":
-            raise HTTPException(409, f"ticket {ticket_id} is {ticket['status']}, not waiting for a dispatcher")
         domain = body.get("domain") or ticket["domain"]
         if domain not in domains:
             raise HTTPException(400, f"unknown domain {domain!r}")
@@ -276,20 +282,15 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             if unit not in unit_names:
                 raise HTTPException(400, f"unknown unit {unit!r}")
         data = {"domain": domain, "lead_unit": lead, "co_units": [u for u in co_units if u != lead]}
-        return await run_in_threadpool(emit, "dispatched", ticket_id, user, data)
+        return await run_in_threadpool(emit, "dispatched", ticket, user, data)
 
     @app.post("/api/tickets/{ticket_id}/return", status_code=202)
     async def api_return(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
         """Record a unit's return (退单) with its reason; the ticket goes back to the queue."""
         body = await _json_object(request)
         ticket = await run_in_threadpool(stored_or_404, ticket_id)
-        if ticket["status"] != "dispatched":
-            raise HTTPException(409, f"ticket {ticket_id} is {ticket['status']}; only a dispatched ticket can be returned")
-        reason = str(body.get("reason") or "").strip()
-        if not reason:
-            raise HTTPException(400, "a return (退单) needs a reason")
-        unit = body.get("unit") or ticket["lead_unit"]
-        return await run_in_threadpool(emit, "returned", ticket_id, user, {"reason": reason, "unit": unit})
+        data = {"reason": str(body.get("reason") or "").strip(), "unit": body.get("unit") or ticket["lead_unit"]}
+        return await run_in_threadpool(emit, "returned", ticket, user, data)
 
     @app.post("/api/intake/{channel}", status_code=202)
     async def api_intake(channel: str, request: Request, user: User = Depends(api_user)):

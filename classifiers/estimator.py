@@ -1,4 +1,12 @@
-"""The text classifier: segmented text in, calibrated class probabilities out (fit/predict_proba)."""
+"""The text classifier: documents in, calibrated class probabilities out (fit/predict_proba).
+
+A document is the jieba tokens of a ticket's title, repeated TITLE_WEIGHT times, then those of its text,
+separated by spaces (see `document`). Chosen by 5-fold cross-validation on train_raw.csv (macro-F1):
+TF-IDF words 1-2 + words 2 + chars 1-3 with LinearSVC 0.886; the title weighted x3 and a class-balanced
+ridge classifier over TF-IDF words 1-2 + chars 1-3: 0.900. Calibration by temperature scaling fitted on
+cross-validated scores (ensemble=False) keeps the argmax, so macro-F1 stays 0.900, with an expected
+calibration error of 0.035 (isotonic 0.048, and it cost 0.004 of macro-F1; sigmoid 0.083, under-confident).
+"""
 
 from __future__ import annotations
 
@@ -6,46 +14,46 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import RidgeClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
+
+TITLE_WEIGHT = 3
+
+
+def document(title_tokens: str, text_tokens: str) -> str:
+    """The classifier's input: segmented title (space-separated tokens) weighted, then the segmented text."""
+    return " ".join([title_tokens] * TITLE_WEIGHT + [text_tokens]).strip() if title_tokens else text_tokens
 
 
 def split_tokens(document: str) -> list[str]:
-    """Analyzer for already segmented text (tokens separated by spaces)."""
+    """Tokenizer for already segmented text (tokens separated by spaces)."""
     return document.split()
 
 
-def build_pipeline(c: float = 0.5, calibration_folds: int = 3, calibration: str = "isotonic") -> Pipeline:
-    """TF-IDF over jieba words (1-2 grams) and characters (1-3 grams), a linear SVM, calibrated probabilities.
-
-    Calibration, measured by 5-fold cross-validation on train_raw.csv (expected calibration error, macro-F1):
-    sigmoid 0.083 / 0.886 (under-confident in every bin), isotonic 0.048 / 0.886, temperature 0.028 / 0.880.
-    """
+def build_pipeline(alpha: float = 1.0, calibration_folds: int = 3) -> Pipeline:
     features = FeatureUnion([
-        ("words", TfidfVectorizer(analyzer=split_tokens, sublinear_tf=True, min_df=1)),
-        ("word_pairs", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
-                                       ngram_range=(2, 2), sublinear_tf=True, min_df=2)),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2,
-                                  max_features=200_000)),
+        ("words", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
+                                  ngram_range=(1, 2), sublinear_tf=True)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2)),
     ])
-    svm = LinearSVC(C=c, class_weight="balanced")
+    ridge = RidgeClassifier(alpha=alpha, class_weight="balanced")
     return Pipeline([
         ("features", features),
-        ("classifier", CalibratedClassifierCV(svm, method=calibration, cv=calibration_folds)),
+        ("classifier", CalibratedClassifierCV(ridge, method="temperature", cv=calibration_folds, ensemble=False)),
     ])
 
 
 class TextClassifier(BaseEstimator, ClassifierMixin):
-    """scikit-learn estimator over segmented documents (strings of space-separated jieba tokens)."""
+    """scikit-learn estimator over documents (see `document`)."""
 
-    def __init__(self, c: float = 0.5, calibration_folds: int = 3):
-        self.c = c
+    def __init__(self, alpha: float = 1.0, calibration_folds: int = 3):
+        self.alpha = alpha
         self.calibration_folds = calibration_folds
 
     def fit(self, documents: list[str], labels: list[str]) -> "TextClassifier":
         counts = np.unique(np.asarray(labels), return_counts=True)[1]
         folds = max(2, min(self.calibration_folds, int(counts.min())))
-        self.pipeline_ = build_pipeline(self.c, folds).fit(documents, labels)
+        self.pipeline_ = build_pipeline(self.alpha, folds).fit(documents, labels)
         self.classes_ = self.pipeline_.classes_
         return self
 

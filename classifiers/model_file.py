@@ -21,7 +21,7 @@ import numpy as np
 import sklearn
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from classifiers.estimator import TextClassifier
+from classifiers.estimator import TITLE_WEIGHT, TextClassifier, document
 from classifiers.metrics import reliability, report
 from classifiers.segment import Segmenter
 from hotline.models import Prediction
@@ -33,6 +33,14 @@ TASKS = {
     "domain": "first-level domain (一级分类)",
     "ticket_type": "ticket type (咨询/求助/投诉/举报/建议)",
 }
+
+
+def to_document(segmenter: Segmenter, text: str) -> str:
+    """A text written "title\ntext" as a document; a text without a line break is all text."""
+    title, newline, body = text.partition("\n")
+    if not newline:
+        title, body = "", text
+    return document(segmenter.segment(title), segmenter.segment(body))
 
 
 def data_hash(texts: list[str], labels: list[str]) -> str:
@@ -59,8 +67,8 @@ class TrainedModel:
     def classes(self) -> list[str]:
         return list(self.card["classes"])
 
-    def predict_segmented(self, documents: list[str], top_k: int = 3) -> list[Prediction]:
-        """Batch prediction over already segmented documents."""
+    def predict_documents(self, documents: list[str], top_k: int = 3) -> list[Prediction]:
+        """Batch prediction over documents (see classifiers.estimator.document)."""
         if not documents:
             return []
         probabilities = self.estimator.predict_proba(documents)
@@ -72,8 +80,12 @@ class TrainedModel:
             out.append(Prediction(label=top[0][0], confidence=top[0][1], top=top, model_version=self.version))
         return out
 
+    def documents(self, texts: list[str]) -> list[str]:
+        """Texts written "title\ntext" (the first line is the title) as the estimator's documents."""
+        return [to_document(self.segmenter, text) for text in texts]
+
     def predict(self, texts: list[str], top_k: int = 3) -> list[Prediction]:
-        return self.predict_segmented(self.segmenter.segment_many(texts), top_k)
+        return self.predict_documents(self.documents(texts), top_k)
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -100,7 +112,7 @@ def train(
         raise ValueError(f"class(es) with a single example cannot be learned: {', '.join(lonely)}")
     documents = []
     for i, text in enumerate(texts):
-        documents.append(segmenter.segment(text))
+        documents.append(to_document(segmenter, text))
         if progress:
             progress(i + 1, len(texts))
     folds = int(min(cv_folds, counts.min()))
@@ -131,7 +143,8 @@ def train(
             "sha256": digest,
         },
         "metrics": metrics,
-        "estimator": "jieba tokens -> TF-IDF (words 1-2, chars 1-3) -> LinearSVC, isotonic calibration",
+        "estimator": (f"jieba tokens, title x{TITLE_WEIGHT} -> TF-IDF (words 1-2, chars 1-3) -> class-balanced "
+                      "ridge classifier, temperature-scaled"),
         "versions": {
             "jieba": jieba.__version__,
             "scikit-learn": sklearn.__version__,

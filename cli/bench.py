@@ -86,11 +86,13 @@ def bench_classification(settings: Settings, model_path: Path, texts_path: Path 
         segmenter.segment(texts[0])
         segmenter.reference.lcut("咚咚咚")
 
+    from classifiers.model_file import to_document
+
     start = time.perf_counter()
-    documents = fast.segment_many(texts)
+    documents = [to_document(fast, text) for text in texts]
     segment_s = time.perf_counter() - start
     start = time.perf_counter()
-    model.predict_segmented(documents)
+    model.predict_documents(documents)
     predict_s = time.perf_counter() - start
     sample = texts[:300]
     start = time.perf_counter()
@@ -98,7 +100,7 @@ def bench_classification(settings: Settings, model_path: Path, texts_path: Path 
     jieba_rate = len(sample) / (time.perf_counter() - start)
     start = time.perf_counter()
     for document in documents[:300]:
-        model.predict_segmented([document])
+        model.predict_documents([document])
     one_by_one = min(300, len(documents)) / (time.perf_counter() - start)
     return {
         "texts": len(texts),

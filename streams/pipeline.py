@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from classifiers.estimator import document
 from classifiers.model_file import ModelFile, TrainedModel
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
@@ -101,10 +102,12 @@ class Pipeline:
 
         if fresh:
             model, type_model = self.model, self.type_model
-            documents = model.segmenter.segment_many([f"{t.title}\n{t.text}" for t, _ in fresh])
-            predictions = model.predict_segmented(documents)
+            titles = model.segmenter.segment_many([t.title for t, _ in fresh])
+            texts = model.segmenter.segment_many([t.text for t, _ in fresh])
+            documents = [document(title, text) for title, text in zip(titles, texts)]
+            predictions = model.predict_documents(documents)
             types = self._predict_types(type_model, [t for t, _ in fresh], documents)
-            for (ticket, _), document, prediction, typed in zip(fresh, documents, predictions, types):
+            for (ticket, _), title, text, prediction, typed in zip(fresh, titles, texts, predictions, types):
                 decision, district = self.router.route(ticket, prediction)
                 result.dispatched.append(DispatchedTicket(
                     **ticket.model_dump(exclude={"district", "ticket_type", "ticket_type_source"}),
@@ -121,7 +124,7 @@ class Pipeline:
                     rule_id=decision.rule_id,
                     routing_explanation=decision.explanation,
                     status="pending_review" if decision.needs_review else "dispatched",
-                    segmented=document,
+                    segmented=f"{title} {text}".strip(),
                 ))
             result.stored = self.store.write_tickets(result.dispatched)
         return result
@@ -133,6 +136,6 @@ class Pipeline:
         if type_model is None:
             return out
         missing = [i for i, t in enumerate(tickets) if t.ticket_type is None]
-        for i, prediction in zip(missing, type_model.predict_segmented([documents[i] for i in missing])):
+        for i, prediction in zip(missing, type_model.predict_documents([documents[i] for i in missing])):
             out[i] = prediction
         return out

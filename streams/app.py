@@ -1,8 +1,9 @@
-"""The Faust app: one agent takes intake batches through the pipeline, one keeps dead letters.
+"""The Faust app and its three agents: intake batches through the pipeline, ticket events applied to
+the store, dead letters kept.
 
-Per-record cost in Faust is high, so the intake agent takes whole batches (take_events), does all
-work for a batch in one call off the event loop, and crosses Kafka again only for the two streams
-other consumers read: dispatched tickets and dead letters.
+Per-record cost in Faust is high, so each agent takes whole batches (take_events) and does the work of a
+batch in one call off the event loop; the intake agent crosses Kafka again only for the streams other
+consumers read: dispatched tickets and dead letters.
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ def build_app(
     dispatched = app.topic(topics.DISPATCHED, key_type=bytes, value_type=bytes)
     rejected = app.topic(topics.REJECTED, key_type=bytes, value_type=bytes)
     events_topic = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes)
-    stats = {"batches": 0, "records": 0, "stored": 0, "rejected": 0, "duplicates": 0}
-    app.hotline_stats = stats
 
     @app.agent(intake)
     async def process_intake(stream):
@@ -66,11 +65,6 @@ def build_app(
                 await dispatched.send(key=ticket.ticket_id.encode(), value=ticket.model_dump_json(exclude={"personal"}).encode())
             for rejection in result.rejections:
                 await rejected.send(key=rejection.rejection_id.encode(), value=rejection.model_dump_json().encode())
-            stats["batches"] += 1
-            stats["records"] += len(records)
-            stats["stored"] += result.stored
-            stats["rejected"] += len(result.rejections)
-            stats["duplicates"] += result.duplicates
 
     @app.agent(events_topic)
     async def apply_events(stream):

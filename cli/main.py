@@ -279,6 +279,39 @@ def bench(settings, as_json, records, model_path):
                "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 
+@main.group()
+def sla():
+    """Working-time deadlines under the Chinese holiday calendar."""
+
+
+@sla.command()
+@click.option("--received", required=True, help="When the ticket was received (ISO 8601; Asia/Shanghai unless an offset is given).")
+@click.option("--working-days", type=click.IntRange(min=1), help="Deadline in working days (the day of receipt does not count).")
+@click.option("--working-hours", type=click.FloatRange(min=0, min_open=True), help="Deadline in office hours.")
+@click.option("--json", "as_json", is_flag=True, help="Print the deadline and any warnings as JSON.")
+@click.pass_obj
+def due(settings, received, working_days, working_hours, as_json):
+    """Print the deadline for a ticket received at --received."""
+    from hotline.timestamps import TimestampError, parse_timestamp
+
+    if (working_days is None) == (working_hours is None):
+        raise click.UsageError("give exactly one of --working-days and --working-hours")
+    try:
+        moment = parse_timestamp(received)
+    except TimestampError as exc:
+        raise click.BadParameter(str(exc), param_hint="--received") from None
+    calendar = services.build_calendar(settings)
+    deadline = (calendar.add_working_days(moment, working_days) if working_days
+                else calendar.add_working_hours(moment, working_hours))
+    for warning in deadline.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps({"received": moment.isoformat(), "due": deadline.at.isoformat(),
+                               "warnings": list(deadline.warnings)}, ensure_ascii=False))
+    else:
+        click.echo(deadline.at.isoformat())
+
+
 @main.command("hash-password")
 @click.password_option()
 def hash_password(password):

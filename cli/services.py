@@ -12,6 +12,7 @@ from classifiers import model_file
 from classifiers.segment import Segmenter
 from cli import runstate
 from cli.settings import SAMPLES_DIR, ConfigError, Settings, read_yaml, yaml_line
+from hotline.calendar import CalendarConfigError, WorkCalendar
 from hotline.routing import Router, RoutingConfigError
 from stores.sqlite import SQLiteStore
 
@@ -24,6 +25,18 @@ def build_router(settings: Settings) -> Router:
     except RoutingConfigError as exc:
         line = yaml_line(path, exc.where)
         raise ConfigError(f"{path}{f':{line}' if line else ''}: {exc}") from None
+
+
+def build_calendar(settings: Settings) -> WorkCalendar:
+    """chinese-calendar's holidays and make-up workdays, with config/calendar.yaml on top."""
+    import chinese_calendar
+
+    years = {d.year for d in [*chinese_calendar.holidays, *chinese_calendar.workdays]}
+    try:
+        return WorkCalendar.build(chinese_calendar.holidays.keys(), chinese_calendar.workdays.keys(),
+                                  range(min(years), max(years) + 1), read_yaml(settings.calendar_file))
+    except CalendarConfigError as exc:
+        raise ConfigError(f"{settings.calendar_file}: {exc}") from None
 
 
 def open_store(db_path: Path) -> SQLiteStore:

@@ -75,6 +75,10 @@ class Settings:
         return self.config_dir / "routing.yaml"
 
     @property
+    def calendar_file(self) -> Path:
+        return self.config_dir / "calendar.yaml"
+
+    @property
     def users_file(self) -> Path:
         return self.config_dir / "users.yaml"
 

@@ -1,0 +1,116 @@
+"""Working time under the Chinese holiday calendar: working days, office hours, deadlines.
+
+Convention: "N working days" ends at the close of the N-th working day after the day of receipt; the
+day of receipt does not count. A day in a year the calendar does not know counts as a working day when
+it is a weekday, and the answer carries a warning instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from hotline.timestamps import SHANGHAI
+
+
+class CalendarConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: datetime
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class WorkCalendar:
+    holidays: set[date]
+    workdays: set[date]
+    known_years: set[int]
+    office_hours: list[tuple[time, time]] = field(default_factory=lambda: [(time(9), time(12)), (time(13, 30), time(17, 30))])
+
+    def __post_init__(self) -> None:
+        if not self.office_hours:
+            raise CalendarConfigError("office_hours must list at least one period")
+        for start, end in self.office_hours:
+            if not start < end:
+                raise CalendarConfigError(f"office period {start:%H:%M}-{end:%H:%M} ends before it starts")
+        self.office_hours = sorted(self.office_hours)
+        self.close = self.office_hours[-1][1]
+
+    @classmethod
+    def build(cls, package_holidays, package_workdays, package_years: range, config: dict) -> "WorkCalendar":
+        """From the chinese-calendar package's data and the parsed config/calendar.yaml."""
+        holidays, workdays = set(package_holidays), set(package_workdays)
+        known = set(package_years)
+        for year, spec in (config.get("years") or {}).items():
+            spec = spec or {}
+            try:
+                extra_holidays = {date.fromisoformat(str(d)) for d in spec.get("holidays") or []}
+                extra_workdays = {date.fromisoformat(str(d)) for d in spec.get("workdays") or []}
+            except ValueError as exc:
+                raise CalendarConfigError(f"year {year}: {exc}") from None
+            holidays = (holidays - extra_workdays) | extra_holidays
+            workdays = (workdays - extra_holidays) | extra_workdays
+            known.add(int(year))
+        periods = []
+        for entry in config.get("office_hours") or [["09:00", "12:00"], ["13:30", "17:30"]]:
+            try:
+                start, end = (time.fromisoformat(str(t)) for t in entry)
+            except (ValueError, TypeError):
+                raise CalendarConfigError(f"office_hours entry {entry!r} must be two times like ['09:00', '12:00']") from None
+            periods.append((start, end))
+        return cls(holidays=holidays, workdays=workdays, known_years=known, office_hours=periods)
+
+    def knows(self, day: date) -> bool:
+        return day.year in self.known_years
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        if day in self.holidays:
+            return False
+        return day.weekday() < 5
+
+    def _warning(self, day: date) -> str:
+        return (f"{day.year} is beyond the known holiday calendar (known: {min(self.known_years)}-"
+                f"{max(self.known_years)} and config/calendar.yaml): weekdays counted as working days")
+
+    def add_working_days(self, received: datetime, days: int) -> Deadline:
+        """The close of the `days`-th working day after the day of receipt."""
+        if days < 1:
+            raise ValueError("working days must be at least 1")
+        day = received.astimezone(SHANGHAI).date()
+        warnings: list[str] = []
+        counted = 0
+        while counted < days:
+            day += timedelta(days=1)
+            if not self.knows(day) and (w := self._warning(day)) not in warnings:
+                warnings.append(w)
+            if self.is_workday(day):
+                counted += 1
+        return Deadline(datetime.combine(day, self.close, SHANGHAI), tuple(warnings))
+
+    def add_working_hours(self, received: datetime, hours: float) -> Deadline:
+        """The moment `hours` of office time after receipt (counting starts at the next office period)."""
+        if hours <= 0:
+            raise ValueError("working hours must be more than 0")
+        remaining = timedelta(hours=hours)
+        moment = received.astimezone(SHANGHAI)
+        warnings: list[str] = []
+        day = moment.date()
+        while True:
+            if not self.knows(day) and (w := self._warning(day)) not in warnings:
+                warnings.append(w)
+            if self.is_workday(day):
+                for start, end in self.office_hours:
+                    begin = max(datetime.combine(day, start, SHANGHAI), moment)
+                    finish = datetime.combine(day, end, SHANGHAI)
+                    if begin >= finish:
+                        continue
+                    if finish - begin >= remaining:
+                        return Deadline(begin + remaining, tuple(warnings))
+                    remaining -= finish - begin
+            day += timedelta(days=1)
+            moment = datetime.combine(day, time(0), SHANGHAI)

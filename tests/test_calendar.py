@@ -1,0 +1,87 @@
+"""Working-time deadlines under the real Chinese holiday calendar (chinese-calendar) and config/calendar.yaml."""
+
+import json
+import subprocess
+from datetime import date, datetime
+
+import pytest
+
+from cli.services import build_calendar
+from cli.settings import PROJECT_DIR, load_settings
+from hotline.calendar import CalendarConfigError, WorkCalendar
+from hotline.timestamps import SHANGHAI
+from tests.conftest import hotline_command
+
+
+@pytest.fixture(scope="module")
+def calendar(tmp_path_factory) -> WorkCalendar:
+    return build_calendar(load_settings({"HOTLINE_HOME": str(tmp_path_factory.mktemp("home"))}))
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(SHANGHAI)
+
+
+def test_national_day_with_the_make_up_saturday(calendar):
+    deadline = calendar.add_working_days(at("2026-09-30T16:00+08:00"), 5)
+    assert deadline.at == at("2026-10-13T17:30+08:00") and not deadline.warnings
+    assert calendar.is_workday(date(2026, 10, 10))  # 调休 Saturday
+    assert not calendar.is_workday(date(2026, 10, 5))
+
+
+def test_spring_festival_2026(calendar):
+    assert calendar.is_workday(date(2026, 2, 14)) and calendar.is_workday(date(2026, 2, 28))
+    assert calendar.add_working_days(at("2026-02-13T10:00+08:00"), 3).at == at("2026-02-25T17:30+08:00")
+    assert calendar.add_working_days(at("2026-02-27T10:00+08:00"), 1).at == at("2026-02-28T17:30+08:00")
+
+
+def test_the_day_of_receipt_does_not_count_even_at_dawn(calendar):
+    assert calendar.add_working_days(at("2026-11-23T00:01+08:00"), 1).at == at("2026-11-24T17:30+08:00")
+    assert calendar.add_working_days(at("2026-11-22T12:00+08:00"), 1).at == at("2026-11-23T17:30+08:00")  # Sunday
+
+
+def test_office_hours(calendar):
+    assert calendar.add_working_hours(at("2026-11-23T10:00+08:00"), 2).at == at("2026-11-23T12:00+08:00")
+    assert calendar.add_working_hours(at("2026-11-23T10:00+08:00"), 2.5).at == at("2026-11-23T14:00+08:00")
+    assert calendar.add_working_hours(at("2026-09-30T16:00+08:00"), 4).at == at("2026-10-08T11:30+08:00")
+    assert calendar.add_working_hours(at("2026-11-21T20:00+08:00"), 1).at == at("2026-11-23T10:00+08:00")
+
+
+def test_beyond_the_known_calendar_a_date_and_a_warning(calendar):
+    deadline = calendar.add_working_days(at("2026-12-30T10:00+08:00"), 5)
+    assert deadline.at == at("2027-01-06T17:30+08:00")
+    assert deadline.warnings and "2027" in deadline.warnings[0]
+
+
+def test_configured_years_and_local_rules_win():
+    config = {"years": {2027: {"holidays": ["2027-01-01"], "workdays": ["2027-01-09"]},
+                        2026: {"holidays": ["2026-11-23"]}}}
+    calendar = WorkCalendar.build({date(2026, 10, 1)}, {date(2026, 10, 10)}, range(2026, 2027), config)
+    assert not calendar.is_workday(date(2027, 1, 1)) and calendar.is_workday(date(2027, 1, 9))
+    assert not calendar.is_workday(date(2026, 11, 23))
+    assert not calendar.add_working_days(at("2026-12-31T09:00+08:00"), 1).warnings
+    with pytest.raises(CalendarConfigError, match="office period"):
+        WorkCalendar.build(set(), set(), range(2026, 2027), {"office_hours": [["12:00", "09:00"]]})
+    with pytest.raises(CalendarConfigError, match="2027"):
+        WorkCalendar.build(set(), set(), range(2026, 2027), {"years": {2027: {"holidays": ["2027-02-30"]}}})
+
+
+@pytest.mark.parametrize("received, days, due", [
+    ("2026-09-30T16:00+08:00", "5", "2026-10-13T17:30:00+08:00"),
+    ("2026-02-13T10:00+08:00", "3", "2026-02-25T17:30:00+08:00"),
+    ("2026-12-30T10:00+08:00", "5", "2027-01-06T17:30:00+08:00"),
+])
+def test_sla_due_command(tmp_path, received, days, due):
+    result = subprocess.run(hotline_command("sla", "due", "--received", received, "--working-days", days, "--json"),
+                            cwd=PROJECT_DIR, capture_output=True, timeout=60,
+                            env={"HOTLINE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr.decode()
+    out = json.loads(result.stdout)
+    assert out["due"] == due
+    assert ("warning" in result.stderr.decode()) == due.startswith("2027")
+
+
+def test_sla_due_refuses_bad_input(tmp_path):
+    result = subprocess.run(hotline_command("sla", "due", "--received", "2026-02-30", "--working-days", "1"),
+                            cwd=PROJECT_DIR, capture_output=True, timeout=60, env={"HOTLINE_HOME": str(tmp_path)})
+    assert result.returncode == 2 and "impossible date" in result.stderr.decode()

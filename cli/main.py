@@ -72,7 +72,8 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
     model = ModelFile(model_path or services.ensure_model(settings), segmenter)
     type_model_path = type_model_path or settings.type_model_path
     type_model = ModelFile(type_model_path, segmenter) if type_model_path else None
-    pipeline = Pipeline(model, services.build_router(settings), store, settings.limits, type_model=type_model)
+    pipeline = Pipeline(model, services.build_router(settings), store, settings.limits, type_model=type_model,
+                        deadlines=services.build_deadlines(settings))
     app = build_app(
         bootstrap, pipeline, store, datadir=settings.home / "faust",
         batch_size=settings.batch_size, batch_within=settings.batch_within,

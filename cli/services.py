@@ -13,6 +13,7 @@ from classifiers.segment import Segmenter
 from cli import runstate
 from cli.settings import SAMPLES_DIR, ConfigError, Settings, read_yaml, yaml_line
 from hotline.calendar import CalendarConfigError, WorkCalendar
+from hotline.deadlines import DeadlinePolicy, DeadlinePolicyError
 from hotline.routing import Router, RoutingConfigError
 from stores.sqlite import SQLiteStore
 
@@ -37,6 +38,15 @@ def build_calendar(settings: Settings) -> WorkCalendar:
                                   range(min(years), max(years) + 1), read_yaml(settings.calendar_file))
     except CalendarConfigError as exc:
         raise ConfigError(f"{settings.calendar_file}: {exc}") from None
+
+
+def build_deadlines(settings: Settings) -> tuple[DeadlinePolicy, WorkCalendar]:
+    path = settings.config_dir / "deadlines.yaml"
+    try:
+        policy = DeadlinePolicy.from_config(read_yaml(path))
+    except DeadlinePolicyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return policy, build_calendar(settings)
 
 
 def open_store(db_path: Path) -> SQLiteStore:

@@ -66,6 +66,7 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         raise click.ClickException(f"port {settings.web_port} on {settings.web_host} is in use; set HOTLINE_WEB_PORT")
     try:
         services.build_router(settings)  # configuration errors show now, not at the first ticket
+        services.build_deadlines(settings)
         if model_path:
             settings.model_path = model_path
         model = services.ensure_model(settings)

@@ -80,6 +80,10 @@ class DispatchedTicket(Ticket):
     rule_id: str
     routing_explanation: str
     status: Literal["dispatched", "pending_review"]
+    accept_due: datetime | None = None
+    reply_due: datetime | None = None
+    deadline_policy: str | None = None
+    deadline_warnings: list[str] = Field(default_factory=list)
     segmented: str = ""  # jieba tokens of the masked title and text, for full-text search
 
 

@@ -14,6 +14,7 @@ TICKET_FIELDS = (
     "urgency", "likes", "content_hash", "domain", "confidence", "top", "model_version", "type_confidence",
     "lead_unit", "co_units", "rule_id", "routing_explanation", "status", "personal",
     "returns", "last_return_reason", "flagged", "corrected", "updated_at",
+    "accept_due", "reply_due", "deadline_policy", "deadline_warnings",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",

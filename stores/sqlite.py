@@ -49,7 +49,11 @@ CREATE TABLE IF NOT EXISTS tickets (
     last_return_reason TEXT,
     flagged TEXT,
     corrected INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT
+    updated_at TEXT,
+    accept_due TEXT,
+    reply_due TEXT,
+    deadline_policy TEXT,
+    deadline_warnings TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
@@ -94,12 +98,13 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 """
 
-_JSON_COLUMNS = ("top", "co_units", "personal")
+_JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings")
 # Columns added after the first version of the schema: (name, type) for ALTER TABLE.
 MIGRATIONS = (
     ("ticket_type_source", "TEXT"), ("type_confidence", "REAL"), ("returns", "INTEGER NOT NULL DEFAULT 0"),
     ("last_return_reason", "TEXT"), ("flagged", "TEXT"), ("corrected", "INTEGER NOT NULL DEFAULT 0"),
-    ("updated_at", "TEXT"),
+    ("updated_at", "TEXT"), ("accept_due", "TEXT"), ("reply_due", "TEXT"), ("deadline_policy", "TEXT"),
+    ("deadline_warnings", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 
@@ -160,8 +165,8 @@ class SQLiteStore:
                     received_at_source, ingested_at, stored_at, title, text, caller, phone, district,
                     ticket_type, ticket_type_source, urgency, likes, content_hash, domain, confidence, top,
                     model_version, type_confidence, lead_unit, co_units, rule_id, routing_explanation, status,
-                    personal)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    personal, accept_due, reply_due, deadline_policy, deadline_warnings)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         t.ticket_id, t.channel, t.source_id, _local(t.received_at), t.received_at_source,
                         _local(t.ingested_at), now, t.title, t.text, t.caller, t.phone, t.district,
@@ -170,6 +175,9 @@ class SQLiteStore:
                         t.lead_unit,
                         json.dumps(t.co_units, ensure_ascii=False), t.rule_id, t.routing_explanation,
                         t.status, t.personal.model_dump_json(),
+                        _local(t.accept_due) if t.accept_due else None,
+                        _local(t.reply_due) if t.reply_due else None,
+                        t.deadline_policy, json.dumps(t.deadline_warnings, ensure_ascii=False),
                     ),
                 )
                 if cursor.rowcount:

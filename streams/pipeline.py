@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from classifiers.estimator import document
 from classifiers.model_file import ModelFile, TrainedModel
+from hotline.calendar import WorkCalendar
 from hotline.clock import Clock, system_clock
+from hotline.deadlines import DeadlinePolicy
 from hotline.deadletters import make_rejection
 from hotline.models import DispatchedTicket, Rejection, Ticket
 from hotline.records import Limits, RecordError, decode, to_ticket
@@ -42,9 +44,11 @@ class BatchResult:
 class Pipeline:
     def __init__(self, model: TrainedModel | ModelFile, router: Router, store: Store,
                  limits: Limits = Limits(), clock: Clock = system_clock,
-                 type_model: TrainedModel | ModelFile | None = None):
+                 type_model: TrainedModel | ModelFile | None = None,
+                 deadlines: tuple[DeadlinePolicy, WorkCalendar] | None = None):
         self._model = model
         self._type_model = type_model
+        self.deadlines = deadlines
         self.router = router
         self.store = store
         self.limits = limits
@@ -109,10 +113,12 @@ class Pipeline:
             types = self._predict_types(type_model, [t for t, _ in fresh], documents)
             for (ticket, _), title, text, prediction, typed in zip(fresh, titles, texts, predictions, types):
                 decision, district = self.router.route(ticket, prediction)
+                ticket_type = typed.label if typed else ticket.ticket_type
+                due = self._deadlines(ticket, ticket_type)
                 result.dispatched.append(DispatchedTicket(
                     **ticket.model_dump(exclude={"district", "ticket_type", "ticket_type_source"}),
                     district=district or ticket.district,
-                    ticket_type=typed.label if typed else ticket.ticket_type,
+                    ticket_type=ticket_type,
                     ticket_type_source="model" if typed else ticket.ticket_type_source,
                     type_confidence=typed.confidence if typed else None,
                     domain=prediction.label,
@@ -125,9 +131,20 @@ class Pipeline:
                     routing_explanation=decision.explanation,
                     status="pending_review" if decision.needs_review else "dispatched",
                     segmented=f"{title} {text}".strip(),
+                    accept_due=due.accept_due if due else None,
+                    reply_due=due.reply_due if due else None,
+                    deadline_policy=due.policy if due else None,
+                    deadline_warnings=list(due.warnings) if due else [],
                 ))
             result.stored = self.store.write_tickets(result.dispatched)
         return result
+
+    def _deadlines(self, ticket: Ticket, ticket_type: str | None):
+        """Deadlines counted from receipt under the policy in force now (None without a policy)."""
+        if self.deadlines is None:
+            return None
+        policy, calendar = self.deadlines
+        return policy.deadlines(ticket.received_at, ticket_type, ticket.urgency, calendar)
 
     @staticmethod
     def _predict_types(type_model, tickets: list[Ticket], documents: list[str]) -> list:

@@ -34,6 +34,7 @@ def test_sample_tickets_are_normalised_classified_routed_and_stored(stack):
         assert t["domain"] and 0 < t["confidence"] <= 1 and len(t["top"]) == 3
         assert t["lead_unit"] and t["rule_id"] in t["routing_explanation"]
         assert t["status"] in ("dispatched", "pending_review")
+        assert t["reply_due"] > t["received_at"] and t["deadline_policy"]
     domains = {t["domain"] for t in tickets.values()}
     assert len(domains) == 7
 

@@ -23,7 +23,11 @@ def pipeline(sample_model, tmp_path):
     model = model_file.load(sample_model, Segmenter(PROJECT_DIR / "config" / "userdict.txt"))
     router = Router.from_config(read_yaml(PROJECT_DIR / "config" / "routing.yaml"))
     store = SQLiteStore(tmp_path / "p.db")
-    yield Pipeline(model, router, store, clock=lambda: NOW)
+    from cli.services import build_deadlines
+    from cli.settings import load_settings
+
+    deadlines = build_deadlines(load_settings({"HOTLINE_HOME": str(tmp_path / "home")}))
+    yield Pipeline(model, router, store, clock=lambda: NOW, deadlines=deadlines)
     store.close()
 
 
@@ -42,6 +46,9 @@ def test_a_batch_is_stored_once_and_duplicates_are_sorted_out(pipeline):
     stored = {t.ticket_id: t for t in result.dispatched}
     assert stored["web-2"].lead_unit == "housing" and stored["web-2"].district == "A1区"
     assert stored["web-2"].co_units == ["a1-gov"]
+    # No type on a web message: the default type's limits, counted from the time of intake (a Sunday).
+    assert stored["web-2"].reply_due.isoformat() == "2026-11-27T17:30:00+08:00"
+    assert "default type" in stored["web-2"].deadline_policy
     again = pipeline.process([raw(a), raw(b)])
     assert again.stored == 0 and again.duplicates == 2 and not again.rejections
 

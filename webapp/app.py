@@ -347,7 +347,7 @@ def _queue_item(ticket: dict, unit_names: dict[str, str]) -> dict:
 def _summary(ticket: dict) -> dict:
     return {k: ticket[k] for k in (
         "seq", "ticket_id", "channel", "received_at", "title", "district", "ticket_type", "urgency",
-        "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged")}
+        "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged", "reply_due")}
 
 
 def _visible(ticket: dict, user: User) -> dict:

@@ -96,6 +96,13 @@ TEMPLATES = {
         ("药店销售过期药品", "{d}{r}一家药店销售过期药品，还向顾客推销保健品冒充药品，请药监部门处理。"),
     ],
 }
+# Messages that name no domain: the classifier is unsure, so they wait for a dispatcher in the demo.
+VAGUE = [
+    ("反映一个问题", "{d}{c}的问题反映过好几次了，一直没有人处理，希望有关部门尽快给个说法。"),
+    ("咨询相关政策", "想咨询一下{d}最近出台的相关政策，具体怎么办理，需要什么材料，请回电告知。"),
+    ("投诉办事效率低", "在{d}办事来回跑了{n}趟还没办好，工作人员互相推诿，希望改进作风。"),
+    ("请领导关注", "{d}{r}附近的情况请领导关注一下，老百姓意见很大。"),
+]
 OPENINGS = ["", "您好，", "尊敬的领导：", "领导好，", "我想反映一个问题，", "市长您好！"]
 CLOSINGS = ["", "谢谢！", "望尽快解决。", "希望有关部门重视。", "请相关部门核实处理。", "盼复。"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐"
@@ -116,7 +123,7 @@ def phone(rng: random.Random) -> str:
 
 
 def message(domain: str, rng: random.Random) -> tuple[str, str]:
-    title, text = rng.choice(TEMPLATES[domain])
+    title, text = rng.choice(VAGUE if domain == "vague" else TEMPLATES[domain])
     opening, closing = rng.choice(OPENINGS), rng.choice(CLOSINGS)
     state = rng.getstate()
     title = fill(title, rng)
@@ -136,13 +143,15 @@ def main() -> None:
         writer.writerow(["id", "title", "text", "label"])
         for i in range(840):
             domain = domains[i % len(domains)]
-            title, body = message(domain, rng)
+            # One row in twenty is vague, labelled with whichever domain it was filed under, as real
+            # boards have: the model learns that such messages say little about their domain.
+            title, body = message("vague" if i % 20 == 3 else domain, rng)
             writer.writerow([f"T{i + 1:04d}", title, body, domain])
 
     start = datetime(2026, 11, 2, 8, 30)
     with open(HERE / "hotline_tickets.jsonl", "w", encoding="utf-8") as handle:
         for i in range(320):
-            domain = rng.choice(domains)
+            domain = "vague" if i % 12 == 5 else rng.choice(domains)
             title, body = message(domain, rng)
             number = phone(rng)
             if i % 5 == 0:
@@ -165,7 +174,7 @@ def main() -> None:
 
     with open(HERE / "web_messages.jsonl", "w", encoding="utf-8") as handle:
         for i in range(300):
-            domain = rng.choice(domains)
+            domain = "vague" if i % 15 == 7 else rng.choice(domains)
             title, body = message(domain, rng)
             if i % 7 == 0:
                 body += f"我的手机{phone(rng)}，邮箱user{i}@example.com。"

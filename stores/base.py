@@ -67,6 +67,9 @@ class Store(Protocol):
 
     def iter_rejections(self) -> Iterator[dict]: ...
 
+    def recent_rejections(self, limit: int = 500) -> list[dict]:
+        """The newest dead letters first."""
+
     def count_tickets(self, ticket_ids: list[str] | None = None) -> int: ...
 
     def count_rejections(self, rejection_ids: list[str] | None = None) -> int: ...

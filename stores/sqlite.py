@@ -383,6 +383,10 @@ class SQLiteStore:
     def iter_tickets(self) -> Iterator[dict]:
         return self._iterate("tickets", self._ticket)
 
+    def recent_rejections(self, limit: int = 500) -> list[dict]:
+        rows = self._connect().execute("SELECT * FROM rejections ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [self._rejection(r) for r in rows]
+
     def iter_rejections(self) -> Iterator[dict]:
         return self._iterate("rejections", self._rejection)
 

@@ -132,6 +132,17 @@ def test_http_intake_and_roles(stack):
         seen = monitor.get("/api/tickets/hotline-http-1").json()
         assert "personal" not in seen and seen["caller"] == "李*"
 
+    # A dead letter keeps the original payload, personal data included: masked for a monitor.
+    bad = {"id": "http-bad", "title": "", "text": "", "phone": "13988887777"}
+    with stack.client("dispatcher") as dispatcher:
+        assert dispatcher.post("/api/intake/hotline", json=bad).status_code == 202
+        letter = wait_until(lambda: next((r for r in dispatcher.get("/api/rejections").json()["rejections"]
+                                          if r["source_ref"] == "http-bad"), None), 60)
+        assert "13988887777" in letter["payload"]
+    with stack.client("monitor") as monitor:
+        masked = next(r for r in monitor.get("/api/rejections").json()["rejections"] if r["source_ref"] == "http-bad")
+        assert "13988887777" not in masked["payload"] and "139****7777" in masked["payload"]
+
 
 @pytest.mark.shared_data
 def test_the_reply_export_is_fully_accounted_for_and_reingest_adds_nothing(stack, shared_data):

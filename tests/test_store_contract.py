@@ -97,6 +97,7 @@ def test_dead_letters_are_idempotent_and_keep_the_payload(store):
     assert letters[0]["payload"] == '{"id": "1"}'
     assert letters[1]["payload_encoding"] == "base64"
     assert store.stored_rejection_ids([letter.rejection_id, "other"]) == {letter.rejection_id}
+    assert [r["reason"] for r in store.recent_rejections(1)] == ["not UTF-8"]
     assert store.count_rejections([binary.rejection_id]) == 1
 
 

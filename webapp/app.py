@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime
 
 from classifiers.segment import Segmenter
+from hotline import pii
 from hotline.lifecycle import InvalidEvent, TransitionError, next_state, state_of
 from hotline.models import Prediction, Ticket, TicketEvent
 from hotline.routing import Router
@@ -122,9 +123,9 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
-        letters = await run_in_threadpool(lambda: list(store.iter_rejections()))
-        letters.reverse()
-        return render(request, "rejected.html", user, letters=letters[:500], total=len(letters))
+        letters = await run_in_threadpool(store.recent_rejections, 500)
+        total = await run_in_threadpool(store.count_rejections)
+        return render(request, "rejected.html", user, letters=[_visible_letter(r, user) for r in letters], total=total)
 
     # -- JSON API -----------------------------------------------------------------------------
     @app.get("/api/health")
@@ -159,8 +160,11 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return await run_in_threadpool(store.facets)
 
     @app.get("/api/rejections")
-    async def api_rejections(user: User = Depends(api_user)):
-        return {"rejections": await run_in_threadpool(lambda: list(store.iter_rejections()))}
+    async def api_rejections(limit: int = 500, user: User = Depends(api_user)):
+        """The newest dead letters; payloads are masked for roles that may not see personal data."""
+        letters = await run_in_threadpool(store.recent_rejections, max(1, min(limit, 5000)))
+        return {"total": await run_in_threadpool(store.count_rejections),
+                "rejections": [_visible_letter(r, user) for r in letters]}
 
     @app.get("/api/stream")
     async def api_stream(request: Request, user: User = Depends(api_user)):
@@ -348,6 +352,18 @@ def _summary(ticket: dict) -> dict:
     return {k: ticket[k] for k in (
         "seq", "ticket_id", "channel", "received_at", "title", "district", "ticket_type", "urgency",
         "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged", "reply_due")}
+
+
+def _visible_letter(letter: dict, user: User) -> dict:
+    """A dead letter as this user may see it: the original payload holds unmasked personal data."""
+    if user.role.see_personal_data:
+        return letter
+    shown = dict(letter)
+    if letter["payload_encoding"] == "utf-8":
+        shown["payload"] = pii.mask(letter["payload"])
+    else:
+        shown["payload"] = f"(binary payload, {letter['payload_size']} bytes, shown to roles that may see personal data)"
+    return shown
 
 
 def _visible(ticket: dict, user: User) -> dict:

@@ -59,6 +59,10 @@ class TrainedModel:
     card: dict
     segmenter: Segmenter
 
+    def current(self) -> "TrainedModel":
+        """A trained model is its own current version (a ModelFile may load a newer one)."""
+        return self
+
     @property
     def version(self) -> str:
         return self.card["version"]

@@ -19,7 +19,7 @@ from cli import services
 from cli.settings import Settings
 from cli.stack import demo_records
 from streams import topics
-from streams.app import encode_record
+from hotline.records import encode
 from streams.broker import EmbeddedBroker, create_topics
 from streams.pipeline import Pipeline, RawRecord
 
@@ -117,7 +117,7 @@ def bench_classification(settings: Settings, model_path: Path, texts_path: Path 
 def run_bench(settings: Settings, count: int, model_path: Path | None = None) -> dict:
     model_path = model_path or services.ensure_model(settings, echo=lambda *_: None)
     records = bench_records(count)
-    payloads = [encode_record(r) for _, r in records]
+    payloads = [encode(r) for _, r in records]
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         tmp = Path(tmp)
         # 1. the work alone

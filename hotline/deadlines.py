@@ -14,7 +14,7 @@ class DeadlinePolicyError(ValueError):
 
 
 @dataclass(frozen=True)
-class Limits:
+class TimeLimits:
     accept_hours: float
     reply_days: int | None = None
     reply_hours: float | None = None
@@ -36,16 +36,16 @@ class TicketDeadlines:
 class DeadlinePolicy:
     version: str
     default_type: str
-    types: dict[str, Limits]
-    urgent: Limits
+    types: dict[str, TimeLimits]
+    urgent: TimeLimits
 
     @classmethod
     def from_config(cls, data: dict) -> "DeadlinePolicy":
-        def limits(where: str, spec) -> Limits:
+        def limits(where: str, spec) -> TimeLimits:
             if not isinstance(spec, dict):
                 raise DeadlinePolicyError(f"{where}: expected a mapping")
             try:
-                found = Limits(float(spec["accept_hours"]),
+                found = TimeLimits(float(spec["accept_hours"]),
                                int(spec["reply_days"]) if "reply_days" in spec else None,
                                float(spec["reply_hours"]) if "reply_hours" in spec else None)
             except KeyError as exc:

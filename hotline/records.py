@@ -40,6 +40,11 @@ def content_hash(record: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
+def encode(record: dict) -> bytes:
+    """A raw record as the bytes put on an intake topic (the inverse of decode)."""
+    return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+
+
 def decode(payload: bytes) -> dict:
     """Bytes to a JSON object, or RecordError."""
     try:

@@ -9,7 +9,6 @@ consumers read: dispatched tickets and dead letters.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 
@@ -120,6 +119,3 @@ def _dead_letter(key: bytes | None, value: bytes, clock: Clock) -> Rejection:
         ref = key.decode("utf-8", "replace") if key else "(no key)"
         return make_rejection(topics.REJECTED, ref, "intake", reason, value, clock())
 
-
-def encode_record(record: dict) -> bytes:
-    return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")

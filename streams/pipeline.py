@@ -57,13 +57,11 @@ class Pipeline:
     @property
     def model(self) -> TrainedModel:
         """The domain model; a ModelFile is checked for a newer file on disk."""
-        return self._model.current() if isinstance(self._model, ModelFile) else self._model
+        return self._model.current()
 
     @property
     def type_model(self) -> TrainedModel | None:
-        if isinstance(self._type_model, ModelFile):
-            return self._type_model.current()
-        return self._type_model
+        return self._type_model.current() if self._type_model else None
 
     def process(self, records: list[RawRecord]) -> BatchResult:
         now = self.clock()

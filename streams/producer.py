@@ -11,7 +11,7 @@ from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection, rejection_id
 from hotline.models import TicketEvent
 from streams import topics
-from streams.app import encode_record
+from hotline.records import encode
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class HotlineProducer:
     def send(self, channel: str, record: dict, ref: str) -> Sent:
         if channel not in topics.INTAKE:
             raise ValueError(f"unknown channel {channel!r} (expected {' or '.join(topics.INTAKE)})")
-        payload = encode_record(record)
+        payload = encode(record)
         source_id = str(record.get("id", "")).strip()
         key = source_id.encode("utf-8") if source_id else ref.encode("utf-8")
         ticket_id = f"{channel}-{source_id}" if source_id else None

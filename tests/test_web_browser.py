@@ -148,15 +148,16 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
             assert client.post("/api/tickets/hotline-queue-1/return", json={"reason": "不归我单位"}).status_code == 202
     page = log_in(browser, stack, "dispatcher")
     page.click("#nav-queue")
-    item = page.wait_for_selector("#queue-list li[data-ticket-id='hotline-queue-1']", timeout=60_000)
-    item.click()
+    entry = "#queue-list li[data-ticket-id='hotline-queue-1']"
+    page.wait_for_selector(entry, timeout=60_000)
+    page.locator(entry).click()
     page.wait_for_function("document.getElementById('q-title').textContent.includes('幼儿园')")
     assert "不归我单位" in page.locator("#q-returned").inner_text() or ticket["status"] == "pending_review"
     assert page.locator("#q-domains button").count() == 3
     second = page.locator("#q-domains button").nth(1).get_attribute("data-domain")
     page.keyboard.press("2")
     page.wait_for_function(f"document.getElementById('q-domain').value === {json.dumps(second)}")
-    page.wait_for_function("document.getElementById('q-explain').textContent.includes('rule')")
+    page.wait_for_function("document.getElementById('q-explain').textContent.startsWith('建议')")  # the new suggestion
     unit = page.locator("#q-unit").input_value()
     page.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
     page.keyboard.press("Enter")

@@ -7,7 +7,7 @@
   const domainSelect = document.getElementById("q-domain");
   const unitSelect = document.getElementById("q-unit");
   const result = document.getElementById("q-result");
-  let items = [], index = 0, sent = new Set();
+  let items = [], index = 0, selectedId = null, sent = new Set();
 
   const $ = (id) => document.getElementById(id);
   const json = (url, options) => fetch(url, Object.assign({ credentials: "same-origin" }, options)).then(async (r) => {
@@ -30,7 +30,10 @@
     });
     empty.hidden = items.length > 0;
     detail.hidden = items.length === 0;
-    if (items.length) select(Math.min(index, items.length - 1));
+    // Keep the ticket the dispatcher is looking at when the list reloads; else the same place in the list.
+    const kept = items.findIndex((t) => t.ticket_id === selectedId);
+    if (kept >= 0) markSelected(kept);
+    else if (items.length) select(Math.min(index, items.length - 1));
   }
 
   async function suggest(domain) {
@@ -42,10 +45,15 @@
     $("q-explain").textContent = "建议 Suggested: " + s.lead_unit_name + " (rule " + s.rule_id + ")";
   }
 
-  async function select(i) {
+  function markSelected(i) {
     index = i;
-    const t = items[i];
     [...list.children].forEach((li, k) => li.classList.toggle("selected", k === i));
+  }
+
+  async function select(i) {
+    markSelected(i);
+    const t = items[i];
+    selectedId = t.ticket_id;
     $("q-title").textContent = t.title || "(无标题)";
     $("q-meta").textContent = [t.ticket_id, t.channel, t.received_at.slice(0, 16).replace("T", " "), t.district || "", t.ticket_type || ""].join(" · ");
     $("q-text").textContent = t.text;
@@ -101,5 +109,6 @@
 
   load();
   const source = new EventSource("/api/stream");
+  source.addEventListener("hello", load);  // catches changes between the first load and the stream's start
   source.addEventListener("tickets", load);
 })();

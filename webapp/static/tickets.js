@@ -45,6 +45,9 @@
   refresh();
 
   const source = new EventSource("/api/stream");
+  // "hello" comes when the stream has taken its starting point: whatever was stored between the first
+  // load and then is caught by this refresh, whatever comes later by a "tickets" event.
+  source.addEventListener("hello", refresh);
   source.addEventListener("tickets", refresh);
   source.onopen = () => live.classList.add("on");
   source.onerror = () => live.classList.remove("on");

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import RidgeClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
+
+from classifiers.vectorizers import CharNgramTfidf, WordNgramTfidf
 
 TITLE_WEIGHT = 3
 
@@ -25,16 +26,10 @@ def document(title_tokens: str, text_tokens: str) -> str:
     return " ".join([title_tokens] * TITLE_WEIGHT + [text_tokens]).strip() if title_tokens else text_tokens
 
 
-def split_tokens(document: str) -> list[str]:
-    """Tokenizer for already segmented text (tokens separated by spaces)."""
-    return document.split()
-
-
 def build_pipeline(alpha: float = 1.0, calibration_folds: int = 3) -> Pipeline:
     features = FeatureUnion([
-        ("words", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
-                                  ngram_range=(1, 2), sublinear_tf=True)),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2)),
+        ("words", WordNgramTfidf(ngram_range=(1, 2), sublinear_tf=True)),
+        ("chars", CharNgramTfidf(ngram_range=(1, 3), min_df=2, sublinear_tf=True)),
     ])
     ridge = RidgeClassifier(alpha=alpha, class_weight="balanced")
     return Pipeline([

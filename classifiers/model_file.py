@@ -28,7 +28,7 @@ from hotline.models import Prediction
 
 log = logging.getLogger(__name__)
 
-FORMAT = "hotline-model/1"
+FORMAT = "hotline-model/2"
 TASKS = {
     "domain": "first-level domain (一级分类)",
     "ticket_type": "ticket type (咨询/求助/投诉/举报/建议)",
@@ -190,7 +190,11 @@ class ModelFile:
 
 
 def load(path: Path, segmenter: Segmenter) -> TrainedModel:
-    data = joblib.load(Path(path))
+    try:
+        data = joblib.load(Path(path))
+    except (AttributeError, ImportError) as error:  # pickled classes this version no longer has
+        raise ValueError(f"{path} was written by an earlier version of hotline-pipeline ({error}); "
+                         "train the model again with `hotline train`") from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a hotline model file (expected format {FORMAT})")
     return TrainedModel(estimator=data["estimator"], card=data["card"], segmenter=segmenter)

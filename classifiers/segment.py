@@ -27,6 +27,9 @@ _WORDLIKE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
 _JIEBA_SKIP = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
 _JOINED_RUN = re.compile(r"^[a-zA-Z0-9.%+#&_\-]*[.\-_+#&][a-zA-Z0-9.%+#&_\-]*$")
 _TIE_PRONE = re.compile(r"([\u4e00-\u9fff])\1\1")
+_JOIN_CHARS = re.compile(r"[.\-_+#&]")
+# jieba cuts each run of these characters on its own (jieba/__init__.py, re_han_default).
+_JIEBA_BLOCK = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+)")
 ENGINES = ("rjieba", "jieba")
 
 
@@ -72,10 +75,12 @@ class Segmenter:
 
     def raw_tokens(self, text: str) -> list[str]:
         """Exactly jieba's `lcut(text, HMM=True)`, whichever engine runs."""
-        if self._fast is None or _TIE_PRONE.search(text):
+        if self._fast is None:
             return self.reference.lcut(text, HMM=True)
+        if _TIE_PRONE.search(text):
+            return self._cut_tie_prone(text)
         tokens = self._fast.cut(text, True)
-        if not any(len(t) > 1 and t[0].isascii() and _JOINED_RUN.match(t) for t in tokens):
+        if not _JOIN_CHARS.search(text):
             return tokens
         out = []
         for token in tokens:
@@ -85,9 +90,17 @@ class Segmenter:
                 out.append(token)
         return out
 
+    def _cut_tie_prone(self, text: str) -> list[str]:
+        """jieba cuts each block on its own, so only the blocks with a tie-prone run need jieba itself."""
+        tokens: list[str] = []
+        for block in _JIEBA_BLOCK.split(text):
+            if block:
+                tokens.extend(self.reference.lcut(block, HMM=True) if _TIE_PRONE.search(block)
+                              else self.raw_tokens(block))
+        return tokens
+
     def tokens(self, text: str) -> list[str]:
-        wordlike = _WORDLIKE.search
-        return [t for t in self.raw_tokens(text) if wordlike(t)]
+        return list(filter(_WORDLIKE.search, self.raw_tokens(text)))
 
     def segment(self, text: str) -> str:
         """Tokens joined by single spaces: the form the estimators and the full-text index take."""

@@ -115,3 +115,25 @@ def test_the_model_card_reports_calibration(sample_model):
     card = model_file.load(sample_model, Segmenter(USERDICT)).card
     assert 0 <= card["metrics"]["reliability"]["expected_calibration_error"] < 0.2
     assert sum(b["n"] for b in card["metrics"]["reliability"]["bins"]) == card["data"]["rows"]
+
+
+def test_fast_vectorizers_equal_scikit_learns():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifiers.vectorizers import CharNgramTfidf, WordNgramTfidf
+
+    segmenter = Segmenter(PROJECT_DIR / "config" / "userdict.txt")
+    with open(PROJECT_DIR / "samples" / "training.csv", encoding="utf-8") as handle:
+        documents = [segmenter.segment(f"{r['title']} {r['text']}") for r in csv.DictReader(handle)]
+    documents += ["Déjà VU A3区 x", "", "一"]  # mixed case, accents, empty, a one-character token
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+    expected = reference.fit(documents[:600]).transform(documents)
+    cached = CharNgramTfidf(ngram_range=(1, 3), min_df=2).fit(documents[:600])
+    assert cached.vocabulary_ == reference.vocabulary_
+    for _ in range(2):  # cold cache, then warm
+        assert abs(cached.transform(documents) - expected).max() < 1e-12
+    words = TfidfVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False, ngram_range=(1, 2),
+                            sublinear_tf=True).fit(documents[:600])
+    fast_words = WordNgramTfidf(ngram_range=(1, 2)).fit(documents[:600])
+    assert fast_words.vocabulary_ == words.vocabulary_
+    assert abs(fast_words.transform(documents) - words.transform(documents)).max() < 1e-12

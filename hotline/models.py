@@ -65,12 +65,14 @@ class RoutingDecision(BaseModel):
     rule_id: str
     explanation: str
     needs_review: bool = False
+    subdomain: str | None = None  # second-level topic (二级分类) within the domain, when one was found
 
 
 class DispatchedTicket(Ticket):
     """A ticket with its domain, routing decision and status."""
 
     domain: str
+    subdomain: str | None = None
     confidence: float
     top: list[tuple[str, float]]
     model_version: str

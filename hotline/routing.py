@@ -1,6 +1,8 @@
-"""Routing: domain, district and keywords to a lead unit (牵头单位) and co-units (协办), with the reason.
+"""Routing: domain, second-level topic (二级分类), district and keywords to a lead unit (牵头单位) and
+co-units (协办), with the reason.
 
-Rules are tried in order; the first whose conditions all hold decides. The router is built from
+A ticket's second-level topic ("subdomain") is the first topic of its domain, in file order, one of whose
+keywords the title or text contains. Rules are tried in order; the first whose conditions all hold decides. The router is built from
 plain data (the parsed routing file) so the domain core never reads files itself.
 """
 
@@ -42,15 +44,20 @@ class Rule:
     lead: str
     co: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
+    subdomains: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     districts: tuple[str, ...] = ()
 
-    def matches(self, domain: str, district: str | None, content: str) -> tuple[bool, str]:
+    def matches(self, domain: str, subdomain: str | None, district: str | None, content: str) -> tuple[bool, str]:
         reasons = []
         if self.domains:
             if domain not in self.domains:
                 return False, ""
             reasons.append(f"domain {domain}")
+        if self.subdomains:
+            if subdomain not in self.subdomains:
+                return False, ""
+            reasons.append(f"subdomain {subdomain}")
         if self.districts:
             if district not in self.districts:
                 return False, ""
@@ -69,6 +76,7 @@ class Router:
     districts: list[District]
     rules: list[Rule]
     fallback: str
+    subdomains: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # domain -> topic -> keywords
     review_threshold: float = 0.5
     max_returns: int = 2
     _district_pattern: re.Pattern | None = field(default=None, repr=False)
@@ -110,6 +118,11 @@ class Router:
             for name in rule.districts:
                 if name not in known_districts:
                     raise RoutingConfigError(f"rule {rule.id!r}: district {name!r} is not defined", where)
+            for name in rule.subdomains:
+                owners = [d for d, topics in self.subdomains.items() if name in topics]
+                if not owners or (rule.domains and not set(owners) & set(rule.domains)):
+                    within = f" of domain {'/'.join(rule.domains)}" if rule.domains else ""
+                    raise RoutingConfigError(f"rule {rule.id!r}: subdomain {name!r}{within} is not defined", where)
 
     @classmethod
     def from_config(cls, data: dict) -> "Router":
@@ -126,6 +139,7 @@ class Router:
         for i, d in enumerate(_entries(data, "districts")):
             with _entry("districts", i):
                 districts.append(District(name=d["name"], government=d["government"], aliases=tuple(d.get("aliases", ()))))
+        subdomains = _subdomains(data.get("subdomains"))
         for i, r in enumerate(_entries(data, "rules")):
             with _entry("rules", i):
                 unknown = set(r) - RULE_KEYS
@@ -133,7 +147,8 @@ class Router:
                     raise RoutingConfigError(f"rule {r.get('id')!r}: unknown key(s) {', '.join(sorted(unknown))}", ("rules", i))
                 rules.append(Rule(
                     id=str(r["id"]), lead=r["lead"], co=tuple(r.get("co", ())),
-                    domains=tuple(_as_list(r.get("domain"))), keywords=tuple(r.get("keywords", ())),
+                    domains=tuple(_as_list(r.get("domain"))), subdomains=tuple(_as_list(r.get("subdomain"))),
+                    keywords=tuple(r.get("keywords", ())),
                     districts=tuple(_as_list(r.get("district"))),
                 ))
         try:
@@ -142,7 +157,7 @@ class Router:
         except (TypeError, ValueError) as exc:
             raise RoutingConfigError(f"review_threshold and max_returns must be numbers ({exc})") from None
         return cls(units=units, districts=districts, rules=rules, fallback=data["fallback"],
-                   review_threshold=threshold, max_returns=max_returns)
+                   subdomains=subdomains, review_threshold=threshold, max_returns=max_returns)
 
     def unit_name(self, unit_id: str) -> str:
         unit = self.units.get(unit_id)
@@ -162,13 +177,23 @@ class Router:
                 return self._district_names[match.group(0)]
         return None
 
+    def find_subdomain(self, domain: str, content: str) -> tuple[str, str] | None:
+        """The domain's first second-level topic with a keyword in `content`, and that keyword."""
+        for topic, keywords in self.subdomains.get(domain, {}).items():
+            hit = next((k for k in keywords if k in content), None)
+            if hit is not None:
+                return topic, hit
+        return None
+
     def route(self, ticket: Ticket, prediction: Prediction) -> tuple[RoutingDecision, str | None]:
         """Decide lead and co-units; returns the decision and the district used."""
         district = self.find_district(ticket)
         content = f"{ticket.title}\n{ticket.text}"
+        found = self.find_subdomain(prediction.label, content)
+        subdomain = found[0] if found else None
         government = next((d.government for d in self.districts if d.name == district), None)
         for rule in self.rules:
-            ok, why = rule.matches(prediction.label, district, content)
+            ok, why = rule.matches(prediction.label, subdomain, district, content)
             if not ok:
                 continue
             co = []
@@ -176,16 +201,18 @@ class Router:
                 resolved = government if unit == DISTRICT_PLACEHOLDER else unit
                 if resolved and resolved != rule.lead and resolved not in co:
                     co.append(resolved)
-            return self._decision(rule.id, rule.lead, co, why, prediction, district), district
-        return self._decision("fallback", self.fallback, [], "no rule matched", prediction, district), district
+            return self._decision(rule.id, rule.lead, co, why, prediction, district, found), district
+        return self._decision("fallback", self.fallback, [], "no rule matched", prediction, district, found), district
 
-    def _decision(self, rule_id, lead, co, why, prediction: Prediction, district) -> RoutingDecision:
+    def _decision(self, rule_id, lead, co, why, prediction: Prediction, district, subdomain) -> RoutingDecision:
         needs_review = prediction.confidence < self.review_threshold or rule_id == "fallback"
         parts = [
             f"rule {rule_id} ({why})",
             f"domain {prediction.label} at confidence {prediction.confidence:.2f}",
-            f"lead {self.unit_name(lead)}",
         ]
+        if subdomain:
+            parts.append(f"subdomain {subdomain[0]} (keyword {subdomain[1]})")
+        parts.append(f"lead {self.unit_name(lead)}")
         if co:
             parts.append("co-units " + "、".join(self.unit_name(u) for u in co))
         if district:
@@ -196,11 +223,32 @@ class Router:
                 + ("no rule matched" if rule_id == "fallback" else f"confidence below {self.review_threshold:.2f}")
             )
         return RoutingDecision(
-            lead_unit=lead, co_units=co, rule_id=rule_id, explanation="; ".join(parts), needs_review=needs_review
+            lead_unit=lead, co_units=co, rule_id=rule_id, explanation="; ".join(parts), needs_review=needs_review,
+            subdomain=subdomain[0] if subdomain else None,
         )
 
 
-RULE_KEYS = {"id", "lead", "co", "domain", "keywords", "district"}
+RULE_KEYS = {"id", "lead", "co", "domain", "subdomain", "keywords", "district"}
+
+
+def _subdomains(data) -> dict[str, dict[str, tuple[str, ...]]]:
+    """`subdomains: {domain: {topic: [keyword, ...]}}` from the routing file."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RoutingConfigError("subdomains must map each domain to its topics", ("subdomains",))
+    result = {}
+    for domain, topics in data.items():
+        if not isinstance(topics, dict) or not topics:
+            raise RoutingConfigError(f"subdomains of {domain}: expected topics, each with a list of keywords",
+                                     ("subdomains", domain))
+        result[str(domain)] = {}
+        for topic, keywords in topics.items():
+            if not isinstance(keywords, list) or not keywords or not all(isinstance(k, str) and k for k in keywords):
+                raise RoutingConfigError(f"subdomain {topic} of {domain}: keywords must be a non-empty list of words",
+                                         ("subdomains", domain, topic))
+            result[str(domain)][str(topic)] = tuple(keywords)
+    return result
 
 
 def _entries(data: dict, key: str) -> list[dict]:

@@ -11,7 +11,7 @@ from hotline.models import DispatchedTicket, Rejection, TicketEvent
 TICKET_FIELDS = (
     "seq", "ticket_id", "channel", "source_id", "received_at", "received_at_source", "ingested_at",
     "stored_at", "title", "text", "caller", "phone", "district", "ticket_type", "ticket_type_source",
-    "urgency", "likes", "content_hash", "domain", "confidence", "top", "model_version", "type_confidence",
+    "urgency", "likes", "content_hash", "domain", "subdomain", "confidence", "top", "model_version", "type_confidence",
     "lead_unit", "co_units", "rule_id", "routing_explanation", "status", "personal",
     "returns", "last_return_reason", "flagged", "corrected", "updated_at",
     "accept_due", "reply_due", "deadline_policy", "deadline_warnings",
@@ -20,7 +20,7 @@ REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
     "payload_size", "payload_truncated", "rejected_at",
 )
-FILTERS = ("channel", "domain", "lead_unit", "status", "district", "ticket_type")
+FILTERS = ("channel", "domain", "subdomain", "lead_unit", "status", "district", "ticket_type")
 
 
 @dataclass
@@ -30,6 +30,7 @@ class TicketQuery:
     words: list[str] = field(default_factory=list)
     channel: str | None = None
     domain: str | None = None
+    subdomain: str | None = None
     lead_unit: str | None = None
     status: str | None = None
     district: str | None = None

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     accept_due TEXT,
     reply_due TEXT,
     deadline_policy TEXT,
-    deadline_warnings TEXT NOT NULL DEFAULT '[]'
+    deadline_warnings TEXT NOT NULL DEFAULT '[]',
+    subdomain TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
@@ -104,7 +105,7 @@ MIGRATIONS = (
     ("ticket_type_source", "TEXT"), ("type_confidence", "REAL"), ("returns", "INTEGER NOT NULL DEFAULT 0"),
     ("last_return_reason", "TEXT"), ("flagged", "TEXT"), ("corrected", "INTEGER NOT NULL DEFAULT 0"),
     ("updated_at", "TEXT"), ("accept_due", "TEXT"), ("reply_due", "TEXT"), ("deadline_policy", "TEXT"),
-    ("deadline_warnings", "TEXT NOT NULL DEFAULT '[]'"),
+    ("deadline_warnings", "TEXT NOT NULL DEFAULT '[]'"), ("subdomain", "TEXT"),
 )
 
 
@@ -165,8 +166,8 @@ class SQLiteStore:
                     received_at_source, ingested_at, stored_at, title, text, caller, phone, district,
                     ticket_type, ticket_type_source, urgency, likes, content_hash, domain, confidence, top,
                     model_version, type_confidence, lead_unit, co_units, rule_id, routing_explanation, status,
-                    personal, accept_due, reply_due, deadline_policy, deadline_warnings)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    personal, accept_due, reply_due, deadline_policy, deadline_warnings, subdomain)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         t.ticket_id, t.channel, t.source_id, _local(t.received_at), t.received_at_source,
                         _local(t.ingested_at), now, t.title, t.text, t.caller, t.phone, t.district,
@@ -177,7 +178,7 @@ class SQLiteStore:
                         t.status, t.personal.model_dump_json(),
                         _local(t.accept_due) if t.accept_due else None,
                         _local(t.reply_due) if t.reply_due else None,
-                        t.deadline_policy, json.dumps(t.deadline_warnings, ensure_ascii=False),
+                        t.deadline_policy, json.dumps(t.deadline_warnings, ensure_ascii=False), t.subdomain,
                     ),
                 )
                 if cursor.rowcount:
@@ -246,10 +247,11 @@ class SQLiteStore:
                 "INSERT INTO ticket_events (event_id, ticket_id, kind, at, actor, data) VALUES (?,?,?,?,?,?)",
                 (event.event_id, event.ticket_id, event.kind, at, event.actor, json.dumps(event.data, ensure_ascii=False)),
             )
+            subdomain = event.data.get("subdomain") if event.kind == "dispatched" else ticket["subdomain"]
             db.execute(
-                """UPDATE tickets SET status=?, domain=?, lead_unit=?, co_units=?, returns=?, last_return_reason=?,
-                flagged=?, corrected=?, updated_at=? WHERE ticket_id=?""",
-                (new.status, new.domain, new.lead_unit, json.dumps(list(new.co_units), ensure_ascii=False),
+                """UPDATE tickets SET status=?, domain=?, subdomain=?, lead_unit=?, co_units=?, returns=?,
+                last_return_reason=?, flagged=?, corrected=?, updated_at=? WHERE ticket_id=?""",
+                (new.status, new.domain, subdomain, new.lead_unit, json.dumps(list(new.co_units), ensure_ascii=False),
                  new.returns, new.last_return_reason, new.flagged, int(new.corrected), at, event.ticket_id),
             )
             if event.kind == "dispatched" and (new.domain != state.domain or new.lead_unit != state.lead_unit):

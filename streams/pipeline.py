@@ -120,6 +120,7 @@ class Pipeline:
                     ticket_type_source="model" if typed else ticket.ticket_type_source,
                     type_confidence=typed.confidence if typed else None,
                     domain=prediction.label,
+                    subdomain=decision.subdomain,
                     confidence=prediction.confidence,
                     top=prediction.top,
                     model_version=prediction.model_version,

@@ -30,8 +30,20 @@ def test_keyword_rule_picks_the_lead_unit_and_the_district_government(router):
     assert decision.rule_id == "urban-property"
     assert decision.lead_unit == "housing"
     assert decision.co_units == ["a3-gov"]
-    assert "keyword 物业" in decision.explanation and "A3区人民政府" in decision.explanation
+    assert decision.subdomain == "物业管理"
+    assert "subdomain 物业管理 (keyword 物业)" in decision.explanation and "A3区人民政府" in decision.explanation
     assert not decision.needs_review
+
+
+def test_a_rule_on_the_second_level_topic(router):
+    decision, _ = route(router, "交通运输", "路口红绿灯坏了三天")
+    assert (decision.subdomain, decision.rule_id, decision.lead_unit) == ("交通秩序", "transport-traffic", "traffic-police")
+    # the topic belongs to its domain: the same words under another domain find no topic of that domain
+    decision, _ = route(router, "教育文体", "学校门口红绿灯坏了")
+    assert decision.subdomain is None and decision.rule_id == "education-default"
+    # a topic found without a rule on it still travels with the ticket
+    decision, _ = route(router, "交通运输", "公交站台太远")
+    assert (decision.subdomain, decision.rule_id) == ("公共交通", "transport-default")
 
 
 def test_the_form_district_wins_over_the_text(router):
@@ -70,6 +82,10 @@ def test_every_domain_of_the_board_has_a_rule(router):
     (lambda c: c["districts"].append({"name": "Z区", "government": "zz"}), "government unit 'zz'"),
     (lambda c: c.update(review_threshold=2), "review_threshold"),
     (lambda c: c.pop("rules"), "missing key 'rules'"),
+    (lambda c: c["rules"].insert(0, {"id": "x", "domain": "环境保护", "subdomain": "物业管理", "lead": "housing"}),
+     "subdomain '物业管理' of domain 环境保护 is not defined"),
+    (lambda c: c["rules"].insert(0, {"id": "x", "subdomain": "无此类", "lead": "housing"}), "subdomain '无此类' is not defined"),
+    (lambda c: c["subdomains"].update({"环境保护": {"噪音": "噪音"}}), "keywords must be a non-empty list"),
 ])
 def test_configuration_errors_are_named(change, message):
     with open(PROJECT_DIR / "config" / "routing.yaml", encoding="utf-8") as handle:
@@ -119,3 +135,21 @@ def test_hotline_up_refuses_to_start_on_a_bad_routing_file(tmp_path):
                                  "HOTLINE_CONFIG_DIR": str(config)})
     assert result.returncode != 0
     assert f"{routing}:" in result.stderr.decode() and "fallback unit 'nowhere'" in result.stderr.decode()
+
+
+def test_a_bad_subdomain_names_its_line(tmp_path):
+    import shutil
+
+    from cli.services import build_router
+    from cli.settings import ConfigError, load_settings
+
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_DIR / "config", config)
+    routing = config / "routing.yaml"
+    lines = routing.read_text(encoding="utf-8").splitlines()
+    number = next(i for i, line in enumerate(lines) if line.strip().startswith("噪音扰民:"))
+    lines[number] = "    噪音扰民: []"
+    routing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home"), "HOTLINE_CONFIG_DIR": str(config)})
+    with pytest.raises(ConfigError, match=rf"^{routing}:{number + 1}: subdomain 噪音扰民 of 环境保护"):
+        build_router(settings)

@@ -219,7 +219,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     def suggestion(ticket: dict, domain: str) -> dict:
         prediction = Prediction(label=domain, confidence=1.0, top=[(domain, 1.0)], model_version="dispatcher")
         decision, district = router.route(Ticket.model_validate(ticket), prediction)
-        return {"domain": domain, "lead_unit": decision.lead_unit, "lead_unit_name": unit_names[decision.lead_unit],
+        return {"domain": domain, "subdomain": decision.subdomain, "lead_unit": decision.lead_unit, "lead_unit_name": unit_names[decision.lead_unit],
                 "co_units": decision.co_units, "rule_id": decision.rule_id, "district": district}
 
     @app.get("/queue", response_class=HTMLResponse)
@@ -285,7 +285,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         for unit in [lead, *co_units]:
             if unit not in unit_names:
                 raise HTTPException(400, f"unknown unit {unit!r}")
-        data = {"domain": domain, "lead_unit": lead, "co_units": [u for u in co_units if u != lead]}
+        data = {"domain": domain, "subdomain": suggested["subdomain"], "lead_unit": lead,
+                "co_units": [u for u in co_units if u != lead]}
         return await run_in_threadpool(emit, "dispatched", ticket, user, data)
 
     @app.post("/api/tickets/{ticket_id}/return", status_code=202)

@@ -72,12 +72,14 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
     model = ModelFile(model_path or services.ensure_model(settings), segmenter)
     type_model_path = type_model_path or settings.type_model_path
     type_model = ModelFile(type_model_path, segmenter) if type_model_path else None
-    pipeline = Pipeline(model, services.build_router(settings), store, settings.limits, type_model=type_model,
+    router = services.build_router(settings)
+    clock = services.build_clock(settings)
+    pipeline = Pipeline(model, router, store, settings.limits, clock=clock, type_model=type_model,
                         deadlines=services.build_deadlines(settings))
     app = build_app(
-        bootstrap, pipeline, store, datadir=settings.home / "faust",
+        bootstrap, pipeline, store, datadir=settings.home / "faust", lifecycle=services.build_lifecycle(settings, router),
         batch_size=settings.batch_size, batch_within=settings.batch_within,
-        partitions=settings.topics.get("intake.web", 4),
+        partitions=settings.topics.get("intake.web", 4), clock=clock,
     )
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
@@ -108,10 +110,13 @@ def web(settings, host, port, bootstrap, db):
     from webapp.auth import Users, session_secret
 
     bootstrap = bootstrap or settings.bootstrap or None
+    router = services.build_router(settings)
     app = create_app(
         store=services.open_store(db or services.db_path(settings)),
         users=Users.from_config(read_yaml(settings.users_file), str(settings.users_file)),
-        router=services.build_router(settings),
+        router=router,
+        lifecycle=services.build_lifecycle(settings, router),
+        clock=services.build_clock(settings),
         segmenter=services.segmenter(settings),
         secret=session_secret(settings.home, settings.env),
         producer=(lambda: HotlineProducer(bootstrap, settings.max_record_bytes)) if bootstrap else None,

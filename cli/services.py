@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -13,8 +14,11 @@ from classifiers.segment import Segmenter
 from cli import runstate
 from cli.settings import SAMPLES_DIR, ConfigError, Settings, read_yaml, yaml_line
 from hotline.calendar import CalendarConfigError, WorkCalendar
+from hotline.clock import Clock, ReplayClock, system_clock
 from hotline.deadlines import DeadlinePolicy, DeadlinePolicyError
+from hotline.lifecycle import Lifecycle
 from hotline.routing import Router, RoutingConfigError
+from hotline.timestamps import TimestampError, parse_timestamp
 from stores.sqlite import SQLiteStore
 
 
@@ -47,6 +51,25 @@ def build_deadlines(settings: Settings) -> tuple[DeadlinePolicy, WorkCalendar]:
     except DeadlinePolicyError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return policy, build_calendar(settings)
+
+
+def build_lifecycle(settings: Settings, router: Router | None = None) -> Lifecycle:
+    policy, calendar = build_deadlines(settings)
+    return Lifecycle((router or build_router(settings)).max_returns, calendar, policy)
+
+
+def build_clock(settings: Settings) -> Clock:
+    """The system clock, or a replayed one: HOTLINE_CLOCK_START (ISO time) runs from that moment,
+    HOTLINE_CLOCK_SPEED times faster than the wall clock, anchored at HOTLINE_CLOCK_ANCHOR (Unix seconds;
+    default: now), so the worker and the web app started by `hotline up` share one replayed time."""
+    start = settings.env.get("HOTLINE_CLOCK_START")
+    if not start:
+        return system_clock
+    try:
+        return ReplayClock(parse_timestamp(start), float(settings.env.get("HOTLINE_CLOCK_SPEED") or 1),
+                           float(settings.env.get("HOTLINE_CLOCK_ANCHOR") or time.time()))
+    except (TimestampError, ValueError) as exc:
+        raise ConfigError(f"HOTLINE_CLOCK_START/SPEED/ANCHOR: {exc}") from None
 
 
 def open_store(db_path: Path) -> SQLiteStore:

@@ -63,6 +63,29 @@ class WorkCalendar:
             periods.append((start, end))
         return cls(holidays=holidays, workdays=workdays, known_years=known, office_hours=periods)
 
+    @property
+    def hours_per_day(self) -> float:
+        """Office hours in one working day: the unit of latency in working days."""
+        return sum((datetime.combine(date.min, end) - datetime.combine(date.min, start)).total_seconds()
+                   for start, end in self.office_hours) / 3600
+
+    def working_hours_between(self, start: datetime, end: datetime) -> float:
+        """Office hours on working days between two moments (0 when end is not after start)."""
+        start, end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
+        if end <= start:
+            return 0.0
+        total = 0.0
+        day = start.date()
+        while day <= end.date():
+            if self.is_workday(day):
+                for begin, finish in self.office_hours:
+                    a = max(datetime.combine(day, begin, SHANGHAI), start)
+                    b = min(datetime.combine(day, finish, SHANGHAI), end)
+                    if b > a:
+                        total += (b - a).total_seconds()
+            day += timedelta(days=1)
+        return total / 3600
+
     def knows(self, day: date) -> bool:
         return day.year in self.known_years
 

@@ -1,13 +1,42 @@
-"""What each ticket event does to a ticket's dispatch state, and which events are impossible.
+"""What each ticket event does to a ticket, and which events are impossible (the closed loop:
+按责交办 → 签收 → 答复 → 办结 → 回访).
 
-The state is the part of a ticket that events change; the store keeps it and applies next_state.
+Statuses:
+  pending_review   waits for a dispatcher (待人工派单)
+  dispatched       sent to the lead unit, not yet accepted (已派单)
+  accepted         the unit has accepted it and is handling it (已签收)
+  waiting_citizen  the unit waits for the citizen; the reply clock pauses (等待市民补充)
+  replied          the unit has replied (已答复)
+  closed           closed after review or a satisfied callback (办结)
+
+Events and what they do:
+  dispatched            pending_review -> dispatched (a dispatcher confirms or corrects the suggestion)
+  rerouted (改派)        dispatched/accepted -> dispatched to another lead unit; needs a reason
+  returned (退单)        dispatched/accepted -> pending_review; needs a reason; too many flag a supervisor
+  accepted (签收)        dispatched -> accepted
+  paused / resumed      accepted <-> waiting_citizen; the paused working time is added to the reply deadline
+  extension_requested   accepted/waiting_citizen, none pending; `days` working days and a reason
+  extension_approved    adds the requested working days to the reply deadline; extension_refused drops it
+  replied (答复)         dispatched/accepted -> replied; latency kept wall-clock and in working days.
+                        A historical reply (`imported: true`) may also answer a ticket waiting for review.
+  closed (办结)          replied -> closed
+  callback (回访)        replied/closed -> closed with 满意 or 基本满意; 不满意 reopens the ticket
+  reopened              replied/closed -> dispatched to the same unit with a new reply deadline; needs a reason
+
+The state is the part of a ticket that events change; the store keeps it and applies `Lifecycle.apply`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
+from hotline.calendar import WorkCalendar
+from hotline.deadlines import DeadlinePolicy
 from hotline.models import TicketEvent
+
+SATISFACTION = ("满意", "基本满意", "不满意")
+OPEN_STATUSES = ("pending_review", "dispatched", "accepted", "waiting_citizen")
 
 
 class TransitionError(ValueError):
@@ -28,25 +57,64 @@ class DispatchState:
     last_return_reason: str | None = None
     flagged: str | None = None
     corrected: bool = False
+    # set at intake, read by the rules below
+    received_at: datetime | None = None
+    ticket_type: str | None = None
+    urgency: str = "normal"
+    # the handling record
+    reply_due: datetime | None = None
+    accepted_at: datetime | None = None
+    replied_at: datetime | None = None
+    reply_seconds: float | None = None
+    reply_working_days: float | None = None
+    on_time: bool | None = None
+    paused_since: datetime | None = None
+    paused_hours: float = 0.0
+    extension_pending: int | None = None
+    extensions: int = 0
+    closed_at: datetime | None = None
+    satisfaction: str | None = None
+    reopened: int = 0
     history: tuple[str, ...] = field(default=(), compare=False)
 
 
+STATE_FIELDS = tuple(f for f in DispatchState.__dataclass_fields__ if f != "history")
+
+
 def state_of(ticket: dict) -> DispatchState:
-    """The dispatch state of a stored ticket (a dict with the store's ticket fields)."""
-    return DispatchState(
-        status=ticket["status"], domain=ticket["domain"], lead_unit=ticket["lead_unit"],
-        co_units=tuple(ticket["co_units"]), returns=ticket["returns"],
-        last_return_reason=ticket["last_return_reason"], flagged=ticket["flagged"], corrected=ticket["corrected"],
-    )
+    """The state of a stored ticket (a dict with the store's ticket fields, times as datetimes or ISO text)."""
+    values = {}
+    for name in STATE_FIELDS:
+        value = ticket.get(name)
+        if name.endswith(("_at", "_due", "_since")) and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value is not None:
+            values[name] = value
+    values["co_units"] = tuple(values.get("co_units", ()))
+    values["corrected"] = bool(values.get("corrected", False))
+    if "on_time" in values:
+        values["on_time"] = bool(values["on_time"])
+    return DispatchState(**values)
 
 
-def next_state(state: DispatchState, event: TicketEvent, max_returns: int) -> DispatchState:
-    """Apply one event. dispatched: a dispatcher sends the ticket to a unit (confirming or correcting the
-    suggestion). returned (退单): the unit gives it back with a reason; it waits for a dispatcher again, and
-    more than max_returns returns flag it to a supervisor."""
-    if event.kind == "dispatched":
-        if state.status != "pending_review":
-            raise TransitionError(f"ticket {event.ticket_id} is {state.status}, not waiting for a dispatcher")
+@dataclass(frozen=True)
+class Lifecycle:
+    """The rules, with what they need: the return limit, and the calendar and policy for deadlines.
+    Without a calendar, latency in working days and deadline changes are left out."""
+
+    max_returns: int = 2
+    calendar: WorkCalendar | None = None
+    policy: DeadlinePolicy | None = None
+
+    def apply(self, state: DispatchState, event: TicketEvent) -> DispatchState:
+        handler = getattr(self, f"_{event.kind}", None)
+        if handler is None:
+            raise InvalidEvent(f"unknown event kind {event.kind!r}")
+        return handler(state, event)
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def _dispatched(self, state, event):
+        _require(state, event, "pending_review", "waiting for a dispatcher")
         lead = event.data.get("lead_unit")
         domain = event.data.get("domain") or state.domain
         if not lead:
@@ -56,15 +124,126 @@ def next_state(state: DispatchState, event: TicketEvent, max_returns: int) -> Di
             co_units=tuple(event.data.get("co_units") or ()),
             corrected=state.corrected or domain != state.domain or lead != state.lead_unit,
         )
-    if event.kind == "returned":
-        if state.status != "dispatched":
-            raise TransitionError(f"ticket {event.ticket_id} is {state.status}; only a dispatched ticket can be returned")
-        reason = str(event.data.get("reason") or "").strip()
-        if not reason:
-            raise InvalidEvent("a return (退单) needs a reason")
+
+    def _rerouted(self, state, event):
+        _require(state, event, ("dispatched", "accepted"), "with a unit")
+        lead = event.data.get("lead_unit")
+        if not lead:
+            raise InvalidEvent("a re-route (改派) needs the new lead unit")
+        _reason(event, "a re-route (改派)")
+        if lead == state.lead_unit:
+            raise TransitionError(f"ticket {event.ticket_id} is already with {lead}")
+        return replace(state, status="dispatched", lead_unit=lead, co_units=tuple(event.data.get("co_units") or ()),
+                       accepted_at=None)
+
+    def _returned(self, state, event):
+        _require(state, event, ("dispatched", "accepted"), "with a unit; only such a ticket can be returned")
+        reason = _reason(event, "a return (退单)")
         returns = state.returns + 1
         flagged = state.flagged
-        if returns > max_returns:
-            flagged = f"returned {returns} times (more than {max_returns}): needs a supervisor"
-        return replace(state, status="pending_review", returns=returns, last_return_reason=reason, flagged=flagged)
-    raise InvalidEvent(f"unknown event kind {event.kind!r}")
+        if returns > self.max_returns:
+            flagged = f"returned {returns} times (more than {self.max_returns}): needs a supervisor"
+        return replace(state, status="pending_review", returns=returns, last_return_reason=reason, flagged=flagged,
+                       accepted_at=None)
+
+    # -- handling --------------------------------------------------------------------------------
+    def _accepted(self, state, event):
+        _require(state, event, "dispatched", "dispatched and waiting to be accepted")
+        return replace(state, status="accepted", accepted_at=event.at)
+
+    def _paused(self, state, event):
+        _require(state, event, "accepted", "accepted")
+        _reason(event, "waiting for the citizen")
+        return replace(state, status="waiting_citizen", paused_since=event.at)
+
+    def _resumed(self, state, event):
+        _require(state, event, "waiting_citizen", "waiting for the citizen")
+        hours = self._working_hours(state.paused_since, event.at)
+        due = state.reply_due
+        if due is not None and hours > 0 and self.calendar is not None:
+            due = self.calendar.add_working_hours(due, hours).at
+        return replace(state, status="accepted", paused_since=None, paused_hours=state.paused_hours + hours,
+                       reply_due=due)
+
+    def _extension_requested(self, state, event):
+        _require(state, event, ("accepted", "waiting_citizen"), "being handled")
+        if state.extension_pending is not None:
+            raise TransitionError(f"ticket {event.ticket_id} already has an extension request waiting")
+        days = event.data.get("days")
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 60:
+            raise InvalidEvent("an extension (延期) needs `days`: a whole number of working days from 1 to 60")
+        _reason(event, "an extension (延期)")
+        return replace(state, extension_pending=days)
+
+    def _extension_approved(self, state, event):
+        if state.extension_pending is None:
+            raise TransitionError(f"ticket {event.ticket_id} has no extension request waiting")
+        due = state.reply_due
+        if due is not None and self.calendar is not None:
+            due = self.calendar.add_working_days(due, state.extension_pending).at
+        return replace(state, extension_pending=None, extensions=state.extensions + 1, reply_due=due)
+
+    def _extension_refused(self, state, event):
+        if state.extension_pending is None:
+            raise TransitionError(f"ticket {event.ticket_id} has no extension request waiting")
+        return replace(state, extension_pending=None)
+
+    def _replied(self, state, event):
+        allowed = ("dispatched", "accepted", "pending_review") if event.data.get("imported") else ("dispatched", "accepted")
+        _require(state, event, allowed, "with a unit (dispatched or accepted)")
+        if state.received_at is not None and event.at < state.received_at:
+            raise InvalidEvent(f"the reply ({event.at.isoformat()}) is earlier than the ticket's receipt "
+                               f"({state.received_at.isoformat()})")
+        seconds = (event.at - state.received_at).total_seconds() if state.received_at else None
+        working = None
+        if state.received_at is not None and self.calendar is not None:
+            working = round(self._working_hours(state.received_at, event.at) / self.calendar.hours_per_day, 4)
+        return replace(
+            state, status="replied", replied_at=event.at, accepted_at=state.accepted_at or event.at,
+            reply_seconds=seconds, reply_working_days=working,
+            on_time=(event.at <= state.reply_due) if state.reply_due else None,
+        )
+
+    def _closed(self, state, event):
+        _require(state, event, "replied", "replied")
+        return replace(state, status="closed", closed_at=event.at)
+
+    def _callback(self, state, event):
+        _require(state, event, ("replied", "closed"), "replied or closed")
+        satisfaction = event.data.get("satisfaction")
+        if satisfaction not in SATISFACTION:
+            raise InvalidEvent(f"a callback (回访) needs satisfaction: one of {'/'.join(SATISFACTION)}")
+        if satisfaction == "不满意":
+            return replace(self._reopen(state, event), satisfaction=satisfaction)
+        return replace(state, status="closed", closed_at=state.closed_at or event.at, satisfaction=satisfaction)
+
+    def _reopened(self, state, event):
+        _require(state, event, ("replied", "closed"), "replied or closed")
+        _reason(event, "reopening a ticket")
+        return self._reopen(state, event)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _reopen(self, state, event):
+        due = None
+        if self.calendar is not None and self.policy is not None:
+            due = self.policy.deadlines(event.at, state.ticket_type, state.urgency, self.calendar).reply_due
+        return replace(state, status="dispatched", reopened=state.reopened + 1, reply_due=due, closed_at=None,
+                       accepted_at=None, extension_pending=None)
+
+    def _working_hours(self, start: datetime | None, end: datetime) -> float:
+        if start is None or self.calendar is None:
+            return 0.0
+        return self.calendar.working_hours_between(start, end)
+
+
+def _require(state: DispatchState, event: TicketEvent, allowed, what: str) -> None:
+    allowed = (allowed,) if isinstance(allowed, str) else allowed
+    if state.status not in allowed:
+        raise TransitionError(f"ticket {event.ticket_id} is {state.status}, not {what}: cannot apply {event.kind}")
+
+
+def _reason(event: TicketEvent, what: str) -> str:
+    reason = str(event.data.get("reason") or "").strip()
+    if not reason:
+        raise InvalidEvent(f"{what} needs a reason")
+    return reason

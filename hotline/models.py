@@ -104,7 +104,11 @@ class Rejection(BaseModel):
     rejected_at: datetime
 
 
-EventKind = Literal["dispatched", "returned"]
+EventKind = Literal[
+    "dispatched", "rerouted", "returned", "accepted", "paused", "resumed", "extension_requested",
+    "extension_approved", "extension_refused", "replied", "closed", "callback", "reopened",
+]
+EVENT_KINDS: tuple[str, ...] = EventKind.__args__
 
 
 class TicketEvent(BaseModel):

@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
+from hotline.lifecycle import Lifecycle
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 
 # Fields of a stored ticket as the store returns it (a plain dict; times as ISO 8601 in Asia/Shanghai).
 TICKET_FIELDS = (
     "seq", "ticket_id", "channel", "source_id", "received_at", "received_at_source", "ingested_at",
     "stored_at", "title", "text", "caller", "phone", "district", "ticket_type", "ticket_type_source",
-    "urgency", "likes", "content_hash", "domain", "subdomain", "confidence", "top", "model_version", "type_confidence",
+    "urgency", "likes", "content_hash", "domain", "confidence", "top", "model_version", "type_confidence",
     "lead_unit", "co_units", "rule_id", "routing_explanation", "status", "personal",
     "returns", "last_return_reason", "flagged", "corrected", "updated_at",
-    "accept_due", "reply_due", "deadline_policy", "deadline_warnings",
+    "accept_due", "reply_due", "deadline_policy", "deadline_warnings", "subdomain",
+    "accepted_at", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_since", "paused_hours",
+    "extension_pending", "extensions", "closed_at", "satisfaction", "reopened",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
@@ -80,8 +83,8 @@ class Store(Protocol):
     def latest_change(self) -> tuple[int, int]:
         """(latest ticket seq, latest event seq): changes whenever a ticket arrives or an event is applied."""
 
-    def apply_event(self, event: TicketEvent, max_returns: int) -> tuple[str, str]:
-        """Apply a ticket event (hotline.lifecycle): ("applied", ""), ("duplicate", "") or ("refused", reason).
+    def apply_event(self, event: TicketEvent, lifecycle: Lifecycle) -> tuple[str, str]:
+        """Apply a ticket event by the lifecycle rules: ("applied", ""), ("duplicate", "") or ("refused", reason).
         A dispatch that changes the domain or the unit is kept as a correction."""
 
     def ticket_events(self, ticket_id: str) -> list[dict]: ...

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from hotline.lifecycle import TransitionError, next_state, state_of
+from hotline.lifecycle import STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
 from stores.base import FILTERS, TicketQuery
@@ -54,7 +54,19 @@ CREATE TABLE IF NOT EXISTS tickets (
     reply_due TEXT,
     deadline_policy TEXT,
     deadline_warnings TEXT NOT NULL DEFAULT '[]',
-    subdomain TEXT
+    subdomain TEXT,
+    accepted_at TEXT,
+    replied_at TEXT,
+    reply_seconds REAL,
+    reply_working_days REAL,
+    on_time INTEGER,
+    paused_since TEXT,
+    paused_hours REAL NOT NULL DEFAULT 0,
+    extension_pending INTEGER,
+    extensions INTEGER NOT NULL DEFAULT 0,
+    closed_at TEXT,
+    satisfaction TEXT,
+    reopened INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
@@ -105,8 +117,24 @@ MIGRATIONS = (
     ("ticket_type_source", "TEXT"), ("type_confidence", "REAL"), ("returns", "INTEGER NOT NULL DEFAULT 0"),
     ("last_return_reason", "TEXT"), ("flagged", "TEXT"), ("corrected", "INTEGER NOT NULL DEFAULT 0"),
     ("updated_at", "TEXT"), ("accept_due", "TEXT"), ("reply_due", "TEXT"), ("deadline_policy", "TEXT"),
-    ("deadline_warnings", "TEXT NOT NULL DEFAULT '[]'"), ("subdomain", "TEXT"),
+    ("deadline_warnings", "TEXT NOT NULL DEFAULT '[]'"), ("subdomain", "TEXT"), ("accepted_at", "TEXT"),
+    ("replied_at", "TEXT"), ("reply_seconds", "REAL"), ("reply_working_days", "REAL"), ("on_time", "INTEGER"),
+    ("paused_since", "TEXT"), ("paused_hours", "REAL NOT NULL DEFAULT 0"), ("extension_pending", "INTEGER"),
+    ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
+    ("reopened", "INTEGER NOT NULL DEFAULT 0"),
 )
+# Ticket fields the lifecycle changes (hotline.lifecycle.DispatchState less what intake sets).
+_EVENT_COLUMNS = tuple(f for f in STATE_FIELDS if f not in ("received_at", "ticket_type", "urgency"))
+
+
+def _column_value(value):
+    if isinstance(value, datetime):
+        return _local(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple):
+        return json.dumps(list(value), ensure_ascii=False)
+    return value
 
 
 def _local(moment: datetime) -> str:
@@ -220,10 +248,12 @@ class SQLiteStore:
             record[column] = json.loads(record[column])
         record["top"] = [tuple(pair) for pair in record["top"]]
         record["corrected"] = bool(record["corrected"])
+        if record["on_time"] is not None:
+            record["on_time"] = bool(record["on_time"])
         return record
 
     # -- ticket events --------------------------------------------------------------------------
-    def apply_event(self, event: TicketEvent, max_returns: int) -> tuple[str, str]:
+    def apply_event(self, event: TicketEvent, lifecycle: Lifecycle) -> tuple[str, str]:
         """Apply a ticket event: ("applied", ""), ("duplicate", "") or ("refused", reason)."""
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
@@ -238,7 +268,7 @@ class SQLiteStore:
             ticket = self._ticket(row)
             state = state_of(ticket)
             try:
-                new = next_state(state, event, max_returns)
+                new = lifecycle.apply(state, event)
             except TransitionError as exc:
                 db.execute("ROLLBACK")
                 return "refused", str(exc)
@@ -248,11 +278,10 @@ class SQLiteStore:
                 (event.event_id, event.ticket_id, event.kind, at, event.actor, json.dumps(event.data, ensure_ascii=False)),
             )
             subdomain = event.data.get("subdomain") if event.kind == "dispatched" else ticket["subdomain"]
+            assignments = ", ".join(f"{c}=?" for c in _EVENT_COLUMNS)
             db.execute(
-                """UPDATE tickets SET status=?, domain=?, subdomain=?, lead_unit=?, co_units=?, returns=?,
-                last_return_reason=?, flagged=?, corrected=?, updated_at=? WHERE ticket_id=?""",
-                (new.status, new.domain, subdomain, new.lead_unit, json.dumps(list(new.co_units), ensure_ascii=False),
-                 new.returns, new.last_return_reason, new.flagged, int(new.corrected), at, event.ticket_id),
+                f"UPDATE tickets SET {assignments}, subdomain=?, updated_at=? WHERE ticket_id=?",
+                (*(_column_value(getattr(new, c)) for c in _EVENT_COLUMNS), subdomain, at, event.ticket_id),
             )
             if event.kind == "dispatched" and (new.domain != state.domain or new.lead_unit != state.lead_unit):
                 db.execute(

@@ -16,6 +16,7 @@ import faust
 
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
+from hotline.lifecycle import Lifecycle
 from hotline.models import Rejection, TicketEvent
 from stores.base import Store
 from streams import topics
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def build_app(
-    bootstrap: str, pipeline: Pipeline, store: Store, datadir: Path,
+    bootstrap: str, pipeline: Pipeline, store: Store, datadir: Path, lifecycle: Lifecycle,
     batch_size: int = 500, batch_within: float = 0.2, partitions: int = 4,
     app_id: str = "hotline-pipeline", clock: Clock = system_clock,
 ) -> faust.App:
@@ -83,7 +84,7 @@ def build_app(
             except ValueError as exc:
                 letters.append(make_rejection(topics.EVENTS, ref, "event", f"malformed ticket event: {str(exc).splitlines()[0]}", value, clock()))
                 continue
-            status, reason = store.apply_event(event, pipeline.router.max_returns)
+            status, reason = store.apply_event(event, lifecycle)
             if status == "refused":
                 letters.append(make_rejection(topics.EVENTS, event.event_id, "event", reason, value, clock()))
         return letters

@@ -80,3 +80,32 @@ def test_corrections_change_the_next_trained_model(stack, tmp_path):
         line = json.loads(out.stdout)
         return dict((t["domain"], t["confidence"]) for t in line["top"]).get(target, 0.0)
     assert probability(tmp_path / "learnt.joblib") > probability(tmp_path / "plain.joblib")
+
+
+def test_units_and_supervisors_record_the_handling_loop_over_http(stack):
+    """A unit's own system accepts and replies through the API; a supervisor records the callback (回访)."""
+    ticket = send_and_wait(stack, {"id": "loop-1", "title": "A2区小区电梯故障", "text": "电梯坏了一周物业不修", "type": "求助"})
+    tid = ticket["ticket_id"]
+    events = f"/api/tickets/{tid}/events"
+    with stack.client("dispatcher") as dispatcher, stack.client("unit") as unit, stack.client("supervisor") as supervisor:
+        if ticket["status"] == "pending_review":
+            assert dispatcher.post(f"/api/tickets/{tid}/dispatch", json={}).status_code == 202
+            until_status(dispatcher, tid, "dispatched")
+        refused = unit.post(events, json={"kind": "callback", "data": {"satisfaction": "满意"}})
+        assert refused.status_code == 403 and "supervise" in refused.json()["detail"]
+        early = supervisor.post(events, json={"kind": "closed"})
+        assert early.status_code == 409 and "not replied" in early.json()["detail"]
+        assert unit.post(events, json={"kind": "teleported"}).status_code == 400
+        assert unit.post(events, json={"kind": "accepted", "at": "2999-01-01T00:00:00+08:00"}).status_code == 400
+
+        assert unit.post(events, json={"kind": "accepted", "event_id": f"{tid}-accept"}).status_code == 202
+        until_status(unit, tid, "accepted")
+        unit.post(events, json={"kind": "accepted", "event_id": f"{tid}-accept"})  # a resend changes nothing
+        assert unit.post(events, json={"kind": "replied", "data": {"reply": "已协调维修"}}).status_code == 202
+        until_status(unit, tid, "replied")
+        assert supervisor.post(events, json={"kind": "callback", "data": {"satisfaction": "满意"}}).status_code == 202
+        closed = until_status(unit, tid, "closed")
+        assert closed["satisfaction"] == "满意" and closed["reply_seconds"] >= 0
+        assert closed["reply_working_days"] is not None and closed["on_time"] is True
+        kinds = [e["kind"] for e in unit.get(events).json()["events"]]
+        assert kinds[-3:] == ["accepted", "replied", "callback"] and kinds.count("accepted") == 1

@@ -2,42 +2,104 @@ from datetime import datetime
 
 import pytest
 
-from hotline.lifecycle import DispatchState, InvalidEvent, TransitionError, next_state
+from hotline.lifecycle import DispatchState, InvalidEvent, Lifecycle, TransitionError
 from hotline.models import TicketEvent
 from hotline.timestamps import SHANGHAI
 
 WAITING = DispatchState(status="pending_review", domain="城乡建设", lead_unit="housing")
+WITH_UNIT = DispatchState(status="dispatched", domain="城乡建设", lead_unit="housing",
+                          received_at=datetime(2026, 9, 30, 16, tzinfo=SHANGHAI),
+                          reply_due=datetime(2026, 10, 13, 17, 30, tzinfo=SHANGHAI), ticket_type="投诉")
 
 
-def event(kind, **data):
-    return TicketEvent(event_id="e", ticket_id="t", kind=kind, at=datetime(2026, 1, 1, tzinfo=SHANGHAI),
-                       actor="d", data=data)
+def event(kind, at=datetime(2026, 10, 9, 10, tzinfo=SHANGHAI), **data):
+    return TicketEvent(event_id="e", ticket_id="t", kind=kind, at=at, actor="d", data=data)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    from cli.services import build_lifecycle
+    from cli.settings import load_settings
+
+    return build_lifecycle(load_settings())
 
 
 def test_confirming_the_suggestion_is_not_a_correction():
-    state = next_state(WAITING, event("dispatched", lead_unit="housing", co_units=["a1-gov"]), 2)
+    state = Lifecycle(2).apply(WAITING, event("dispatched", lead_unit="housing", co_units=["a1-gov"]))
     assert (state.status, state.co_units, state.corrected) == ("dispatched", ("a1-gov",), False)
 
 
 def test_changing_domain_or_unit_is_a_correction():
-    assert next_state(WAITING, event("dispatched", lead_unit="urban-management"), 2).corrected
-    assert next_state(WAITING, event("dispatched", domain="环境保护", lead_unit="housing"), 2).corrected
+    assert Lifecycle(2).apply(WAITING, event("dispatched", lead_unit="urban-management")).corrected
+    assert Lifecycle(2).apply(WAITING, event("dispatched", domain="环境保护", lead_unit="housing")).corrected
 
 
 def test_returns_count_and_flag_past_the_limit():
-    state = next_state(WAITING, event("dispatched", lead_unit="housing"), 1)
-    state = next_state(state, event("returned", reason="不归我们"), 1)
+    rules = Lifecycle(1)
+    state = rules.apply(WAITING, event("dispatched", lead_unit="housing"))
+    state = rules.apply(state, event("returned", reason="不归我们"))
     assert (state.status, state.returns, state.flagged) == ("pending_review", 1, None)
-    state = next_state(next_state(state, event("dispatched", lead_unit="housing"), 1), event("returned", reason="再退"), 1)
+    state = rules.apply(rules.apply(state, event("dispatched", lead_unit="housing")), event("returned", reason="再退"))
     assert state.returns == 2 and "needs a supervisor" in state.flagged
 
 
-@pytest.mark.parametrize("state, ev, error", [
-    (WAITING, event("returned", reason="x"), TransitionError),
-    (DispatchState(status="dispatched", domain="a", lead_unit="b"), event("dispatched", lead_unit="b"), TransitionError),
-    (WAITING, event("dispatched"), InvalidEvent),
-    (DispatchState(status="dispatched", domain="a", lead_unit="b"), event("returned", reason=" "), InvalidEvent),
+def test_reply_latency_wall_clock_and_working_days_across_national_day(rules):
+    # received 2026-09-30 16:00; 10-01..10-07 are holidays: the reply on 10-09 took 9 days, under 2 working days
+    state = rules.apply(WITH_UNIT, event("accepted", at=datetime(2026, 9, 30, 16, 30, tzinfo=SHANGHAI)))
+    state = rules.apply(state, event("replied", at=datetime(2026, 10, 9, 12, tzinfo=SHANGHAI)))
+    assert state.status == "replied" and state.on_time is True
+    assert state.reply_seconds == 8 * 86400 + 20 * 3600
+    expected = rules.calendar.working_hours_between(WITH_UNIT.received_at, state.replied_at) / rules.calendar.hours_per_day
+    assert state.reply_working_days == round(expected, 4)
+    assert 1 < state.reply_working_days < 3  # nine calendar days, mostly holiday
+
+
+def test_a_late_reply_is_not_on_time(rules):
+    state = rules.apply(WITH_UNIT, event("replied", at=datetime(2026, 10, 14, 9, tzinfo=SHANGHAI)))
+    assert state.on_time is False
+
+
+def test_dissatisfied_callback_reopens_with_a_new_deadline(rules):
+    replied = rules.apply(WITH_UNIT, event("replied", at=datetime(2026, 10, 12, 9, tzinfo=SHANGHAI)))
+    reopened = rules.apply(replied, event("callback", at=datetime(2026, 10, 14, 10, tzinfo=SHANGHAI), satisfaction="不满意"))
+    assert (reopened.status, reopened.reopened, reopened.satisfaction) == ("dispatched", 1, "不满意")
+    assert reopened.reply_due == datetime(2026, 10, 21, 17, 30, tzinfo=SHANGHAI)
+    closed = rules.apply(replied, event("callback", satisfaction="基本满意"))
+    assert (closed.status, closed.satisfaction) == ("closed", "基本满意")
+
+
+@pytest.mark.parametrize("state, ev, error, message", [
+    (WAITING, event("returned", reason="x"), TransitionError, "pending_review"),
+    (WITH_UNIT, event("dispatched", lead_unit="b"), TransitionError, "not waiting for a dispatcher"),
+    (WAITING, event("dispatched"), InvalidEvent, "lead unit"),
+    (WITH_UNIT, event("returned", reason=" "), InvalidEvent, "needs a reason"),
+    (WAITING, event("replied"), TransitionError, "pending_review"),
+    (WITH_UNIT, event("closed"), TransitionError, "not replied"),
+    (WITH_UNIT, event("callback", satisfaction="满意"), TransitionError, "not replied or closed"),
+    (WITH_UNIT, event("extension_requested", days=2, reason="x"), TransitionError, "being handled"),
+    (WITH_UNIT, event("extension_approved"), TransitionError, "no extension request"),
+    (WITH_UNIT, event("rerouted", lead_unit="housing", reason="x"), TransitionError, "already with housing"),
+    (WITH_UNIT, event("replied", at=datetime(2026, 9, 1, tzinfo=SHANGHAI)), InvalidEvent, "earlier than"),
 ])
-def test_impossible_events_are_refused(state, ev, error):
-    with pytest.raises(error):
-        next_state(state, ev, 2)
+def test_impossible_events_are_refused_with_the_reason(state, ev, error, message):
+    with pytest.raises(error, match=message):
+        Lifecycle(2).apply(state, ev)
+
+
+def test_a_historical_reply_may_answer_a_ticket_waiting_for_review():
+    state = Lifecycle(2).apply(WAITING, event("replied", imported=True))
+    assert state.status == "replied"
+
+
+def test_bad_callback_and_extension_data():
+    rules = Lifecycle(2)
+    replied = rules.apply(WITH_UNIT, event("replied"))
+    with pytest.raises(InvalidEvent, match="满意/基本满意/不满意"):
+        rules.apply(replied, event("callback", satisfaction="还行"))
+    accepted = rules.apply(WITH_UNIT, event("accepted"))
+    for days in (0, "3", 2.5, True):
+        with pytest.raises(InvalidEvent, match="whole number of working days"):
+            rules.apply(accepted, event("extension_requested", days=days, reason="x"))
+    pending = rules.apply(accepted, event("extension_requested", days=3, reason="需协调"))
+    with pytest.raises(TransitionError, match="already has an extension request"):
+        rules.apply(pending, event("extension_requested", days=1, reason="再延"))

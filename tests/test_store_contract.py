@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.deadletters import make_rejection
+from hotline.lifecycle import Lifecycle
 from hotline.models import DispatchedTicket, PersonalData
 from hotline.timestamps import SHANGHAI
 from stores.base import REJECTION_FIELDS, TICKET_FIELDS, TicketQuery
@@ -108,6 +109,9 @@ def test_iteration_covers_everything_in_order(store):
     assert store.latest_seq() == 2501
 
 
+RULES = Lifecycle(max_returns=1)
+
+
 def event(kind, n, **data):
     from hotline.models import TicketEvent
 
@@ -118,25 +122,25 @@ def event(kind, n, **data):
 def test_dispatch_return_and_flag_through_events(store):
     store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(2)])
     assert [t["ticket_id"] for t in store.queue()] == ["web-1"]
-    assert store.apply_event(event("dispatched", 1, domain="城乡建设", lead_unit="housing"), 1) == ("applied", "")
-    assert store.apply_event(event("dispatched", 1, domain="城乡建设", lead_unit="housing"), 1) == ("duplicate", "")
+    assert store.apply_event(event("dispatched", 1, domain="城乡建设", lead_unit="housing"), RULES) == ("applied", "")
+    assert store.apply_event(event("dispatched", 1, domain="城乡建设", lead_unit="housing"), RULES) == ("duplicate", "")
     assert store.queue() == [] and store.corrections() == []
-    status, reason = store.apply_event(event("dispatched", 2, lead_unit="housing"), 1)
+    status, reason = store.apply_event(event("dispatched", 2, lead_unit="housing"), RULES)
     assert status == "refused" and "not waiting for a dispatcher" in reason
-    assert store.apply_event(event("returned", 3, reason="不属于我单位职责"), 1)[0] == "applied"
+    assert store.apply_event(event("returned", 3, reason="不属于我单位职责"), RULES)[0] == "applied"
     ticket = store.get_ticket("web-1")
     assert (ticket["status"], ticket["returns"], ticket["last_return_reason"]) == ("pending_review", 1, "不属于我单位职责")
     assert ticket["flagged"] is None
-    store.apply_event(event("dispatched", 4, domain="环境保护", lead_unit="ecology-environment"), 1)
+    store.apply_event(event("dispatched", 4, domain="环境保护", lead_unit="ecology-environment"), RULES)
     corrections = store.corrections()
     assert len(corrections) == 1 and corrections[0]["domain"] == "环境保护"
     assert corrections[0]["predicted_domain"] == "城乡建设" and corrections[0]["text"] == "小区 物业 问题"
-    store.apply_event(event("returned", 5, reason="again"), 1)
+    store.apply_event(event("returned", 5, reason="again"), RULES)
     assert store.get_ticket("web-1")["flagged"].startswith("returned 2 times")
     assert [e["kind"] for e in store.ticket_events("web-1")] == ["dispatched", "returned", "dispatched", "returned"]
-    assert store.apply_event(event("returned", 6, reason=""), 1)[0] == "refused"
+    assert store.apply_event(event("returned", 6, reason=""), RULES)[0] == "refused"
     missing = event("returned", 7, reason="x").model_copy(update={"ticket_id": "web-404"})
-    assert store.apply_event(missing, 1) == ("refused", "no ticket web-404")
+    assert store.apply_event(missing, RULES) == ("refused", "no ticket web-404")
 
 
 def test_similar_tickets_share_words(store):
@@ -144,3 +148,45 @@ def test_similar_tickets_share_words(store):
     similar = store.similar("web-9", ["小区", "物业", "问题"], limit=3)
     assert similar and all(t["domain"] == "城乡建设" and t["ticket_id"] != "web-9" for t in similar)
     assert store.segmented_text("web-9") == "小区 物业 问题"
+
+
+def test_the_whole_handling_loop_is_kept(store):
+    from cli.services import build_deadlines
+    from cli.settings import load_settings
+
+    policy, calendar = build_deadlines(load_settings())
+    rules = Lifecycle(2, calendar, policy)
+    received = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)  # a Monday
+    due = datetime(2026, 11, 30, 17, 30, tzinfo=SHANGHAI)
+    store.write_tickets([make_ticket(1, received_at=received, reply_due=due)])
+
+    def at(day, hour, kind, n, **data):
+        from hotline.models import TicketEvent
+
+        moment = datetime(2026, 11, day, hour, tzinfo=SHANGHAI)
+        return TicketEvent(event_id=f"loop-{n}", ticket_id="web-1", kind=kind, at=moment, actor="unit", data=data)
+
+    steps = [
+        at(23, 11, "accepted", 1),
+        at(24, 9, "paused", 2, reason="请市民补充小区地址"),
+        at(25, 9, "resumed", 3),  # one working day (7 office hours) paused: the deadline moves by as much
+        at(25, 10, "extension_requested", 4, days=2, reason="需现场勘查"),
+        at(25, 11, "extension_approved", 5),
+        at(26, 15, "replied", 6, reply="已协调物业处理"),
+        at(27, 10, "callback", 7, satisfaction="不满意"),
+    ]
+    for step in steps:
+        assert store.apply_event(step, rules) == ("applied", ""), step.kind
+    ticket = store.get_ticket("web-1")
+    assert ticket["status"] == "dispatched" and ticket["reopened"] == 1 and ticket["satisfaction"] == "不满意"
+    assert ticket["reply_due"] == "2026-12-04T17:30:00+08:00"  # 投诉: 5 working days from the callback
+    assert ticket["paused_hours"] == 7.0 and ticket["extensions"] == 1
+    assert ticket["replied_at"] == "2026-11-26T15:00:00+08:00" and ticket["on_time"] is True
+    assert ticket["reply_seconds"] == 3 * 86400 + 5 * 3600
+    assert ticket["reply_working_days"] == 3.5  # Mon 10:00 -> Thu 15:00: 6 + 7 + 7 + 4.5 office hours of 7
+    assert store.apply_event(at(27, 11, "closed", 8), rules)[0] == "refused"  # reopened: not replied
+    assert store.apply_event(at(28, 9, "replied", 9), rules)[0] == "applied"
+    assert store.apply_event(at(28, 10, "callback", 10, satisfaction="满意"), rules)[0] == "applied"
+    ticket = store.get_ticket("web-1")
+    assert (ticket["status"], ticket["satisfaction"], ticket["closed_at"]) == ("closed", "满意", "2026-11-28T10:00:00+08:00")
+    assert len(store.ticket_events("web-1")) == 9  # every accepted event kept, the refused one not

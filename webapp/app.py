@@ -16,19 +16,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from classifiers.segment import Segmenter
 from hotline import pii
-from hotline.lifecycle import InvalidEvent, TransitionError, next_state, state_of
-from hotline.models import Prediction, Ticket, TicketEvent
+from hotline.clock import Clock, system_clock
+from hotline.lifecycle import InvalidEvent, Lifecycle, TransitionError, state_of
+from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.routing import Router
-from hotline.timestamps import SHANGHAI
+from hotline.timestamps import TimestampError, parse_timestamp
 from stores.base import FILTERS, Store, TicketQuery
 from webapp.auth import User, Users
 
 HERE = Path(__file__).resolve().parent
 MAX_INTAKE_BATCH = 1000
+# Who may record each event: dispatchers dispatch, units handle, supervisors decide.
+EVENT_PERMISSIONS = {
+    "dispatched": "dispatch", "returned": "dispatch",
+    "accepted": "handle", "paused": "handle", "resumed": "handle", "extension_requested": "handle", "replied": "handle",
+    "rerouted": "supervise", "extension_approved": "supervise", "extension_refused": "supervise",
+    "closed": "supervise", "callback": "supervise", "reopened": "supervise",
+}
 
 
 class LoginRequired(Exception):
@@ -36,9 +44,12 @@ class LoginRequired(Exception):
 
 
 def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter, secret: str,
-               producer=None, domains: list[str] | None = None, poll_seconds: float = 1.0) -> FastAPI:
+               producer=None, domains: list[str] | None = None, poll_seconds: float = 1.0,
+               lifecycle: Lifecycle | None = None, clock: Clock = system_clock) -> FastAPI:
     """The web app over a store. producer: a callable returning a HotlineProducer, or None (no Kafka: no HTTP
-    intake and no dispatcher actions). domains: the classes a dispatcher may choose from."""
+    intake and no dispatcher actions). domains: the classes a dispatcher may choose from. lifecycle: the
+    rules events are checked against before they are sent (default: the router's return limit only)."""
+    lifecycle = lifecycle or Lifecycle(router.max_returns)
     unit_names = {unit.id: unit.name for unit in router.units.values()}
     domains = list(domains or sorted({d for rule in router.rules for d in rule.domains}))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -254,12 +265,13 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):
         return {"events": await run_in_threadpool(store.ticket_events, ticket_id)}
 
-    def emit(kind: str, ticket: dict, actor: User, data: dict) -> dict:
+    def emit(kind: str, ticket: dict, actor: User, data: dict, event_id: str | None = None,
+             at: datetime | None = None) -> dict:
         """Check the event against the ticket's state now (the worker checks again when it applies it), send it."""
-        event = TicketEvent(event_id=uuid.uuid4().hex, ticket_id=ticket["ticket_id"], kind=kind,
-                            at=datetime.now(SHANGHAI), actor=actor.username, data=data)
+        event = TicketEvent(event_id=event_id or uuid.uuid4().hex, ticket_id=ticket["ticket_id"], kind=kind,
+                            at=at or clock(), actor=actor.username, data=data)
         try:
-            next_state(state_of(ticket), event, router.max_returns)
+            lifecycle.apply(state_of(ticket), event)
         except InvalidEvent as exc:
             raise HTTPException(400, str(exc)) from None
         except TransitionError as exc:
@@ -296,6 +308,34 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         ticket = await run_in_threadpool(stored_or_404, ticket_id)
         data = {"reason": str(body.get("reason") or "").strip(), "unit": body.get("unit") or ticket["lead_unit"]}
         return await run_in_threadpool(emit, "returned", ticket, user, data)
+
+    @app.post("/api/tickets/{ticket_id}/events", status_code=202)
+    async def api_event(ticket_id: str, request: Request, user: User = Depends(api_user)):
+        """Any lifecycle event, from a unit's own system or a page: {"kind", "data", "event_id"?, "at"?}.
+        event_id makes a resend harmless; at (ISO 8601) is when it happened, default now."""
+        body = await _json_object(request)
+        kind = body.get("kind")
+        if kind not in EVENT_KINDS:
+            raise HTTPException(400, f"unknown event kind {kind!r} (expected one of {', '.join(EVENT_KINDS)})")
+        permission = EVENT_PERMISSIONS[kind]
+        if not getattr(user.role, permission):
+            raise HTTPException(403, f"role {user.role.name} may not record {kind} (needs the {permission} permission)")
+        data = body.get("data") or {}
+        if not isinstance(data, dict):
+            raise HTTPException(400, "data must be a JSON object")
+        event_id = body.get("event_id")
+        if event_id is not None and (not isinstance(event_id, str) or not 1 <= len(event_id) <= 200):
+            raise HTTPException(400, "event_id must be a string of 1 to 200 characters")
+        at = None
+        if body.get("at") is not None:
+            try:
+                at = parse_timestamp(body["at"])
+            except TimestampError as exc:
+                raise HTTPException(400, f"at: {exc}") from None
+            if at > clock() + timedelta(minutes=5):
+                raise HTTPException(400, f"at: {at.isoformat()} is in the future")
+        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        return await run_in_threadpool(emit, kind, ticket, user, data, event_id, at)
 
     @app.post("/api/intake/{channel}", status_code=202)
     async def api_intake(channel: str, request: Request, user: User = Depends(api_user)):

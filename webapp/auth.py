@@ -9,7 +9,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-ROLES = ("dispatcher", "supervisor", "monitor", "admin")
+ROLES = ("dispatcher", "unit", "supervisor", "monitor", "admin")
+PERMISSIONS = ("see_personal_data", "intake", "dispatch", "handle", "supervise")
 _ITERATIONS = 200_000
 
 
@@ -39,6 +40,8 @@ class Role:
     see_personal_data: bool = False
     intake: bool = False
     dispatch: bool = False
+    handle: bool = False
+    supervise: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,11 @@ class Users:
             if name not in ROLES:
                 raise UsersConfigError(f"{source}: unknown role {name!r} (roles are {', '.join(ROLES)})")
             spec = spec or {}
-            roles[name] = Role(name, bool(spec.get("see_personal_data", False)), bool(spec.get("intake", False)),
-                               bool(spec.get("dispatch", False)))
+            unknown = set(spec) - set(PERMISSIONS)
+            if unknown:
+                raise UsersConfigError(f"{source}: role {name!r}: unknown permission(s) {', '.join(sorted(unknown))} "
+                                       f"(permissions are {', '.join(PERMISSIONS)})")
+            roles[name] = Role(name, **{p: bool(spec.get(p, False)) for p in PERMISSIONS})
         users = {}
         for entry in data.get("users") or []:
             try:

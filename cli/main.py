@@ -143,6 +143,8 @@ def web(settings, host, port, bootstrap, db):
 @click.option("--urgency-col", help="Hotline: column with the urgency (一般/紧急).")
 @click.option("--author-col", help="Web: column with the author.")
 @click.option("--likes-col", help="Web: column with the number of likes.")
+@click.option("--reply-col", help="Column with a historical reply (答复意见): replayed as a reply event.")
+@click.option("--reply-time-col", help="Column with the time of that reply (答复时间).")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every row is stored or rejected.")
 @click.option("--timeout", default=600.0, show_default=True, help="Longest wait for the pipeline, in seconds.")
 @click.pass_obj
@@ -151,7 +153,53 @@ def ingest(settings, path, channel, fmt, encoding, sheet, wait, timeout, **cols)
     from cli.ingest import run_ingest
 
     columns = {name[:-4]: value for name, value in cols.items() if value}
+    if ("reply" in columns) != ("reply_time" in columns):
+        raise click.UsageError("give --reply-col and --reply-time-col together")
+    if "reply" in columns and not wait:
+        raise click.UsageError("replies are replayed once their tickets are stored: --reply-col needs --wait")
     sys.exit(run_ingest(settings, path, channel, columns, fmt, encoding, sheet, wait, timeout))
+
+
+@main.command()
+@click.option("--from", "start", required=True, help="First day of the period (received on or after).")
+@click.option("--to", "end", required=True, help="Last day of the period (inclusive).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "html"]), default="md", show_default=True)
+@click.option("--domain", help="Only tickets of this domain.")
+@click.option("--district", help="Only tickets of this district.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: standard output).")
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.pass_obj
+def report(settings, start, end, fmt, domain, district, out, db):
+    """Per-unit figures for a period: on-time rate, reply time, satisfaction, returns, overdue."""
+    from datetime import timedelta
+
+    from cli.report import render, rows
+    from hotline.statistics import Period, select, unit_statistics
+    from hotline.timestamps import TimestampError, parse_timestamp
+
+    try:
+        first, last = parse_timestamp(start), parse_timestamp(end)
+    except TimestampError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if last < first:
+        raise click.BadParameter(f"--to {end} is before --from {start}")
+    period = Period(first, last + timedelta(days=1))
+    router = services.build_router(settings)
+    now = services.build_clock(settings)()
+    store = services.open_store(db or services.db_path(settings))
+    tickets = select(store.iter_tickets(), period, domain, district)
+    units, total = unit_statistics(tickets, now)
+    title = f"12345热线办理情况报告 {first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
+    notes = [f"工单 {total.tickets} 件（受理时间在此期间" + (f"，领域 {domain}" if domain else "")
+             + (f"，{district}" if district else "") + "）",
+             "按时办结率 = 期限内答复 / 有答复期限的答复；满意率 = (满意 + 基本满意) / 回访；退单率 = 退过单的工单 / 工单",
+             "答复用时从受理起算：工作日按节假日与调休日历及办公时间计，自然日按实际时长计"]
+    text = render(fmt, rows(units, total, router.unit_name), title, now, notes)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out} ({total.tickets} tickets, {len(units)} units)", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()

@@ -13,7 +13,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Iterator
 
-FIELDS = ("id", "title", "text", "time", "caller", "phone", "district", "type", "urgency", "author", "likes")
+FIELDS = ("id", "title", "text", "time", "caller", "phone", "district", "type", "urgency", "author", "likes",
+          "reply", "reply_time")
 FORMATS = ("csv", "xlsx", "jsonl")
 
 

@@ -89,6 +89,9 @@ class Store(Protocol):
 
     def ticket_events(self, ticket_id: str) -> list[dict]: ...
 
+    def stored_event_ids(self, event_ids: list[str]) -> set[str]:
+        """Those of these event ids that have been applied."""
+
     def corrections(self) -> list[dict]:
         """Dispatchers' corrections, the latest per ticket (title, text, domain, lead_unit, …)."""
 

@@ -355,6 +355,16 @@ class SQLiteStore:
                 found[row[0]] = row[1]
         return found
 
+    def stored_event_ids(self, event_ids: list[str]) -> set[str]:
+        found = set()
+        db = self._connect()
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in db.execute(
+                f"SELECT event_id FROM ticket_events WHERE event_id IN ({marks})", chunk))
+        return found
+
     def stored_rejection_ids(self, rejection_ids: list[str]) -> set[str]:
         found = set()
         db = self._connect()

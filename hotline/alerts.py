@@ -1,0 +1,115 @@
+"""Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets.
+
+`alerts_for` says which alerts an open ticket deserves at a given moment; the store keeps each one once
+(ticket, kind, level and the deadline it is about), so a restarted worker raises nothing twice and a new
+deadline (an extension, a reopened ticket) gets its own alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from hotline.calendar import WorkCalendar
+from hotline.lifecycle import OPEN_STATUSES
+
+
+class AlertPolicyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Escalation:
+    level: int
+    to: str
+    after_working_days: float
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    due_soon_working_hours: float
+    escalation: tuple[Escalation, ...]
+    scan_seconds: float = 5.0
+
+    @classmethod
+    def from_config(cls, data: dict) -> "AlertPolicy":
+        try:
+            levels = tuple(Escalation(int(e["level"]), str(e["to"]), float(e["after_working_days"]))
+                           for e in data["escalation"])
+            policy = cls(float(data["due_soon_working_hours"]), levels, float(data.get("scan_seconds", 5)))
+        except KeyError as exc:
+            raise AlertPolicyError(f"missing key {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise AlertPolicyError(f"malformed setting ({exc})") from None
+        if policy.due_soon_working_hours <= 0 or policy.scan_seconds <= 0:
+            raise AlertPolicyError("due_soon_working_hours and scan_seconds must be positive")
+        if not levels or [e.level for e in levels] != list(range(1, len(levels) + 1)):
+            raise AlertPolicyError("escalation levels must be 1, 2, 3, … in order")
+        if any(b.after_working_days < a.after_working_days for a, b in zip(levels, levels[1:])):
+            raise AlertPolicyError("escalation delays must not decrease from one level to the next")
+        return policy
+
+
+@dataclass(frozen=True)
+class Alert:
+    alert_id: str
+    ticket_id: str
+    kind: str            # due_soon | overdue
+    level: int           # 0 for due_soon; the escalation level for overdue
+    to: str              # who is alerted
+    unit: str            # the lead unit responsible
+    reply_due: datetime
+    due_at: datetime     # the moment the alert became due (it is raised at the first scan after it)
+    raised_at: datetime
+    message: str
+
+
+def alert_id(ticket_id: str, kind: str, level: int, reply_due: datetime) -> str:
+    key = f"{ticket_id}\0{kind}\0{level}\0{reply_due.isoformat()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkCalendar) -> list[Alert]:
+    """Every alert an open ticket with a reply deadline deserves at `now` (the store drops those it has)."""
+    if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") or ticket["status"] == "waiting_citizen":
+        return []
+    due = ticket["reply_due"]
+    due = due if isinstance(due, datetime) else datetime.fromisoformat(due)
+    found = []
+    soon_at = _working_hours_before(calendar, due, policy.due_soon_working_hours)
+    if soon_at <= now < due:
+        found.append(_alert(ticket, "due_soon", 0, "承办单位", due, soon_at, now,
+                            f"reply due {due:%Y-%m-%d %H:%M} (within {policy.due_soon_working_hours:g} working hours)"))
+    if now >= due:
+        for step in policy.escalation:
+            at = calendar.add_working_hours(due, step.after_working_days * calendar.hours_per_day).at \
+                if step.after_working_days > 0 else due
+            if now >= at:
+                late = calendar.working_hours_between(due, now) / calendar.hours_per_day
+                found.append(_alert(ticket, "overdue", step.level, step.to, due, at, now,
+                                    f"reply overdue since {due:%Y-%m-%d %H:%M} ({late:.1f} working days): "
+                                    f"escalated to {step.to}"))
+    return found
+
+
+def _alert(ticket, kind, level, to, due, due_at, now, message) -> Alert:
+    return Alert(alert_id(ticket["ticket_id"], kind, level, due), ticket["ticket_id"], kind, level, to,
+                 ticket["lead_unit"], due, due_at, now, message)
+
+
+def _working_hours_before(calendar: WorkCalendar, moment: datetime, hours: float) -> datetime:
+    """The moment `hours` working hours before `moment` (searching back one office hour at a time)."""
+    from datetime import timedelta
+
+    low = moment - timedelta(days=1)
+    while calendar.working_hours_between(low, moment) < hours:
+        low -= timedelta(days=1)
+    high = moment
+    for _ in range(40):  # bisection to well under a second
+        middle = low + (high - low) / 2
+        if calendar.working_hours_between(middle, moment) >= hours:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)

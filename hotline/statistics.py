@@ -1,0 +1,147 @@
+"""Unit statistics for supervisors (考核评价): on-time rate, reply time, satisfaction, returns, overdue.
+
+Every figure is computed from the stored tickets passed in, so it can be traced back to them: the pages,
+the exports and `hotline report` all call `unit_statistics` and `overdue_and_due_soon`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Iterable
+
+from hotline.calendar import WorkCalendar
+from hotline.lifecycle import OPEN_STATUSES
+
+SATISFIED = ("满意", "基本满意")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Tickets received from `start` (inclusive) to `end` (exclusive); None leaves that side open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def holds(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (self.end is None or moment < self.end)
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    unit: str
+    tickets: int
+    replied: int
+    on_time: int
+    on_time_rate: float | None          # 按时办结率: replies by the deadline / replies with a deadline
+    median_reply_working_days: float | None
+    p90_reply_working_days: float | None
+    median_reply_days: float | None     # wall-clock
+    mean_reply_days: float | None
+    callbacks: int
+    satisfied: int
+    satisfaction_rate: float | None     # 满意 + 基本满意 / callbacks
+    dissatisfied: int
+    returned: int
+    returned_rate: float | None         # tickets returned (退单) at least once / tickets
+    reopened: int
+    open: int
+    overdue_open: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _moment(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def select(tickets: Iterable[dict], period: Period = Period(), domain: str | None = None,
+           district: str | None = None) -> list[dict]:
+    return [t for t in tickets if period.holds(_moment(t["received_at"]))
+            and (domain is None or t["domain"] == domain) and (district is None or t["district"] == district)]
+
+
+def figures(unit: str, tickets: list[dict], now: datetime) -> UnitFigures:
+    replied = [t for t in tickets if t.get("replied_at")]
+    timed = [t for t in replied if t.get("on_time") is not None]
+    on_time = sum(1 for t in timed if t["on_time"])
+    working = [t["reply_working_days"] for t in replied if t.get("reply_working_days") is not None]
+    wall = [t["reply_seconds"] / 86400 for t in replied if t.get("reply_seconds") is not None]
+    callbacks = [t for t in tickets if t.get("satisfaction")]
+    satisfied = sum(1 for t in callbacks if t["satisfaction"] in SATISFIED)
+    returned = sum(1 for t in tickets if t.get("returns"))
+    open_ = [t for t in tickets if t["status"] in OPEN_STATUSES]
+    overdue = sum(1 for t in open_ if t.get("reply_due") and _moment(t["reply_due"]) < now)
+    return UnitFigures(
+        unit=unit, tickets=len(tickets), replied=len(replied), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
+        median_reply_working_days=_round(percentile(working, 0.5)), p90_reply_working_days=_round(percentile(working, 0.9)),
+        median_reply_days=_round(percentile(wall, 0.5)), mean_reply_days=_round(sum(wall) / len(wall) if wall else None),
+        callbacks=len(callbacks), satisfied=satisfied, satisfaction_rate=_rate(satisfied, len(callbacks)),
+        dissatisfied=sum(1 for t in callbacks if t["satisfaction"] == "不满意"),
+        returned=returned, returned_rate=_rate(returned, len(tickets)),
+        reopened=sum(1 for t in tickets if t.get("reopened")), open=len(open_), overdue_open=overdue,
+    )
+
+
+def unit_statistics(tickets: list[dict], now: datetime) -> tuple[list[UnitFigures], UnitFigures]:
+    """Figures per lead unit (most tickets first) and for all units together."""
+    by_unit: dict[str, list[dict]] = {}
+    for ticket in tickets:
+        by_unit.setdefault(ticket["lead_unit"], []).append(ticket)
+    rows = [figures(unit, group, now) for unit, group in by_unit.items()]
+    rows.sort(key=lambda f: (-f.tickets, f.unit))
+    return rows, figures("all", tickets, now)
+
+
+@dataclass(frozen=True)
+class LateTicket:
+    ticket_id: str
+    unit: str
+    title: str
+    status: str
+    reply_due: datetime
+    late_working_days: float   # positive: overdue by; negative: due in
+    level: str                 # overdue | due_soon
+
+
+def overdue_and_due_soon(tickets: Iterable[dict], now: datetime, calendar: WorkCalendar,
+                         due_soon_hours: float) -> list[LateTicket]:
+    """Open tickets past their reply deadline, and those within `due_soon_hours` working hours of it;
+    most overdue first."""
+    found = []
+    for t in tickets:
+        if t["status"] not in OPEN_STATUSES or not t.get("reply_due"):
+            continue
+        due = _moment(t["reply_due"])
+        if due < now:
+            late = calendar.working_hours_between(due, now) / calendar.hours_per_day
+            found.append(LateTicket(t["ticket_id"], t["lead_unit"], t["title"], t["status"], due, round(late, 2), "overdue"))
+        else:
+            left = calendar.working_hours_between(now, due)
+            if left <= due_soon_hours:
+                found.append(LateTicket(t["ticket_id"], t["lead_unit"], t["title"], t["status"], due,
+                                        round(-left / calendar.hours_per_day, 2), "due_soon"))
+    found.sort(key=lambda item: -item.late_working_days)
+    return found

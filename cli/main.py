@@ -80,6 +80,7 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
         bootstrap, pipeline, store, datadir=settings.home / "faust", lifecycle=services.build_lifecycle(settings, router),
         batch_size=settings.batch_size, batch_within=settings.batch_within,
         partitions=settings.topics.get("intake.web", 4), clock=clock,
+        watch=(services.build_alert_policy(settings), services.build_calendar(settings)),
     )
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 

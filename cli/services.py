@@ -14,6 +14,7 @@ from classifiers.segment import Segmenter
 from cli import runstate
 from cli.settings import SAMPLES_DIR, ConfigError, Settings, read_yaml, yaml_line
 from hotline.calendar import CalendarConfigError, WorkCalendar
+from hotline.alerts import AlertPolicy, AlertPolicyError
 from hotline.clock import Clock, ReplayClock, system_clock
 from hotline.deadlines import DeadlinePolicy, DeadlinePolicyError
 from hotline.lifecycle import Lifecycle
@@ -56,6 +57,14 @@ def build_deadlines(settings: Settings) -> tuple[DeadlinePolicy, WorkCalendar]:
 def build_lifecycle(settings: Settings, router: Router | None = None) -> Lifecycle:
     policy, calendar = build_deadlines(settings)
     return Lifecycle((router or build_router(settings)).max_returns, calendar, policy)
+
+
+def build_alert_policy(settings: Settings) -> AlertPolicy:
+    path = settings.config_dir / "alerts.yaml"
+    try:
+        return AlertPolicy.from_config(read_yaml(path))
+    except AlertPolicyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def build_clock(settings: Settings) -> Clock:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
 
 from hotline.calendar import WorkCalendar
 from hotline.lifecycle import OPEN_STATUSES
@@ -51,8 +53,9 @@ class AlertPolicy:
         return policy
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(BaseModel):
+    """An alert as raised (on the alerts topic and in the store)."""
+
     alert_id: str
     ticket_id: str
     kind: str            # due_soon | overdue
@@ -77,8 +80,10 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     due = ticket["reply_due"]
     due = due if isinstance(due, datetime) else datetime.fromisoformat(due)
     found = []
-    soon_at = _working_hours_before(calendar, due, policy.due_soon_working_hours)
-    if soon_at <= now < due:
+    if now < due and due - now > timedelta(days=20):
+        return []  # no holiday stretches 20 days: far from any warning
+    if now < due and calendar.working_hours_between(now, due) <= policy.due_soon_working_hours:
+        soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours)
         found.append(_alert(ticket, "due_soon", 0, "承办单位", due, soon_at, now,
                             f"reply due {due:%Y-%m-%d %H:%M} (within {policy.due_soon_working_hours:g} working hours)"))
     if now >= due:
@@ -94,22 +99,6 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
 
 
 def _alert(ticket, kind, level, to, due, due_at, now, message) -> Alert:
-    return Alert(alert_id(ticket["ticket_id"], kind, level, due), ticket["ticket_id"], kind, level, to,
-                 ticket["lead_unit"], due, due_at, now, message)
-
-
-def _working_hours_before(calendar: WorkCalendar, moment: datetime, hours: float) -> datetime:
-    """The moment `hours` working hours before `moment` (searching back one office hour at a time)."""
-    from datetime import timedelta
-
-    low = moment - timedelta(days=1)
-    while calendar.working_hours_between(low, moment) < hours:
-        low -= timedelta(days=1)
-    high = moment
-    for _ in range(40):  # bisection to well under a second
-        middle = low + (high - low) / 2
-        if calendar.working_hours_between(middle, moment) >= hours:
-            low = middle
-        else:
-            high = middle
-    return high.replace(microsecond=0)
+    return Alert(alert_id=alert_id(ticket["ticket_id"], kind, level, due), ticket_id=ticket["ticket_id"], kind=kind,
+                 level=level, to=to, unit=ticket["lead_unit"], reply_due=due, due_at=due_at, raised_at=now,
+                 message=message)

@@ -86,6 +86,29 @@ class WorkCalendar:
             day += timedelta(days=1)
         return total / 3600
 
+    def start_of_last_working_hours(self, moment: datetime, hours: float) -> datetime:
+        """The earliest moment from which at most `hours` office hours remain until `moment`: 4 hours
+        before a 17:30 close with lunch 12:00-13:30 is 12:00, the end of the morning."""
+        moment = moment.astimezone(SHANGHAI)
+        remaining = timedelta(hours=hours)
+        day = moment.date()
+        found = None
+        while True:
+            if self.is_workday(day):
+                for start, end in reversed(self.office_hours):
+                    begin = datetime.combine(day, start, SHANGHAI)
+                    finish = min(datetime.combine(day, end, SHANGHAI), moment)
+                    if finish <= begin:
+                        continue
+                    if found is not None:  # the answer was the start of a period: the end of the one before
+                        return finish
+                    if finish - begin > remaining:
+                        return finish - remaining
+                    remaining -= finish - begin
+                    if remaining == timedelta(0):
+                        found = begin
+            day -= timedelta(days=1)
+
     def knows(self, day: date) -> bool:
         return day.year in self.known_years
 

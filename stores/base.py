@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterator, Protocol
 
+from hotline.alerts import Alert
 from hotline.lifecycle import Lifecycle
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 
@@ -88,6 +90,17 @@ class Store(Protocol):
         A dispatch that changes the domain or the unit is kept as a correction."""
 
     def ticket_events(self, ticket_id: str) -> list[dict]: ...
+
+    def open_tickets_with_deadlines(self) -> list[dict]:
+        """Tickets still being handled that have a reply deadline."""
+
+    def write_alerts(self, alerts: list[Alert]) -> list[Alert]:
+        """Keep alerts not kept before (by alert id); returns the new ones."""
+
+    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500) -> list[dict]:
+        """Kept alerts, newest first, with the ticket's title and status."""
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool: ...
 
     def stored_event_ids(self, event_ids: list[str]) -> set[str]:
         """Those of these event ids that have been applied."""

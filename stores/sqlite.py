@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from hotline.lifecycle import STATE_FIELDS, Lifecycle, TransitionError, state_of
+from hotline.alerts import Alert
+from hotline.lifecycle import OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
 from stores.base import FILTERS, TicketQuery
@@ -96,6 +97,22 @@ CREATE TABLE IF NOT EXISTS corrections (
     actor TEXT NOT NULL,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id TEXT NOT NULL UNIQUE,
+    ticket_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    to_whom TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    reply_due TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    message TEXT NOT NULL,
+    acknowledged_by TEXT,
+    acknowledged_at TEXT
+);
+CREATE INDEX IF NOT EXISTS alerts_ticket ON alerts(ticket_id);
 CREATE TABLE IF NOT EXISTS rejections (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     rejection_id TEXT NOT NULL UNIQUE,
@@ -311,6 +328,61 @@ class SQLiteStore:
             ORDER BY seq"""
         ).fetchall()
         return [dict(r) for r in rows]
+
+    def open_tickets_with_deadlines(self) -> list[dict]:
+        """Tickets still being handled that have a reply deadline: what the deadline watch looks at."""
+        rows = self._connect().execute(
+            f"""SELECT * FROM tickets WHERE status IN ({",".join("?" * len(OPEN_STATUSES))})
+            AND reply_due IS NOT NULL ORDER BY reply_due""", OPEN_STATUSES,
+        ).fetchall()
+        return [self._ticket(r) for r in rows]
+
+    # -- alerts ---------------------------------------------------------------------------------
+    def write_alerts(self, alerts: list[Alert]) -> list[Alert]:
+        """Keep alerts not kept before (by alert id); returns those that are new."""
+        if not alerts:
+            return []
+        db = self._connect()
+        new = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for a in alerts:
+                cursor = db.execute(
+                    """INSERT OR IGNORE INTO alerts (alert_id, ticket_id, kind, level, to_whom, unit, reply_due, due_at,
+                    raised_at, message) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                    (a.alert_id, a.ticket_id, a.kind, a.level, a.to, a.unit, _local(a.reply_due), _local(a.due_at),
+                     _local(a.raised_at), a.message),
+                )
+                if cursor.rowcount:
+                    new.append(a)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return new
+
+    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500) -> list[dict]:
+        """Kept alerts, newest first; open_only: not acknowledged, for tickets still being handled."""
+        where, args = [], []
+        if ticket_id is not None:
+            where.append("a.ticket_id = ?")
+            args.append(ticket_id)
+        if open_only:
+            where.append(f"a.acknowledged_at IS NULL AND t.status IN ({','.join('?' * len(OPEN_STATUSES))})")
+            args.extend(OPEN_STATUSES)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._connect().execute(
+            f"""SELECT a.*, t.title AS title, t.status AS status FROM alerts a JOIN tickets t USING (ticket_id)
+            {clause} ORDER BY a.seq DESC LIMIT ?""", (*args, limit),
+        ).fetchall()
+        return [{**dict(r), "to": r["to_whom"]} for r in rows]
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
+        cursor = self._connect().execute(
+            "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ? AND acknowledged_at IS NULL",
+            (by, _local(at), alert_id),
+        )
+        return cursor.rowcount == 1
 
     def queue(self, limit: int = 100) -> list[dict]:
         """Tickets waiting for a dispatcher: flagged ones first, then the oldest."""

@@ -1,5 +1,5 @@
-"""The Faust app and its three agents: intake batches through the pipeline, ticket events applied to
-the store, dead letters kept.
+"""The Faust app: three agents (intake batches through the pipeline, ticket events applied to the store,
+dead letters kept) and a timer (the deadline watch, raising alerts).
 
 Per-record cost in Faust is high, so each agent takes whole batches (take_events) and does the work of a
 batch in one call off the event loop; the intake agent crosses Kafka again only for the streams other
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import faust
 
+from hotline.alerts import AlertPolicy
+from hotline.calendar import WorkCalendar
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
 from hotline.lifecycle import Lifecycle
@@ -21,6 +23,7 @@ from hotline.models import Rejection, TicketEvent
 from stores.base import Store
 from streams import topics
 from streams.pipeline import Pipeline, RawRecord
+from streams.watch import scan_deadlines
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ def build_app(
     bootstrap: str, pipeline: Pipeline, store: Store, datadir: Path, lifecycle: Lifecycle,
     batch_size: int = 500, batch_within: float = 0.2, partitions: int = 4,
     app_id: str = "hotline-pipeline", clock: Clock = system_clock,
+    watch: tuple[AlertPolicy, WorkCalendar] | None = None,
 ) -> faust.App:
     Path(datadir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -88,6 +92,22 @@ def build_app(
             if status == "refused":
                 letters.append(make_rejection(topics.EVENTS, event.event_id, "event", reason, value, clock()))
         return letters
+
+    if watch is not None:
+        policy, calendar = watch
+        alerts_topic = app.topic(topics.ALERTS, key_type=bytes, value_type=bytes)
+
+        @app.timer(interval=policy.scan_seconds)
+        async def watch_deadlines():
+            """Due-soon warnings and overdue escalations, on time even when no event arrives."""
+            loop = asyncio.get_running_loop()
+            try:
+                new = await loop.run_in_executor(None, scan_deadlines, store, policy, calendar, clock())
+            except Exception:
+                log.exception("deadline scan failed; the next scan tries again")
+                return
+            for alert in new:
+                await alerts_topic.send(key=alert.ticket_id.encode(), value=alert.model_dump_json().encode())
 
     @app.agent(rejected)
     async def keep_dead_letters(stream):

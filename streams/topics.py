@@ -1,9 +1,11 @@
-"""Topic names (see ARCHITECTURE.md): intake per channel, dead letters, dispatched tickets."""
+"""Topic names (see ARCHITECTURE.md): intake per channel, dead letters, dispatched tickets, ticket events,
+alerts (deadline warnings and escalations)."""
 
 INTAKE = {"hotline": "intake.hotline", "web": "intake.web"}
 REJECTED = "intake.rejected"
 DISPATCHED = "tickets.dispatched"
 EVENTS = "ticket.events"
+ALERTS = "alerts"
 
 
 def channel_of(topic: str) -> str | None:

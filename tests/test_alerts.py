@@ -1,0 +1,107 @@
+"""Due-soon warnings and overdue escalation: the rules on a real calendar, and the watch on a real store."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from hotline.alerts import AlertPolicy, AlertPolicyError, alerts_for
+from hotline.timestamps import SHANGHAI
+
+
+def t(day, hour, minute=0, month=11):
+    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from cli.services import build_alert_policy, build_calendar
+    from cli.settings import load_settings
+
+    settings = load_settings()
+    return build_alert_policy(settings), build_calendar(settings)
+
+
+def ticket(due, status="dispatched"):
+    return {"ticket_id": "hotline-1", "status": status, "lead_unit": "housing", "reply_due": due}
+
+
+def kinds(found):
+    return sorted((a.kind, a.level, a.due_at) for a in found)
+
+
+def test_warning_then_escalation_levels_at_working_times(setup):
+    policy, calendar = setup
+    due = t(24, 17, 30)  # a 咨询 ticket received Monday 2026-11-23: close of Tuesday
+    assert alerts_for(ticket(due), t(24, 11, 59), policy, calendar) == []
+    # four office hours remain from the end of the morning (13:30-17:30; lunch does not count)
+    assert kinds(alerts_for(ticket(due), t(24, 12), policy, calendar)) == [("due_soon", 0, t(24, 12))]
+    assert kinds(alerts_for(ticket(due), t(24, 13, 30), policy, calendar)) == [("due_soon", 0, t(24, 12))]
+    assert kinds(alerts_for(ticket(due), t(24, 17, 30), policy, calendar)) == [("overdue", 1, due)]
+    # level 2 two working days after the deadline, level 3 after five (Saturday and Sunday do not count)
+    assert kinds(alerts_for(ticket(due), t(26, 17, 29), policy, calendar)) == [("overdue", 1, due)]
+    assert kinds(alerts_for(ticket(due), t(26, 17, 30), policy, calendar)) == [("overdue", 1, due), ("overdue", 2, t(26, 17, 30))]
+    level3 = t(1, 17, 30, month=12)
+    assert [a.level for a in alerts_for(ticket(due), level3, policy, calendar)] == [1, 2, 3]
+    assert alerts_for(ticket(due), level3, policy, calendar)[2].to == "市政府办公室"
+
+
+def test_the_warning_counts_working_hours_back_over_a_weekend(setup):
+    policy, calendar = setup
+    due = t(30, 10)  # Monday 10:00: one working hour on Monday, three on Friday afternoon
+    assert kinds(alerts_for(ticket(due), t(28, 12), policy, calendar)) == [("due_soon", 0, t(27, 14, 30))]
+
+
+def test_no_alerts_while_waiting_for_the_citizen_or_when_done(setup):
+    policy, calendar = setup
+    for status in ("waiting_citizen", "replied", "closed"):
+        assert alerts_for(ticket(t(24, 17, 30), status), t(30, 9), policy, calendar) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"due_soon_working_hours": 0}, "must be positive"),
+    ({"escalation": [{"level": 2, "to": "x", "after_working_days": 0}]}, "levels must be 1, 2, 3"),
+    ({"escalation": [{"level": 1, "to": "x", "after_working_days": 3}, {"level": 2, "to": "y", "after_working_days": 1}]},
+     "must not decrease"),
+    ({"escalation": [{"level": 1}]}, "missing key 'to'"),
+])
+def test_policy_errors_are_named(change, message):
+    data = {"due_soon_working_hours": 4, "escalation": [{"level": 1, "to": "u", "after_working_days": 0}], **change}
+    with pytest.raises(AlertPolicyError, match=message):
+        AlertPolicy.from_config(data)
+
+
+def test_the_watch_raises_each_alert_once_across_restarts(setup, tmp_path):
+    """A clock driven in half-hour steps over two weeks; the store is reopened halfway (a restarted worker)."""
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+    from stores.sqlite import SQLiteStore
+    from streams.watch import scan_deadlines
+    from tests.test_store_contract import make_ticket
+
+    policy, calendar = setup
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path)
+    store.write_tickets([make_ticket(1, received_at=t(23, 9), reply_due=t(24, 17, 30)),
+                         make_ticket(2, received_at=t(23, 9), reply_due=t(30, 17, 30))])
+    raised = []
+    now = t(23, 9)
+    while now < t(8, 9, month=12):
+        if now == t(27, 9):  # restart: a new store object on the same file
+            store.close()
+            store = SQLiteStore(path)
+        if now == t(26, 9):  # ticket 2 gets a two-day extension: its new deadline gets its own warning
+            rules = Lifecycle(2, calendar)
+            for n, (kind, data) in enumerate([("accepted", {}), ("extension_requested", {"days": 2, "reason": "勘查"}),
+                                              ("extension_approved", {})]):
+                event = TicketEvent(event_id=f"x{n}", ticket_id="web-2", kind=kind, at=now, actor="u", data=data)
+                assert store.apply_event(event, rules)[0] == "applied"
+        raised += [(a.ticket_id, a.kind, a.level, a.reply_due, a.due_at, a.raised_at)
+                   for a in scan_deadlines(store, policy, calendar, now)]
+        now += timedelta(minutes=30)
+    one = [r for r in raised if r[0] == "web-1"]
+    assert [(r[1], r[2]) for r in one] == [("due_soon", 0), ("overdue", 1), ("overdue", 2), ("overdue", 3)]
+    assert all(r[5] - r[4] < timedelta(minutes=30) for r in raised)  # raised at the first scan after it is due
+    two = [(r[1], r[2], r[3]) for r in raised if r[0] == "web-2"]
+    assert two[0] == ("due_soon", 0, t(2, 17, 30, month=12))  # after the extension: 12-02 instead of 11-30
+    assert len(two) == len(set(two)) and len(store.alerts()) == len(raised)
+    store.close()

@@ -85,7 +85,7 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     if now < due and calendar.working_hours_between(now, due) <= policy.due_soon_working_hours:
         soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours)
         found.append(_alert(ticket, "due_soon", 0, "承办单位", due, soon_at, now,
-                            f"reply due {due:%Y-%m-%d %H:%M} (within {policy.due_soon_working_hours:g} working hours)"))
+                            f"临期：答复期限 {due:%Y-%m-%d %H:%M}，剩余不足 {policy.due_soon_working_hours:g} 个工作小时"))
     if now >= due:
         for step in policy.escalation:
             at = calendar.add_working_hours(due, step.after_working_days * calendar.hours_per_day).at \
@@ -93,8 +93,8 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
             if now >= at:
                 late = calendar.working_hours_between(due, now) / calendar.hours_per_day
                 found.append(_alert(ticket, "overdue", step.level, step.to, due, at, now,
-                                    f"reply overdue since {due:%Y-%m-%d %H:%M} ({late:.1f} working days): "
-                                    f"escalated to {step.to}"))
+                                    f"超期：答复期限 {due:%Y-%m-%d %H:%M}，已超 {late:.1f} 个工作日，"
+                                    f"{step.level} 级督办至{step.to}"))
     return found
 
 

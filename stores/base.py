@@ -82,8 +82,9 @@ class Store(Protocol):
 
     def latest_seq(self) -> int: ...
 
-    def latest_change(self) -> tuple[int, int]:
-        """(latest ticket seq, latest event seq): changes whenever a ticket arrives or an event is applied."""
+    def latest_change(self) -> tuple[int, int, int]:
+        """(latest ticket seq, latest event seq, latest alert seq): changes whenever a ticket arrives, an event
+        is applied or an alert is raised."""
 
     def apply_event(self, event: TicketEvent, lifecycle: Lifecycle) -> tuple[str, str]:
         """Apply a ticket event by the lifecycle rules: ("applied", ""), ("duplicate", "") or ("refused", reason).

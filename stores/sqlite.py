@@ -524,7 +524,8 @@ class SQLiteStore:
         row = self._connect().execute("SELECT max(seq) FROM tickets").fetchone()
         return row[0] or 0
 
-    def latest_change(self) -> tuple[int, int]:
+    def latest_change(self) -> tuple[int, int, int]:
         row = self._connect().execute(
-            "SELECT (SELECT max(seq) FROM tickets), (SELECT max(seq) FROM ticket_events)").fetchone()
-        return row[0] or 0, row[1] or 0
+            "SELECT (SELECT max(seq) FROM tickets), (SELECT max(seq) FROM ticket_events), (SELECT max(seq) FROM alerts)"
+        ).fetchone()
+        return row[0] or 0, row[1] or 0, row[2] or 0

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from classifiers.segment import Segmenter
 from hotline import pii
+from hotline.alerts import AlertPolicy
 from hotline.clock import Clock, system_clock
 from hotline.lifecycle import InvalidEvent, Lifecycle, TransitionError, state_of
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
@@ -27,6 +28,7 @@ from hotline.routing import Router
 from hotline.timestamps import TimestampError, parse_timestamp
 from stores.base import FILTERS, Store, TicketQuery
 from webapp.auth import User, Users
+from webapp.supervision import supervision_routes
 
 HERE = Path(__file__).resolve().parent
 MAX_INTAKE_BATCH = 1000
@@ -45,14 +47,17 @@ class LoginRequired(Exception):
 
 def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter, secret: str,
                producer=None, domains: list[str] | None = None, poll_seconds: float = 1.0,
-               lifecycle: Lifecycle | None = None, clock: Clock = system_clock) -> FastAPI:
+               lifecycle: Lifecycle | None = None, clock: Clock = system_clock,
+               alert_policy: AlertPolicy | None = None) -> FastAPI:
     """The web app over a store. producer: a callable returning a HotlineProducer, or None (no Kafka: no HTTP
     intake and no dispatcher actions). domains: the classes a dispatcher may choose from. lifecycle: the
-    rules events are checked against before they are sent (default: the router's return limit only)."""
+    rules events are checked against before they are sent (default: the router's return limit only).
+    With a lifecycle that has a calendar and an alert policy, the supervision pages are served too."""
     lifecycle = lifecycle or Lifecycle(router.max_returns)
     unit_names = {unit.id: unit.name for unit in router.units.values()}
     domains = list(domains or sorted({d for rule in router.rules for d in rule.domains}))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["supervision"] = lifecycle.calendar is not None and alert_policy is not None
     templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id)
     producer_lock = threading.Lock()
     producer_holder: dict = {}
@@ -91,6 +96,10 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     def render(request: Request, name: str, user: User | None, **context):
         return templates.TemplateResponse(request, name, {"user": user, **context})
+
+    if lifecycle is not None and lifecycle.calendar is not None and alert_policy is not None:
+        app.include_router(supervision_routes(store, unit_names, lifecycle.calendar, alert_policy, clock,
+                                              api_user, page_user, render))
 
     # -- pages --------------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse)

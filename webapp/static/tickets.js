@@ -6,6 +6,8 @@
   const live = document.getElementById("live");
   const form = document.getElementById("filters");
   let seenSeq = null;
+  // Filters given in the address (drill-down links such as /tickets?lead_unit=housing) start selected.
+  for (const [name, value] of new URLSearchParams(location.search)) if (form.elements[name]) form.elements[name].value = value;
 
   function params() {
     const p = new URLSearchParams();

@@ -1,0 +1,149 @@
+"""Supervisors on a running stack driven by a replayed clock (one hour of ticket time per second): a ticket
+left without a reply gets its due-soon warning, then its overdue alert, each once, at the right working
+time, in the store and on the alerts topic; the supervision page shows them in Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import time
+from datetime import datetime, timedelta
+
+import pytest
+import yaml
+
+from cli.settings import PROJECT_DIR
+from hotline.timestamps import SHANGHAI
+from tests.conftest import ARTIFACTS, start_stack, stop_stack, wait_until
+from tests.test_web_browser import browser, log_in  # noqa: F401 (the browser fixture)
+
+pytestmark = [pytest.mark.broker, pytest.mark.browser]
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=SHANGHAI)  # a Monday
+SPEED = 3600.0
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory, sample_model):
+    home = tmp_path_factory.mktemp("replay-home")
+    config = home / "config"
+    shutil.copytree(PROJECT_DIR / "config", config)
+    alerts = yaml.safe_load((config / "alerts.yaml").read_text(encoding="utf-8"))
+    alerts["scan_seconds"] = 0.5  # half an hour of replayed time between scans
+    (config / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True), encoding="utf-8")
+    anchor = time.time()
+    running = start_stack(home, sample_model, {
+        "HOTLINE_CONFIG_DIR": str(config), "HOTLINE_CLOCK_START": START.isoformat(),
+        "HOTLINE_CLOCK_SPEED": str(SPEED), "HOTLINE_CLOCK_ANCHOR": str(anchor),
+    })
+    running.now = lambda: START + timedelta(seconds=(time.time() - anchor) * SPEED)
+    try:
+        yield running
+    finally:
+        stop_stack(running.process)
+
+
+def test_a_ticket_left_without_reply_is_warned_then_escalated_once(replay):
+    from cli.services import build_calendar
+    from cli.settings import load_settings
+
+    calendar = build_calendar(load_settings())
+    received = replay.now().replace(microsecond=0)
+    with replay.client("dispatcher") as client:
+        record = {"id": "late-1", "title": "咨询公积金提取", "text": "请问A3区公积金提取需要什么材料", "type": "咨询",
+                  "time": received.isoformat()}
+        assert client.post("/api/intake/hotline", json=record).status_code == 202
+        ticket = wait_until(lambda: (r := client.get("/api/tickets/hotline-late-1")).status_code == 200 and r.json(), 60)
+        if ticket["status"] == "pending_review":
+            assert client.post("/api/tickets/hotline-late-1/dispatch", json={}).status_code == 202
+        due = datetime.fromisoformat(ticket["reply_due"])
+        assert due == calendar.add_working_days(received, 1).at  # 咨询: one working day
+
+        def alerts():
+            return client.get("/api/alerts", params={"ticket_id": "hotline-late-1"}).json()["alerts"]
+        found = wait_until(lambda: (a := alerts()) and any(x["kind"] == "overdue" for x in a) and a, 120,
+                           message="an overdue alert")
+        time.sleep(3)  # three more hours of replayed time: nothing is raised twice
+        found = alerts()
+    assert sorted((a["kind"], a["level"]) for a in found) == [("due_soon", 0), ("overdue", 1)]
+    soon = next(a for a in found if a["kind"] == "due_soon")
+    overdue = next(a for a in found if a["kind"] == "overdue")
+    assert datetime.fromisoformat(soon["due_at"]) == calendar.start_of_last_working_hours(due, 4)
+    assert datetime.fromisoformat(overdue["due_at"]) == due
+    for alert in (soon, overdue):  # raised at the first scan after it fell due (scans every half hour)
+        late = datetime.fromisoformat(alert["raised_at"]) - datetime.fromisoformat(alert["due_at"])
+        assert timedelta(0) <= late < timedelta(hours=2), alert
+    assert datetime.fromisoformat(soon["raised_at"]) < due
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=replay.state["bootstrap"], consumer_timeout_ms=3000,
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer.assign([TopicPartition("alerts", 0)])
+    on_topic = [json.loads(m.value) for m in consumer]
+    consumer.close()
+    mine = [a["alert_id"] for a in on_topic if a["ticket_id"] == "hotline-late-1"]
+    assert sorted(mine) == sorted(a["alert_id"] for a in found)  # on the topic too, once each
+
+
+def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay):  # noqa: F811
+    received = (replay.now() - timedelta(days=10)).replace(microsecond=0)  # both long overdue on arrival
+    records = [{"id": f"page-{n}", "title": title, "text": text, "type": "投诉", "time": received.isoformat()}
+               for n, (title, text) in enumerate([("A1区小区物业不修电梯", "电梯坏了物业不管"),
+                                                  ("A2区道路积水", "下雨后道路积水严重")])]
+    with replay.client("dispatcher") as client:
+        assert client.post("/api/intake/hotline", json=records).status_code == 202
+        for n in range(2):
+            ticket = wait_until(lambda: (r := client.get(f"/api/tickets/hotline-page-{n}")).status_code == 200 and r.json(), 60)
+            if ticket["status"] == "pending_review":
+                assert client.post(f"/api/tickets/hotline-page-{n}/dispatch", json={}).status_code == 202
+                wait_until(lambda: client.get(f"/api/tickets/hotline-page-{n}").json()["status"] == "dispatched", 60)
+    with replay.client("unit") as unit:  # a unit replies late to one of them: the figures count it
+        tid = "hotline-page-0"
+        assert unit.post(f"/api/tickets/{tid}/events", json={"kind": "replied", "data": {"reply": "已答复"}}).status_code == 202
+        wait_until(lambda: unit.get(f"/api/tickets/{tid}").json()["status"] == "replied", 60)
+    wait_until(lambda: any(a["ticket_id"] == "hotline-page-1" for a in
+                           replay.client("supervisor").get("/api/alerts", params={"open": "true"}).json()["alerts"]),
+               60, message="an open alert")
+
+    page = log_in(browser, replay, "supervisor")
+    page.goto(replay.url + "/supervision")
+    page.wait_for_selector("#units tbody tr.total")
+    page.wait_for_selector("#alerts tbody tr")
+    page.wait_for_selector("#late tbody tr.overdue")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "supervision.png"), full_page=True)
+    total = page.locator("#units tbody tr.total td")
+    api = replay.client("supervisor").get("/api/supervision").json()["total"]
+    assert total.nth(1).inner_text() == str(api["tickets"]) and int(total.nth(2).inner_text()) == api["replied"] >= 1
+    assert "超期" in page.locator("#late tbody tr.overdue").first.inner_text()
+
+    first_alert = page.locator("#alerts tbody tr").first
+    alert_id = first_alert.get_attribute("data-alert-id")
+    first_alert.locator("button").click()
+    page.wait_for_function(f"!document.querySelector('#alerts tbody tr[data-alert-id=\"{alert_id}\"]')")
+    acknowledged = [a for a in replay.client("supervisor").get("/api/alerts").json()["alerts"] if a["alert_id"] == alert_id]
+    assert acknowledged[0]["acknowledged_by"] == "supervisor"
+
+    # drill-down: a unit's name opens the ticket list filtered to that unit
+    unit_row = page.locator("#units tbody tr:not(.total)").first
+    unit_id = unit_row.get_attribute("data-unit")
+    unit_row.locator("a").click()
+    page.wait_for_selector("#rows tr")
+    assert page.locator("#f-lead_unit").input_value() == unit_id
+
+    with replay.client("supervisor") as client:
+        exported = client.get("/api/supervision/export", params={"format": "csv"})
+        rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        assert rows[-1]["unit"] == "all" and int(rows[-1]["工单"]) == api["tickets"]
+        xlsx = client.get("/api/supervision/export", params={"format": "xlsx"})
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(xlsx.content))
+        assert book.sheetnames == ["units", "overdue and due soon"] and book["units"].max_row == len(rows) + 1
+        assert client.get("/api/supervision", params={"start": "yesterday"}).status_code == 400
+    with replay.client("monitor") as client:
+        assert client.get("/api/supervision").status_code == 403
+    page.close()

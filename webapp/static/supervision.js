@@ -1,0 +1,83 @@
+// Supervision: unit figures, overdue and due-soon tickets, open alerts; refreshed whenever the store changes.
+(function () {
+  const form = document.getElementById("s-filters");
+  const $ = (id) => document.getElementById(id);
+  const pct = (v) => (v == null ? "—" : (v * 100).toFixed(1) + "%");
+  const num = (v) => (v == null ? "—" : String(v));
+  const when = (iso) => iso.slice(0, 16).replace("T", " ");
+
+  function query() {
+    const p = new URLSearchParams();
+    for (const el of form.elements) if (el.name && el.value) p.set(el.name, el.value);
+    return p;
+  }
+  function cell(content, className) {
+    const td = document.createElement("td");
+    if (content instanceof Node) td.append(content); else td.textContent = content;
+    if (className) td.className = className;
+    return td;
+  }
+  function link(text, href) { const a = document.createElement("a"); a.href = href; a.textContent = text; return a; }
+
+  async function json(url, options) {
+    const r = await fetch(url, Object.assign({ credentials: "same-origin" }, options));
+    if (r.status === 401) { location.href = "/login?next=/supervision"; throw new Error("login"); }
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.detail || r.statusText);
+    return body;
+  }
+
+  async function refresh() {
+    const p = query();
+    $("export-csv").href = "/api/supervision/export?format=csv&" + p;
+    $("export-xlsx").href = "/api/supervision/export?format=xlsx&" + p;
+    const data = await json("/api/supervision?" + p);
+    $("s-now").textContent = when(data.now);
+    const units = document.querySelector("#units tbody");
+    units.replaceChildren();
+    for (const u of [...data.units, data.total]) {
+      const tr = document.createElement("tr");
+      tr.dataset.unit = u.unit;
+      const name = u.unit === "all" ? u.unit_name : link(u.unit_name, "/tickets?lead_unit=" + encodeURIComponent(u.unit));
+      tr.append(cell(name), cell(num(u.tickets)), cell(num(u.replied)), cell(pct(u.on_time_rate)),
+        cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)), cell(pct(u.satisfaction_rate)),
+        cell(num(u.callbacks)), cell(pct(u.returned_rate)), cell(num(u.reopened)), cell(num(u.open)),
+        cell(num(u.overdue_open), u.overdue_open ? "overdue" : ""));
+      if (u.unit === "all") tr.className = "total";
+      units.append(tr);
+    }
+    const late = document.querySelector("#late tbody");
+    late.replaceChildren();
+    for (const t of data.late) {
+      const tr = document.createElement("tr");
+      tr.dataset.ticketId = t.ticket_id;
+      tr.className = t.level;
+      tr.append(cell(t.unit_name), cell(link(t.title || t.ticket_id, "/tickets/" + encodeURIComponent(t.ticket_id))),
+        cell(t.status), cell(when(t.reply_due)),
+        cell(t.level === "overdue" ? "超期 " + t.late_working_days : "临期，剩余 " + (-t.late_working_days)));
+      late.append(tr);
+    }
+    $("late-count").textContent = "(" + data.late.filter((t) => t.level === "overdue").length + " 超期, "
+      + data.late.filter((t) => t.level === "due_soon").length + " 临期)";
+    const alerts = document.querySelector("#alerts tbody");
+    alerts.replaceChildren();
+    for (const a of (await json("/api/alerts?open=true")).alerts) {
+      const tr = document.createElement("tr");
+      tr.dataset.alertId = a.alert_id;
+      tr.className = a.kind;
+      const ack = document.createElement("button");
+      ack.textContent = "确认 Acknowledge";
+      ack.onclick = async () => { await json("/api/alerts/" + a.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
+      tr.append(cell(when(a.raised_at)), cell(a.kind === "due_soon" ? "临期预警" : "超期 " + a.level + " 级"), cell(a.to),
+        cell(link(a.title || a.ticket_id, "/tickets/" + encodeURIComponent(a.ticket_id))), cell(a.message), cell(ack));
+      alerts.append(tr);
+    }
+  }
+
+  form.addEventListener("change", refresh);
+  const source = new EventSource("/api/stream");
+  source.addEventListener("hello", () => { $("live").classList.add("on"); refresh(); });
+  source.addEventListener("tickets", refresh);
+  source.onerror = () => $("live").classList.remove("on");
+  refresh();
+})();

@@ -1,0 +1,139 @@
+"""Supervisor pages and API (督办): unit figures, overdue and due-soon tickets, alerts, exports.
+
+Every figure comes from hotline.statistics over the stored tickets the filters select, the same code
+`hotline report` runs, so a number on the page can be traced to the tickets behind it (drill-down links).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from hotline.alerts import AlertPolicy
+from hotline.calendar import WorkCalendar
+from hotline.clock import Clock
+from hotline.statistics import Period, overdue_and_due_soon, select, unit_statistics
+from hotline.timestamps import SHANGHAI
+from stores.base import Store
+from webapp.auth import User
+
+UNIT_COLUMNS = [
+    ("unit", "unit"), ("unit_name", "承办单位"), ("tickets", "工单"), ("replied", "已答复"), ("on_time_rate", "按时办结率"),
+    ("median_reply_working_days", "答复用时中位数(工作日)"), ("p90_reply_working_days", "答复用时90分位(工作日)"),
+    ("median_reply_days", "答复用时中位数(自然日)"), ("satisfaction_rate", "满意率"), ("callbacks", "回访"),
+    ("returned_rate", "退单率"), ("reopened", "重办"), ("open", "在办"), ("overdue_open", "超期未办结"),
+]
+LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办单位"), ("title", "标题"), ("status", "状态"),
+                ("reply_due", "答复期限"), ("late_working_days", "超期(工作日，负数为剩余)"), ("level", "类别")]
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a date like 2026-11-01, got {value!r}") from None
+
+
+def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
+                       clock: Clock, api_user, page_user, render) -> APIRouter:
+    router = APIRouter()
+
+    def supervisor(user: User = Depends(api_user)) -> User:
+        if not (user.role.supervise or user.role.dispatch):
+            raise HTTPException(403, f"role {user.role.name} may not see supervision figures")
+        return user
+
+    def page_supervisor(user: User = Depends(page_user)) -> User:
+        if not (user.role.supervise or user.role.dispatch):
+            raise HTTPException(403, f"role {user.role.name} may not see supervision figures")
+        return user
+
+    def figures(start: str | None, end: str | None, domain: str | None, district: str | None) -> dict:
+        first, last = _day(start, "from"), _day(end, "to")
+        period = Period(datetime.combine(first, time(0), SHANGHAI) if first else None,
+                        datetime.combine(last + timedelta(days=1), time(0), SHANGHAI) if last else None)
+        now = clock()
+        tickets = select(store.iter_tickets(), period, domain or None, district or None)
+        units, total = unit_statistics(tickets, now)
+        late = overdue_and_due_soon(tickets, now, calendar, policy.due_soon_working_hours)
+        name = lambda unit: "全部单位" if unit == "all" else unit_names.get(unit, unit)  # noqa: E731
+        return {
+            "now": now.isoformat(),
+            "filters": {"from": start, "to": end, "domain": domain, "district": district},
+            "units": [{**u.as_dict(), "unit_name": name(u.unit)} for u in units],
+            "total": {**total.as_dict(), "unit_name": name("all")},
+            "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit)}
+                     for item in late],
+        }
+
+    @router.get("/supervision", response_class=HTMLResponse)
+    async def supervision_page(request: Request, user: User = Depends(page_supervisor)):
+        facets = await run_in_threadpool(store.facets)
+        return render(request, "supervision.html", user, domains=sorted(facets.get("domain", {})),
+                      districts=sorted(facets.get("district", {})))
+
+    @router.get("/api/supervision")
+    async def api_supervision(start: str | None = None, end: str | None = None, domain: str | None = None,
+                              district: str | None = None, user: User = Depends(supervisor)):
+        """Unit figures, overdue and due-soon tickets for received-date period [start, end] (query: start, end)."""
+        return await run_in_threadpool(figures, start, end, domain, district)
+
+    @router.get("/api/supervision/export")
+    async def api_supervision_export(format: str = "csv", start: str | None = None, end: str | None = None,
+                                     domain: str | None = None, district: str | None = None,
+                                     user: User = Depends(supervisor)):
+        if format not in ("csv", "xlsx"):
+            raise HTTPException(400, "format must be csv or xlsx")
+        data = await run_in_threadpool(figures, start, end, domain, district)
+        units = [*data["units"], data["total"]]
+        stamp = clock().strftime("%Y%m%d-%H%M")
+        if format == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow([label for _, label in UNIT_COLUMNS])
+            for row in units:
+                writer.writerow(["" if row[key] is None else row[key] for key, _ in UNIT_COLUMNS])
+            return Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="supervision-{stamp}.csv"'})
+        return Response(_xlsx(units, data["late"]),
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="supervision-{stamp}.xlsx"'})
+
+    @router.get("/api/alerts")
+    async def api_alerts(open: bool = False, ticket_id: str | None = None, limit: int = 200, user: User = Depends(api_user)):
+        rows = await run_in_threadpool(store.alerts, ticket_id, open, max(1, min(limit, 1000)))
+        return {"alerts": [{**r, "unit_name": unit_names.get(r["unit"], r["unit"])} for r in rows]}
+
+    @router.post("/api/alerts/{alert_id}/acknowledge")
+    async def api_acknowledge(alert_id: str, user: User = Depends(supervisor)):
+        done = await run_in_threadpool(store.acknowledge_alert, alert_id, user.username, clock())
+        if not done:
+            raise HTTPException(409, f"alert {alert_id} does not exist or is already acknowledged")
+        return {"alert_id": alert_id, "acknowledged_by": user.username}
+
+    return router
+
+
+def _xlsx(units: list[dict], late: list[dict]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "units"
+    sheet.append([label for _, label in UNIT_COLUMNS])
+    for row in units:
+        sheet.append([row[key] for key, _ in UNIT_COLUMNS])
+    overdue = book.create_sheet("overdue and due soon")
+    overdue.append([label for _, label in LATE_COLUMNS])
+    for row in late:
+        overdue.append([row[key] for key, _ in LATE_COLUMNS])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

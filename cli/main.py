@@ -205,6 +205,24 @@ def report(settings, start, end, fmt, domain, district, out, db):
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object with the list of alerts).")
+@click.option("--all", "everything", is_flag=True, help="Acknowledged alerts and those of finished tickets too.")
+@click.option("--limit", default=500, show_default=True)
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.pass_obj
+def alerts(settings, as_json, everything, limit, db):
+    """Open alerts: due-soon warnings and overdue escalations not acknowledged, newest first."""
+    store = services.open_store(db or services.db_path(settings))
+    found = store.alerts(open_only=not everything, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"alerts": found}, ensure_ascii=False, indent=2))
+        return
+    for alert in found:
+        click.echo(f"{alert['raised_at'][:16]}  {alert['ticket_id']}  {alert['kind']} L{alert['level']}  {alert['message']}")
+    click.echo(f"{len(found)} alert(s)", err=True)
+
+
+@main.command()
 @click.option("--rejected", is_flag=True, help="Print the dead letters with their reasons instead of the tickets.")
 @click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
 @click.pass_obj

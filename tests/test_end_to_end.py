@@ -192,6 +192,14 @@ def test_replayed_replies_reproduce_the_files_latency(stack, shared_data):
     assert float(total["median_reply_days"]) == round(statistics.median(days), 2)  # 11.21 on the whole file
     assert float(total["mean_reply_days"]) == round(statistics.mean(days), 2)
     assert 0 < float(total["median_reply_working_days"]) < float(total["median_reply_days"])
+    markdown = stack.run("report", "--from", "2010-01-01", "--to", "2020-12-31").stdout.decode()
+    all_row = next(line for line in markdown.splitlines() if line.startswith("| 全部单位 |"))
+    assert f"| {total['median_reply_days']} |" in all_row and f"| {len(rows)} |" in all_row
+    html_file = stack.home / "report.html"
+    assert stack.run("report", "--from", "2010-01-01", "--to", "2020-12-31", "--format", "html",
+                     "--out", str(html_file)).returncode == 0
+    assert f"<td>{total['median_reply_days']}</td>" in html_file.read_text(encoding="utf-8")
+    assert stack.run("report", "--from", "2020-12-31", "--to", "2010-01-01").returncode != 0
 
     again = stack.run(*args)  # replies are events with fixed ids: a second replay changes nothing
     assert again.returncode == 0, again.stderr.decode()

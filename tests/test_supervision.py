@@ -87,6 +87,11 @@ def test_a_ticket_left_without_reply_is_warned_then_escalated_once(replay):
     mine = [a["alert_id"] for a in on_topic if a["ticket_id"] == "hotline-late-1"]
     assert sorted(mine) == sorted(a["alert_id"] for a in found)  # on the topic too, once each
 
+    listed = replay.run("alerts", "--json")
+    assert listed.returncode == 0, listed.stderr.decode()
+    open_ids = {a["alert_id"] for a in json.loads(listed.stdout)["alerts"]}
+    assert {a["alert_id"] for a in found} <= open_ids
+
 
 def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay):  # noqa: F811
     received = (replay.now() - timedelta(days=10)).replace(microsecond=0)  # both long overdue on arrival

@@ -99,6 +99,53 @@ def test_a_dispatcher_sees_the_unmasked_personal_data(browser, stack):
     page.close()
 
 
+def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
+    from tests.conftest import wait_until
+
+    send(stack, [{"id": "browser-loop", "title": "A3区路灯不亮", "text": "小区门口路灯坏了一个月", "type": "求助"}])
+    with stack.client("dispatcher") as client:
+        ticket = wait_until(lambda: (r := client.get("/api/tickets/hotline-browser-loop")).status_code == 200 and r.json(), 60)
+        if ticket["status"] == "pending_review":
+            assert client.post("/api/tickets/hotline-browser-loop/dispatch", json={}).status_code == 202
+            wait_until(lambda: client.get("/api/tickets/hotline-browser-loop").json()["status"] == "dispatched", 60)
+
+    def record(page, kind, **fields):
+        page.select_option("#event-kind", kind)
+        for name, value in fields.items():
+            if name == "satisfaction":
+                page.select_option("#event-satisfaction", value)
+            else:
+                page.fill(f"#event-{name}", value)
+        page.click("#event-form button[type=submit]")
+        page.wait_for_function("document.getElementById('event-result').textContent.length > 0")
+        return page.locator("#event-result").inner_text()
+
+    page = log_in(browser, stack, "unit")
+    page.goto(stack.url + "/tickets/hotline-browser-loop")
+    options = page.locator("#event-kind option").all_inner_texts()
+    assert any("accepted" in o for o in options) and not any("callback" in o for o in options)
+    assert record(page, "accepted") == "已记录 recorded"
+    page.wait_for_function("document.getElementById('status').textContent === 'accepted'", timeout=60_000)
+    assert record(page, "replied", reply="已联系路灯管理所维修") == "已记录 recorded"
+    page.wait_for_function("document.getElementById('status').textContent === 'replied'", timeout=60_000)
+    assert "工作日" in page.locator("#replied").inner_text()
+    page.close()
+
+    page = log_in(browser, stack, "supervisor")
+    page.goto(stack.url + "/tickets/hotline-browser-loop")
+    assert record(page, "closed") == "已记录 recorded"
+    page.wait_for_function("document.getElementById('status').textContent === 'closed'", timeout=60_000)
+    assert "满意" not in page.locator("#satisfaction").inner_text()
+    result = record(page, "reopened")  # without a reason: refused with the reason shown
+    assert "needs a reason" in result
+    assert record(page, "callback", satisfaction="基本满意") == "已记录 recorded"
+    page.wait_for_function("document.getElementById('satisfaction').textContent.includes('基本满意')", timeout=60_000)
+    history = page.locator("#events").inner_text()
+    assert all(word in history for word in ("签收", "答复", "办结", "回访"))
+    page.screenshot(path=str(ARTIFACTS / "ticket-handling.png"), full_page=True)
+    page.close()
+
+
 def test_dead_letters_page_shows_reasons(browser, stack):
     send(stack, [{"id": "browser-bad", "title": "", "text": ""}])
     page = log_in(browser, stack, "supervisor")

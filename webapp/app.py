@@ -32,6 +32,11 @@ from webapp.supervision import supervision_routes
 
 HERE = Path(__file__).resolve().parent
 MAX_INTAKE_BATCH = 1000
+EVENT_NAMES = {
+    "dispatched": "派单", "rerouted": "改派", "returned": "退单", "accepted": "签收", "paused": "等待市民补充",
+    "resumed": "恢复办理", "extension_requested": "申请延期", "extension_approved": "批准延期",
+    "extension_refused": "驳回延期", "replied": "答复", "closed": "办结", "callback": "回访", "reopened": "重办",
+}
 # Who may record each event: dispatchers dispatch, units handle, supervisors decide.
 EVENT_PERMISSIONS = {
     "dispatched": "dispatch", "returned": "dispatch",
@@ -139,7 +144,10 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
         events = await run_in_threadpool(store.ticket_events, ticket_id)
-        return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=events)
+        actions = [k for k in EVENT_KINDS if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
+        units = [{"id": u.id, "name": u.name} for u in router.units.values()]
+        return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=events, actions=actions,
+                      action_names=EVENT_NAMES, units=units)
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):

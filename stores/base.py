@@ -103,6 +103,11 @@ class Store(Protocol):
 
     def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool: ...
 
+    def unpublished_alerts(self, limit: int = 1000) -> list[Alert]:
+        """Alerts kept but not yet confirmed on the alerts topic (the outbox), oldest first."""
+
+    def mark_alerts_published(self, alert_ids: list[str]) -> None: ...
+
     def stored_event_ids(self, event_ids: list[str]) -> set[str]:
         """Those of these event ids that have been applied."""
 

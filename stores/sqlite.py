@@ -110,9 +110,11 @@ CREATE TABLE IF NOT EXISTS alerts (
     raised_at TEXT NOT NULL,
     message TEXT NOT NULL,
     acknowledged_by TEXT,
-    acknowledged_at TEXT
+    acknowledged_at TEXT,
+    published INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_ticket ON alerts(ticket_id);
+CREATE INDEX IF NOT EXISTS alerts_unpublished ON alerts(published) WHERE published = 0;
 CREATE TABLE IF NOT EXISTS rejections (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     rejection_id TEXT NOT NULL UNIQUE,
@@ -376,6 +378,20 @@ class SQLiteStore:
             {clause} ORDER BY a.seq DESC LIMIT ?""", (*args, limit),
         ).fetchall()
         return [{**dict(r), "to": r["to_whom"]} for r in rows]
+
+    def unpublished_alerts(self, limit: int = 1000) -> list[Alert]:
+        """Alerts kept but not yet confirmed on the alerts topic (the outbox), oldest first."""
+        rows = self._connect().execute(
+            "SELECT * FROM alerts WHERE published = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [Alert(alert_id=r["alert_id"], ticket_id=r["ticket_id"], kind=r["kind"], level=r["level"], to=r["to_whom"],
+                      unit=r["unit"], reply_due=r["reply_due"], due_at=r["due_at"], raised_at=r["raised_at"],
+                      message=r["message"]) for r in rows]
+
+    def mark_alerts_published(self, alert_ids: list[str]) -> None:
+        db = self._connect()
+        for start in range(0, len(alert_ids), 500):
+            chunk = alert_ids[start:start + 500]
+            db.execute(f"UPDATE alerts SET published = 1 WHERE alert_id IN ({','.join('?' * len(chunk))})", chunk)
 
     def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
         cursor = self._connect().execute(

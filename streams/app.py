@@ -102,12 +102,14 @@ def build_app(
             """Due-soon warnings and overdue escalations, on time even when no event arrives."""
             loop = asyncio.get_running_loop()
             try:
-                new = await loop.run_in_executor(None, scan_deadlines, store, policy, calendar, clock())
+                await loop.run_in_executor(None, scan_deadlines, store, policy, calendar, clock())
+                outbox = await loop.run_in_executor(None, store.unpublished_alerts)
+                sent = [await alerts_topic.send(key=a.ticket_id.encode(), value=a.model_dump_json().encode())
+                        for a in outbox]
+                await asyncio.gather(*sent)  # acknowledged by Kafka
+                await loop.run_in_executor(None, store.mark_alerts_published, [a.alert_id for a in outbox])
             except Exception:
-                log.exception("deadline scan failed; the next scan tries again")
-                return
-            for alert in new:
-                await alerts_topic.send(key=alert.ticket_id.encode(), value=alert.model_dump_json().encode())
+                log.exception("deadline scan or alert publishing failed; the next scan tries again")
 
     @app.agent(rejected)
     async def keep_dead_letters(stream):

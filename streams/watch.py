@@ -2,6 +2,9 @@
 
 Run by the workers on a timer with the one clock, so alerts come on time even when no event arrives; the
 store keeps each alert once, so several workers, or a restarted one, never raise the same alert twice.
+The store is also the outbox for the alerts topic: an alert is marked published only after Kafka has
+acknowledged it, so a worker that dies in between publishes it at its next scan (consumers may see an
+alert id twice then, never miss one).
 """
 
 from __future__ import annotations

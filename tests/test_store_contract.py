@@ -190,3 +190,22 @@ def test_the_whole_handling_loop_is_kept(store):
     ticket = store.get_ticket("web-1")
     assert (ticket["status"], ticket["satisfaction"], ticket["closed_at"]) == ("closed", "满意", "2026-11-28T10:00:00+08:00")
     assert len(store.ticket_events("web-1")) == 9  # every accepted event kept, the refused one not
+
+
+def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
+    from hotline.alerts import Alert
+
+    store.write_tickets([make_ticket(1)])
+    alert = Alert(alert_id="a1", ticket_id="web-1", kind="overdue", level=1, to="承办单位", unit="housing",
+                  reply_due=T0, due_at=T0, raised_at=T0 + timedelta(minutes=5), message="超期")
+    assert store.write_alerts([alert, alert.model_copy(update={"alert_id": "a2", "level": 2})]) == [
+        alert, alert.model_copy(update={"alert_id": "a2", "level": 2})]
+    assert store.write_alerts([alert]) == []  # kept once
+    assert [a.alert_id for a in store.unpublished_alerts()] == ["a1", "a2"]
+    store.mark_alerts_published(["a1"])
+    assert [a.alert_id for a in store.unpublished_alerts()] == ["a2"]
+    assert store.unpublished_alerts()[0].raised_at == T0 + timedelta(minutes=5)
+    assert [a["alert_id"] for a in store.alerts(open_only=True)] == ["a2", "a1"]
+    assert store.acknowledge_alert("a1", "supervisor", T0) and not store.acknowledge_alert("a1", "supervisor", T0)
+    assert [a["alert_id"] for a in store.alerts(open_only=True)] == ["a2"]
+    assert store.alerts(ticket_id="web-1")[1]["acknowledged_by"] == "supervisor"

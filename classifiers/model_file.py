@@ -19,10 +19,11 @@ import jieba
 import joblib
 import numpy as np
 import sklearn
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 
 from classifiers.estimator import TITLE_WEIGHT, TextClassifier, document
 from classifiers.metrics import reliability, report
+from classifiers.overlap import NEAR_DUPLICATE_JACCARD, near_duplicates
 from classifiers.segment import Segmenter
 from hotline.models import Prediction
 
@@ -101,9 +102,11 @@ class TrainedModel:
 
 def train(
     texts: list[str], labels: list[str], segmenter: Segmenter, source: str, cv_folds: int = 5, progress=None,
-    task: str = "domain",
+    task: str = "domain", extra: tuple[list[str], list[str]] | None = None, extra_source: str | None = None,
 ) -> TrainedModel:
-    """Fit on all data; the card carries cross-validated metrics measured on the same data only."""
+    """Fit on all data (and the extra labelled data, if any); the card carries metrics cross-validated on
+    the data only: each fold is tested on its share of `texts`, trained on the rest plus the extra rows that
+    are not near-copies of the fold's test messages (classifiers.overlap)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r} (expected {' or '.join(TASKS)})")
     if len(texts) != len(labels) or not texts:
@@ -114,23 +117,29 @@ def train(
     lonely = [str(c) for c, n in zip(classes, counts) if n < 2]
     if lonely:
         raise ValueError(f"class(es) with a single example cannot be learned: {', '.join(lonely)}")
+    extra_texts, extra_labels = extra if extra else ([], [])
+    unknown = sorted(set(extra_labels) - set(classes))
+    if unknown:
+        raise ValueError(f"the extra data has labels the training data lacks: {', '.join(unknown)}")
     documents = []
-    for i, text in enumerate(texts):
+    for i, text in enumerate([*texts, *extra_texts]):
         documents.append(to_document(segmenter, text))
         if progress:
-            progress(i + 1, len(texts))
+            progress(i + 1, len(texts) + len(extra_texts))
+    documents, extra_documents = documents[:len(texts)], documents[len(texts):]
     folds = int(min(cv_folds, counts.min()))
     metrics = None
+    dropped: list[int] = []
     if folds >= 2:
-        probabilities = cross_val_predict(
-            TextClassifier(), documents, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=0),
-            method="predict_proba",
-        )
+        probabilities, dropped = _cross_validate(documents, list(labels), extra_documents, list(extra_labels), folds, classes)
         predicted = classes[np.argmax(probabilities, axis=1)]
         metrics = report(list(labels), list(predicted), labels=list(classes))
         metrics["reliability"] = reliability(probabilities.max(axis=1), predicted == np.asarray(labels))
-        metrics["method"] = f"stratified {folds}-fold cross-validation on the training data"
-    estimator = TextClassifier().fit(documents, labels)
+        metrics["method"] = f"stratified {folds}-fold cross-validation on the training data" + (
+            f"; each fold also trained on the extra data less its near-copies of the fold's test messages "
+            f"(token-set Jaccard > {NEAR_DUPLICATE_JACCARD}; {round(float(np.mean(dropped)))} of {len(extra_texts)} "
+            f"dropped per fold on average)" if extra_texts else "")
+    estimator = TextClassifier().fit(documents + extra_documents, list(labels) + list(extra_labels))
     trained_at = datetime.now(timezone.utc)
     digest = data_hash(texts, labels)
     card = {
@@ -145,6 +154,9 @@ def train(
             "rows": len(texts),
             "per_class": {str(c): int(n) for c, n in zip(classes, counts)},
             "sha256": digest,
+            **({"extra": {"source": extra_source, "rows": len(extra_texts),
+                          "per_class": {str(c): int(n) for c, n in zip(*np.unique(extra_labels, return_counts=True))}}}
+               if extra_texts else {}),
         },
         "metrics": metrics,
         "estimator": (f"jieba tokens, title x{TITLE_WEIGHT} -> TF-IDF (words 1-2, chars 1-3) -> class-balanced "
@@ -157,6 +169,23 @@ def train(
         "segmenter": {"engine": segmenter.engine, "userdict_sha256": segmenter.userdict_sha256},
     }
     return TrainedModel(estimator=estimator, card=card, segmenter=segmenter)
+
+
+def _cross_validate(documents, labels, extra_documents, extra_labels, folds, classes):
+    """Out-of-fold class probabilities (columns in `classes` order) and the extra rows dropped per fold."""
+    labels_array = np.asarray(labels)
+    probabilities = np.zeros((len(documents), len(classes)))
+    dropped = []
+    for train_index, test_index in StratifiedKFold(folds, shuffle=True, random_state=0).split(documents, labels_array):
+        test_documents = [documents[i] for i in test_index]
+        near = near_duplicates(extra_documents, test_documents)
+        dropped.append(int(near.sum()))
+        fold_documents = [documents[i] for i in train_index] + [d for d, n in zip(extra_documents, near) if not n]
+        fold_labels = list(labels_array[train_index]) + [lab for lab, n in zip(extra_labels, near) if not n]
+        model = TextClassifier().fit(fold_documents, fold_labels)
+        columns = [list(model.classes_).index(c) for c in classes]
+        probabilities[test_index] = model.predict_proba(test_documents)[:, columns]
+    return probabilities, dropped
 
 
 class ModelFile:

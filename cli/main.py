@@ -264,8 +264,14 @@ def _labelled_options(func):
 @click.option("--with-corrections", is_flag=True,
               help="Add the dispatchers' corrections from the store (domain task) as labelled examples.")
 @click.option("--db", "db", type=click.Path(path_type=Path), help="Store with the corrections (default: the running one).")
+@click.option("--extra", "extra", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="More labelled data, e.g. train_tokenized.csv: trained on, but the model card's metrics are "
+                   "measured on --data only (near-copies of each test fold dropped).")
+@click.option("--extra-text-col", default="tokens", show_default=True, help="Column of --extra with the text.")
+@click.option("--extra-label-col", help="Column of --extra with the label (default: --label-col).")
 @click.pass_obj
-def train(settings, data, title_col, text_col, label_col, encoding, out, cv, task, with_corrections, db):
+def train(settings, data, title_col, text_col, label_col, encoding, out, cv, task, with_corrections, db,
+          extra, extra_text_col, extra_label_col):
     """Train the domain classifier; the model file carries its model card."""
     from tqdm import tqdm
 
@@ -283,13 +289,15 @@ def train(settings, data, title_col, text_col, label_col, encoding, out, cv, tas
         labels += [c["domain"] for c in corrections]
         source += f" + {len(corrections)} dispatcher corrections"
         click.echo(f"adding {len(corrections)} dispatcher corrections", err=True)
-    with tqdm(total=len(texts), desc="segmenting", unit="row", file=sys.stderr) as bar:
+    more = services.read_labelled_csv(extra, None, extra_text_col, extra_label_col or label_col, encoding) if extra else None
+    with tqdm(total=len(texts) + len(more[0] if more else []), desc="segmenting", unit="row", file=sys.stderr) as bar:
         def progress(done, total):
             bar.update(done - bar.n)
-        click.echo(f"training on {len(texts)} rows ({cv}-fold cross-validation for the model card) ...", err=True)
+        click.echo(f"training on {len(texts)} rows{f' + {len(more[0])} extra rows' if more else ''} "
+                   f"({cv}-fold cross-validation for the model card) ...", err=True)
         try:
             model = model_file.train(texts, labels, services.segmenter(settings), source=source, cv_folds=cv,
-                                     progress=progress, task=task)
+                                     progress=progress, task=task, extra=more, extra_source=str(extra) if extra else None)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     model.save(out)

@@ -137,3 +137,30 @@ def test_fast_vectorizers_equal_scikit_learns():
     fast_words = WordNgramTfidf(ngram_range=(1, 2)).fit(documents[:600])
     assert fast_words.vocabulary_ == words.vocabulary_
     assert abs(fast_words.transform(documents) - words.transform(documents)).max() < 1e-12
+
+
+def test_near_duplicates_by_token_overlap():
+    from classifiers.overlap import near_duplicates
+
+    references = ["小区 物业 电梯 坏 了 一个月", "学校 收费 不合理"]
+    found = near_duplicates(["小区 物业 电梯 坏 了", "公交 线路 太少 等车 太久", "学校 乱 收费 不合理 问题"], references)
+    assert found.tolist() == [True, False, True]
+    assert near_duplicates([], references).tolist() == []
+
+
+def test_extra_data_never_leaks_copies_of_test_messages_into_the_metrics():
+    """Extra data made of copies of the training rows would make naive cross-validation near perfect;
+    with each fold's near-copies dropped the card reports what the data alone gives."""
+    segmenter = Segmenter(PROJECT_DIR / "config" / "userdict.txt")
+    with open(PROJECT_DIR / "samples" / "training.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))[:400]
+    texts = [f"{r['title']}\n{r['text']}" for r in rows]
+    labels = [r["label"] for r in rows]
+    alone = model_file.train(texts, labels, segmenter, "sample", cv_folds=3)
+    copies = [text.replace("\n", " ") for text in texts]  # the tokenised export holds the same messages
+    both = model_file.train(texts, labels, segmenter, "sample", cv_folds=3, extra=(copies, labels), extra_source="copies")
+    assert both.card["data"]["extra"]["rows"] == 400
+    assert "dropped per fold" in both.card["metrics"]["method"]
+    assert abs(both.card["metrics"]["macro_f1"] - alone.card["metrics"]["macro_f1"]) < 0.015  # leaking: +0.028
+    with pytest.raises(ValueError, match="labels the training data lacks"):
+        model_file.train(texts, labels, segmenter, "sample", cv_folds=0, extra=(copies[:1], ["不存在"]))

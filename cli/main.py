@@ -81,6 +81,7 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
         batch_size=settings.batch_size, batch_within=settings.batch_within,
         partitions=settings.topics.get("intake.web", 4), clock=clock,
         watch=(services.build_alert_policy(settings), services.build_calendar(settings)),
+        opinion=services.build_opinion_settings(settings),
     )
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
@@ -205,21 +206,46 @@ def report(settings, start, end, fmt, domain, district, out, db):
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object with the list of alerts).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: deadline alerts and surge alerts.")
 @click.option("--all", "everything", is_flag=True, help="Acknowledged alerts and those of finished tickets too.")
 @click.option("--limit", default=500, show_default=True)
 @click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
 @click.pass_obj
 def alerts(settings, as_json, everything, limit, db):
-    """Open alerts: due-soon warnings and overdue escalations not acknowledged, newest first."""
+    """Open alerts, newest first: due-soon warnings and overdue escalations, and surge alerts."""
     store = services.open_store(db or services.db_path(settings))
     found = store.alerts(open_only=not everything, limit=limit)
+    surges = store.opinion_alerts(open_only=not everything, limit=limit)
     if as_json:
-        click.echo(json.dumps({"alerts": found}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"alerts": found, "surges": surges}, ensure_ascii=False, indent=2))
         return
     for alert in found:
         click.echo(f"{alert['raised_at'][:16]}  {alert['ticket_id']}  {alert['kind']} L{alert['level']}  {alert['message']}")
-    click.echo(f"{len(found)} alert(s)", err=True)
+    for surge in surges:
+        click.echo(f"{surge['raised_at'][:16]}  {surge['kind']}  {surge['key']}  {surge['observed']} in the window, "
+                   f"{surge['expected']:.1f} expected")
+    click.echo(f"{len(found)} deadline alert(s), {len(surges)} surge alert(s)", err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--window", type=click.Choice(["hour", "day", "week"]), default="day", show_default=True)
+@click.option("--limit", default=20, show_default=True)
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.pass_obj
+def hotspots(settings, as_json, window, limit, db):
+    """Current hot topics (热点): heat, trend, districts and member tickets."""
+    from hotline.topics import WINDOWS, hot_topics
+
+    store = services.open_store(db or services.db_path(settings))
+    now = services.build_clock(settings)()
+    topics = hot_topics(store.hot_topics(now - WINDOWS[window]), now, WINDOWS[window], limit)
+    if as_json:
+        click.echo(json.dumps({"now": now.isoformat(), "window": window, "topics": topics}, ensure_ascii=False, indent=2))
+        return
+    for topic in topics:
+        click.echo(f"{topic['heat']:7.1f}  {topic['members_in_window']:4d}  {topic['label']}")
+    click.echo(f"{len(topics)} topic(s) in the last {window}", err=True)
 
 
 @main.command()

@@ -19,6 +19,8 @@ from hotline.clock import Clock, ReplayClock, system_clock
 from hotline.deadlines import DeadlinePolicy, DeadlinePolicyError
 from hotline.lifecycle import Lifecycle
 from hotline.routing import Router, RoutingConfigError
+from hotline.surges import SurgeSettings
+from hotline.topics import TopicSettings
 from hotline.timestamps import TimestampError, parse_timestamp
 from stores.sqlite import SQLiteStore
 
@@ -64,6 +66,15 @@ def build_alert_policy(settings: Settings) -> AlertPolicy:
     try:
         return AlertPolicy.from_config(read_yaml(path))
     except AlertPolicyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def build_opinion_settings(settings: Settings) -> tuple[TopicSettings, SurgeSettings]:
+    path = settings.config_dir / "opinion.yaml"
+    data = read_yaml(path)
+    try:
+        return TopicSettings.from_config(data.get("topics") or {}), SurgeSettings.from_config(data.get("surges") or {})
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
 

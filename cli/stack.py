@@ -68,6 +68,7 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         services.build_router(settings)  # configuration errors show now, not at the first ticket
         services.build_deadlines(settings)
         services.build_alert_policy(settings)
+        services.build_opinion_settings(settings)
         if settings.env.get("HOTLINE_CLOCK_START") and not settings.env.get("HOTLINE_CLOCK_ANCHOR"):
             # one replayed time for the worker and the web app, whenever each of them starts
             os.environ["HOTLINE_CLOCK_ANCHOR"] = settings.env["HOTLINE_CLOCK_ANCHOR"] = str(time.time())

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from hotline.surges import Surge, SurgeDetector, keys_of
@@ -35,4 +35,7 @@ class OpinionMonitor:
             counted += self.surges.observe(keys, arrival.ticket_id, arrival.received_at)
             assignments.append(assignment)
             touched += [k for k in keys if k not in touched]
-        return assignments, counted, self.surges.check(touched)
+        surges = [replace(s, label="、".join(self.topics.topics[s.key[6:]].label_terms(4)))
+                  if s.key.startswith("topic=") and s.key[6:] in self.topics.topics else s
+                  for s in self.surges.check(touched)]
+        return assignments, counted, surges

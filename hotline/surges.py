@@ -53,6 +53,7 @@ class Surge:
     window_start: datetime
     window_end: datetime
     examples: tuple[str, ...]  # ticket ids, newest first
+    label: str = ""            # for a topic: its key terms
 
     @property
     def kind(self) -> str:
@@ -84,9 +85,11 @@ class SurgeDetector:
         """Count one arrival under each key; returns the (key, hour) counts to keep."""
         self.first_seen = at if self.first_seen is None else min(self.first_seen, at)
         self.now = at if self.now is None else max(self.now, at)
+        recent = at > self.now - timedelta(minutes=self.settings.window_minutes)  # a late arrival only counts in history
         for key in keys:
             self.hourly.setdefault(key, Counter())[_hour(at)] += 1
-            self.recent.setdefault(key, deque()).append((at, ticket_id))
+            if recent:
+                self.recent.setdefault(key, deque()).append((at, ticket_id))
         return [(key, _hour(at)) for key in keys]
 
     def expected(self, key: str, start: datetime, end: datetime) -> float:
@@ -126,8 +129,8 @@ class SurgeDetector:
             arrivals = self.recent.get(key)
             if not arrivals:
                 continue
-            while arrivals and arrivals[0][0] <= start:
-                arrivals.popleft()
+            if any(moment <= start for moment, _ in arrivals):  # arrivals come roughly, not strictly, in order
+                arrivals = self.recent[key] = deque(sorted(a for a in arrivals if a[0] > start))
             observed = len(arrivals)
             minimum = self.settings.topic_min_count if key.startswith("topic=") else self.settings.min_count
             if not warm or observed < minimum or self.quiet_until.get(key, start) > self.now:

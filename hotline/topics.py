@@ -85,7 +85,7 @@ def _bands(fingerprint: int) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class TopicSettings:
-    similarity: float = 0.3          # cosine with a topic's centroid to join it
+    similarity: float = 0.25         # cosine with a topic's centroid to join it
     duplicate_distance: int = 3      # SimHash bits: at most this many apart is a near-copy
     window_days: float = 7.0         # a topic quiet for longer takes no new members
     centroid_terms: int = 40         # terms kept per centroid
@@ -263,3 +263,41 @@ def heat(members: list[dict], now: datetime, window: timedelta) -> Heat:
 
 def _moment(value) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+
+
+def hot_topics(rows: list[dict], now: datetime, window: timedelta, limit: int = 20) -> list[dict]:
+    """Topics as the dashboards and `hotline hotspots` show them, hottest first: label, heat and its parts,
+    trend (members per sixth of the window), districts, domains, first/last seen and the member tickets.
+    `rows` are the store's topics with their members (stores' hot_topics)."""
+    out = []
+    for row in rows:
+        members = row["members"]
+        score = heat(members, now, window)
+        if not score.members:
+            continue
+        inside = [m for m in members if now - window < _moment(m["received_at"]) <= now]
+        step = window / 6
+        trend = [sum(1 for m in inside if now - window + step * i < _moment(m["received_at"]) <= now - window + step * (i + 1))
+                 for i in range(6)]
+        representative = next((m for m in members if m["ticket_id"] == row["representative"]), members[0])
+        top_terms = [t for t, _ in sorted(row["terms"].items(), key=lambda kv: -kv[1])[:5]]
+        out.append({
+            "topic_id": row["topic_id"],
+            "label": "、".join(top_terms[:3]) + f"：{representative['title']}",
+            "terms": top_terms,
+            "title": representative["title"],
+            "heat": score.score, "members_in_window": score.members, "likes": score.likes,
+            "districts_count": score.districts, "negative_share": score.negative, "growth": score.growth,
+            "trend": trend,
+            "size": row["size"],
+            "districts": dict(Counter(m["district"] for m in inside if m.get("district")).most_common()),
+            "domains": dict(Counter(m["domain"] for m in inside if m.get("domain")).most_common()),
+            "first_seen": row["first_seen"], "last_seen": row["last_seen"],
+            "members": [{"ticket_id": m["ticket_id"], "title": m["title"], "received_at": m["received_at"],
+                         "district": m["district"], "duplicate_of": m["duplicate_of"]} for m in inside],
+        })
+    out.sort(key=lambda t: -t["heat"])
+    return out[:limit]

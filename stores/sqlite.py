@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Iterator
 
 from hotline.alerts import Alert
+from hotline.surges import Surge
+from hotline.topics import Assignment, Topic
 from hotline.lifecycle import OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
@@ -115,6 +117,50 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_ticket ON alerts(ticket_id);
 CREATE INDEX IF NOT EXISTS alerts_unpublished ON alerts(published) WHERE published = 0;
+CREATE TABLE IF NOT EXISTS topics (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic_id TEXT NOT NULL UNIQUE,
+    terms TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    representative TEXT NOT NULL,
+    representative_similarity REAL NOT NULL,
+    updated_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS topics_last_seen ON topics(last_seen);
+CREATE TABLE IF NOT EXISTS topic_members (
+    ticket_id TEXT PRIMARY KEY,
+    topic_id TEXT NOT NULL,
+    similarity REAL NOT NULL,
+    duplicate_of TEXT,
+    negative INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS topic_members_topic ON topic_members(topic_id);
+CREATE TABLE IF NOT EXISTS arrival_counts (
+    key TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (key, hour)
+);
+CREATE TABLE IF NOT EXISTS opinion_alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    observed INTEGER NOT NULL,
+    expected REAL NOT NULL,
+    p_value REAL NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    examples TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    raised_at TEXT NOT NULL,
+    acknowledged_by TEXT,
+    acknowledged_at TEXT,
+    assigned_to TEXT,
+    published INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS rejections (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     rejection_id TEXT NOT NULL UNIQUE,
@@ -400,6 +446,130 @@ class SQLiteStore:
         )
         return cursor.rowcount == 1
 
+    # -- opinion monitoring: topics, arrival counts, surge alerts --------------------------------
+    def write_topics(self, assignments: list[Assignment], topics: list[Topic], counts: list[tuple[str, datetime]]) -> None:
+        """Keep a batch's topic assignments, the topics they touched and the hourly arrival counts, at once."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT OR IGNORE INTO topic_members (ticket_id, topic_id, similarity, duplicate_of, negative) VALUES (?,?,?,?,?)",
+                [(a.ticket_id, a.topic_id, a.similarity, a.duplicate_of, int(a.negative)) for a in assignments])
+            latest = db.execute("SELECT coalesce(max(updated_seq), 0) FROM topics").fetchone()[0]
+            db.executemany(
+                """INSERT INTO topics (topic_id, terms, size, first_seen, last_seen, representative, representative_similarity,
+                updated_seq) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(topic_id) DO UPDATE SET terms=excluded.terms,
+                size=excluded.size, first_seen=excluded.first_seen, last_seen=excluded.last_seen,
+                representative=excluded.representative, representative_similarity=excluded.representative_similarity,
+                updated_seq=excluded.updated_seq""",
+                [(t.topic_id, json.dumps(t.centroid, ensure_ascii=False), t.size, _local(t.first_seen), _local(t.last_seen),
+                  t.representative, t.representative_similarity, latest + 1) for t in topics])
+            db.executemany(
+                """INSERT INTO arrival_counts (key, hour, count) VALUES (?,?,1)
+                ON CONFLICT(key, hour) DO UPDATE SET count = count + 1""",
+                [(key, _local(hour)) for key, hour in counts])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def recent_topics(self, since: datetime) -> list[Topic]:
+        rows = self._connect().execute("SELECT * FROM topics WHERE last_seen >= ?", (_local(since),)).fetchall()
+        return [Topic(r["topic_id"], json.loads(r["terms"]), r["size"], datetime.fromisoformat(r["first_seen"]),
+                      datetime.fromisoformat(r["last_seen"]), r["representative"], r["representative_similarity"])
+                for r in rows]
+
+    def arrival_counts(self, since: datetime) -> list[tuple[str, datetime, int]]:
+        rows = self._connect().execute("SELECT key, hour, count FROM arrival_counts WHERE hour >= ?", (_local(since),))
+        return [(r[0], datetime.fromisoformat(r[1]), r[2]) for r in rows]
+
+    def recent_segmented(self, since: datetime) -> list[str]:
+        """Segmented texts of tickets received since then (to relearn document frequencies)."""
+        rows = self._connect().execute(
+            "SELECT w.words FROM tickets t JOIN ticket_words w ON w.rowid = t.seq WHERE t.received_at >= ?",
+            (_local(since),))
+        return [r[0] for r in rows]
+
+    def latest_received(self) -> datetime | None:
+        row = self._connect().execute("SELECT max(received_at) FROM tickets").fetchone()
+        return datetime.fromisoformat(row[0]) if row[0] else None
+
+    def hot_topics(self, since: datetime, limit: int = 200) -> list[dict]:
+        """Topics with members received since then, biggest first, with those members (received_at, likes,
+        district, negative, domain, channel, title)."""
+        db = self._connect()
+        topics = db.execute(
+            """SELECT tp.*, count(*) AS recent FROM topics tp JOIN topic_members m ON m.topic_id = tp.topic_id
+            JOIN tickets t ON t.ticket_id = m.ticket_id WHERE t.received_at >= ?
+            GROUP BY tp.topic_id HAVING recent >= 2 ORDER BY recent DESC LIMIT ?""", (_local(since), limit)).fetchall()
+        out = []
+        for topic in topics:
+            members = db.execute(
+                """SELECT t.ticket_id, t.received_at, t.likes, t.district, t.domain, t.channel, t.title, m.negative,
+                m.duplicate_of, m.similarity FROM topic_members m JOIN tickets t ON t.ticket_id = m.ticket_id
+                WHERE m.topic_id = ? ORDER BY t.received_at DESC""", (topic["topic_id"],)).fetchall()
+            out.append({**dict(topic), "terms": json.loads(topic["terms"]), "members": [dict(m) for m in members]})
+        return out
+
+    def volume(self, since: datetime) -> list[dict]:
+        """Tickets received since then per hour, domain, channel and district (for the monitors' charts)."""
+        rows = self._connect().execute(
+            """SELECT substr(received_at, 1, 13) AS hour, domain, channel, district, count(*) AS count FROM tickets
+            WHERE received_at >= ? GROUP BY hour, domain, channel, district ORDER BY hour""", (_local(since),))
+        return [dict(r) for r in rows]
+
+    def topic_of(self, ticket_id: str) -> dict | None:
+        row = self._connect().execute("SELECT * FROM topic_members WHERE ticket_id = ?", (ticket_id,)).fetchone()
+        return dict(row) if row else None
+
+    def write_opinion_alerts(self, surges: list[Surge], raised_at: datetime) -> list[Surge]:
+        if not surges:
+            return []
+        db = self._connect()
+        new = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for s in surges:
+                cursor = db.execute(
+                    """INSERT OR IGNORE INTO opinion_alerts (alert_id, kind, key, observed, expected, p_value, window_start,
+                    window_end, examples, label, raised_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+                    (s.alert_id, s.kind, s.key, s.observed, s.expected, s.p_value, _local(s.window_start),
+                     _local(s.window_end), json.dumps(list(s.examples)), s.label, _local(raised_at)))
+                if cursor.rowcount:
+                    new.append(s)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return new
+
+    def opinion_alerts(self, open_only: bool = False, limit: int = 200, unpublished: bool = False) -> list[dict]:
+        where = []
+        if open_only:
+            where.append("acknowledged_at IS NULL")
+        if unpublished:
+            where.append("published = 0")
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = "seq" if unpublished else "seq DESC"
+        rows = self._connect().execute(f"SELECT * FROM opinion_alerts {clause} ORDER BY {order} LIMIT ?", (limit,))
+        return [{**dict(r), "examples": json.loads(r["examples"])} for r in rows]
+
+    def mark_opinion_alerts_published(self, alert_ids: list[str]) -> None:
+        db = self._connect()
+        for start in range(0, len(alert_ids), 500):
+            chunk = alert_ids[start:start + 500]
+            db.execute(f"UPDATE opinion_alerts SET published = 1 WHERE alert_id IN ({','.join('?' * len(chunk))})", chunk)
+
+    def update_opinion_alert(self, alert_id: str, by: str, at: datetime, assign_to: str | None = None) -> bool:
+        """Acknowledge (assign_to None) or assign an opinion alert; False if there is no such alert."""
+        db = self._connect()
+        if assign_to is None:
+            cursor = db.execute("UPDATE opinion_alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ?",
+                                (by, _local(at), alert_id))
+        else:
+            cursor = db.execute("UPDATE opinion_alerts SET assigned_to = ? WHERE alert_id = ?", (assign_to, alert_id))
+        return cursor.rowcount == 1
+
     def queue(self, limit: int = 100) -> list[dict]:
         """Tickets waiting for a dispatcher: flagged ones first, then the oldest."""
         rows = self._connect().execute(
@@ -540,8 +710,9 @@ class SQLiteStore:
         row = self._connect().execute("SELECT max(seq) FROM tickets").fetchone()
         return row[0] or 0
 
-    def latest_change(self) -> tuple[int, int, int]:
+    def latest_change(self) -> tuple[int, int, int, int, int]:
         row = self._connect().execute(
-            "SELECT (SELECT max(seq) FROM tickets), (SELECT max(seq) FROM ticket_events), (SELECT max(seq) FROM alerts)"
+            """SELECT (SELECT max(seq) FROM tickets), (SELECT max(seq) FROM ticket_events), (SELECT max(seq) FROM alerts),
+            (SELECT max(updated_seq) FROM topics), (SELECT max(seq) FROM opinion_alerts)"""
         ).fetchone()
-        return row[0] or 0, row[1] or 0, row[2] or 0
+        return tuple(value or 0 for value in row)

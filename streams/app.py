@@ -1,5 +1,5 @@
-"""The Faust app: three agents (intake batches through the pipeline, ticket events applied to the store,
-dead letters kept) and a timer (the deadline watch, raising alerts).
+"""The Faust app: four agents (intake batches through the pipeline, ticket events applied to the store,
+dispatched tickets followed for topics and surges, dead letters kept) and a timer (the deadline watch).
 
 Per-record cost in Faust is high, so each agent takes whole batches (take_events) and does the work of a
 batch in one call off the event loop; the intake agent crosses Kafka again only for the streams other
@@ -9,6 +9,7 @@ consumers read: dispatched tickets and dead letters.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -19,10 +20,13 @@ from hotline.calendar import WorkCalendar
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
 from hotline.lifecycle import Lifecycle
+from hotline.surges import SurgeSettings
+from hotline.topics import TopicSettings
 from hotline.models import Rejection, TicketEvent
 from stores.base import Store
 from streams import topics
 from streams.pipeline import Pipeline, RawRecord
+from streams.opinion import load_monitor, observe_batch
 from streams.watch import scan_deadlines
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ def build_app(
     batch_size: int = 500, batch_within: float = 0.2, partitions: int = 4,
     app_id: str = "hotline-pipeline", clock: Clock = system_clock,
     watch: tuple[AlertPolicy, WorkCalendar] | None = None,
+    opinion: tuple[TopicSettings, SurgeSettings] | None = None,
 ) -> faust.App:
     Path(datadir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -110,6 +115,24 @@ def build_app(
                 await loop.run_in_executor(None, store.mark_alerts_published, [a.alert_id for a in outbox])
             except Exception:
                 log.exception("deadline scan or alert publishing failed; the next scan tries again")
+
+    if opinion is not None:
+        monitor = load_monitor(store, *opinion)
+        opinion_alerts_topic = app.topic(topics.ALERTS, key_type=bytes, value_type=bytes)
+
+        @app.agent(dispatched)
+        async def monitor_opinion(stream):
+            """Topics and surges over every dispatched ticket (the topic has one partition)."""
+            loop = asyncio.get_running_loop()
+            async for events in stream.take_events(batch_size, within=batch_within):
+                await _with_retries(loop, lambda batch: observe_batch(store, monitor, batch, clock),
+                                    [e.message.value or b"" for e in events])
+                outbox = await loop.run_in_executor(None, lambda: store.opinion_alerts(unpublished=True))
+                sent = [await opinion_alerts_topic.send(
+                    key=a["key"].encode(), value=json.dumps({k: v for k, v in a.items() if k not in ("seq", "published")},
+                                                            ensure_ascii=False).encode()) for a in outbox]
+                await asyncio.gather(*sent)
+                await loop.run_in_executor(None, store.mark_opinion_alerts_published, [a["alert_id"] for a in outbox])
 
     @app.agent(rejected)
     async def keep_dead_letters(stream):

@@ -3,7 +3,7 @@ alerts (deadline warnings and escalations)."""
 
 INTAKE = {"hotline": "intake.hotline", "web": "intake.web"}
 REJECTED = "intake.rejected"
-DISPATCHED = "tickets.dispatched"
+DISPATCHED = "tickets.dispatched"  # one partition: the opinion monitor sees every ticket in one place
 EVENTS = "ticket.events"
 ALERTS = "alerts"
 

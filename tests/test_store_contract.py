@@ -209,3 +209,33 @@ def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
     assert store.acknowledge_alert("a1", "supervisor", T0) and not store.acknowledge_alert("a1", "supervisor", T0)
     assert [a["alert_id"] for a in store.alerts(open_only=True)] == ["a2"]
     assert store.alerts(ticket_id="web-1")[1]["acknowledged_by"] == "supervisor"
+
+
+def test_topics_counts_and_surge_alerts_round_trip(store):
+    from hotline.surges import Surge
+    from hotline.topics import Assignment, Topic
+
+    store.write_tickets([make_ticket(n, likes=n) for n in (1, 2, 3)])
+    topic = Topic("topic-web-1", {"物业": 0.8, "电梯": 0.6}, 2, T0, T0 + timedelta(minutes=2), "web-1", 1.0)
+    assignments = [Assignment("web-1", "topic-web-1", 1.0, None, True, False),
+                   Assignment("web-3", "topic-web-1", 0.9, "web-1", False, True)]
+    before = store.latest_change()
+    store.write_topics(assignments, [topic], [("domain=城乡建设", T0), ("domain=城乡建设", T0)])
+    assert store.latest_change() != before
+    store.write_topics(assignments, [topic], [])  # a replayed batch adds no member twice
+    assert store.topic_of("web-3")["duplicate_of"] == "web-1" and store.topic_of("web-2") is None
+    assert [t.topic_id for t in store.recent_topics(T0 - timedelta(days=1))] == ["topic-web-1"]
+    assert store.recent_topics(T0 - timedelta(days=1))[0].centroid == {"物业": 0.8, "电梯": 0.6}
+    assert store.arrival_counts(T0 - timedelta(hours=1)) == [("domain=城乡建设", T0, 2)]
+    hot = store.hot_topics(T0 - timedelta(days=1))
+    assert [m["ticket_id"] for m in hot[0]["members"]] == ["web-3", "web-1"] and hot[0]["members"][0]["negative"] == 1
+    surge = Surge("s1", "topic=topic-web-1", 12, 0.2, 1e-9, T0, T0 + timedelta(hours=1), ("web-3", "web-1"), "物业、电梯")
+    assert store.write_opinion_alerts([surge, surge], T0) == [surge]
+    assert [a["alert_id"] for a in store.opinion_alerts(unpublished=True)] == ["s1"]
+    store.mark_opinion_alerts_published(["s1"])
+    assert store.opinion_alerts(unpublished=True) == []
+    assert store.update_opinion_alert("s1", "monitor", T0, assign_to="A6区人民政府")
+    assert store.opinion_alerts(open_only=True)[0]["assigned_to"] == "A6区人民政府"
+    assert store.update_opinion_alert("s1", "monitor", T0) and store.opinion_alerts(open_only=True) == []
+    assert not store.update_opinion_alert("nope", "monitor", T0)
+    assert sum(row["count"] for row in store.volume(T0 - timedelta(days=1))) == 3

@@ -28,6 +28,7 @@ from hotline.routing import Router
 from hotline.timestamps import TimestampError, parse_timestamp
 from stores.base import FILTERS, Store, TicketQuery
 from webapp.auth import User, Users
+from webapp.monitor import monitor_routes
 from webapp.supervision import supervision_routes
 
 HERE = Path(__file__).resolve().parent
@@ -102,6 +103,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     def render(request: Request, name: str, user: User | None, **context):
         return templates.TemplateResponse(request, name, {"user": user, **context})
 
+    app.include_router(monitor_routes(store, clock, api_user, page_user, render))
     if lifecycle is not None and lifecycle.calendar is not None and alert_policy is not None:
         app.include_router(supervision_routes(store, unit_names, lifecycle.calendar, alert_policy, clock,
                                               api_user, page_user, render))
@@ -181,7 +183,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         ticket = await run_in_threadpool(store.get_ticket, ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
-        return _visible(ticket, user)
+        return {**_visible(ticket, user), "topic": await run_in_threadpool(store.topic_of, ticket_id)}
 
     @app.get("/api/facets")
     async def api_facets(user: User = Depends(api_user)):

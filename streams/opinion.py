@@ -1,0 +1,51 @@
+"""The opinion monitor inside a worker: restored from the store at start, fed the dispatched tickets in
+batches, its topics, counts and surge alerts kept in the store (which is also the alerts topic's outbox).
+
+`tickets.dispatched` has one partition, so one worker of the group follows every ticket: one set of topics.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hotline.clock import Clock
+from hotline.models import DispatchedTicket
+from hotline.monitoring import Arrival, OpinionMonitor
+from hotline.surges import Surge, SurgeDetector, SurgeSettings
+from hotline.topics import TopicSettings, TopicTracker, terms
+from stores.base import Store
+
+
+def load_monitor(store: Store, topic_settings: TopicSettings, surge_settings: SurgeSettings) -> OpinionMonitor:
+    """A monitor with the topics, document frequencies and hourly counts the store holds."""
+    monitor = OpinionMonitor(TopicTracker(topic_settings), SurgeDetector(surge_settings))
+    latest = store.latest_received()
+    if latest is None:
+        return monitor
+    since = latest - timedelta(days=topic_settings.window_days)
+    for segmented in store.recent_segmented(since):
+        monitor.topics.documents += 1
+        monitor.topics.document_frequency.update(set(terms(segmented)))
+    for topic in store.recent_topics(since):
+        monitor.topics.restore(topic)
+    for key, hour, count in store.arrival_counts(latest - timedelta(days=surge_settings.history_days)):
+        monitor.surges.restore(key, hour, count)
+    return monitor
+
+
+def observe_batch(store: Store, monitor: OpinionMonitor, payloads: list[bytes], clock: Clock) -> list[Surge]:
+    """Topics and surges for a batch of dispatched tickets (JSON); returns the surge alerts that are new."""
+    arrivals = []
+    for payload in payloads:
+        try:
+            ticket = DispatchedTicket.model_validate_json(payload)
+        except ValueError:
+            continue  # only the pipeline writes this topic; a record it did not write is not a ticket
+        arrivals.append(Arrival(ticket.ticket_id, ticket.segmented, f"{ticket.title}\n{ticket.text}",
+                                ticket.received_at, ticket.domain, ticket.district))
+    if not arrivals:
+        return []
+    assignments, counts, surges = monitor.observe(arrivals)
+    touched = {a.topic_id: monitor.topics.topics[a.topic_id] for a in assignments if a.topic_id in monitor.topics.topics}
+    store.write_topics(assignments, list(touched.values()), counts)
+    return store.write_opinion_alerts(surges, clock())

@@ -1,0 +1,114 @@
+// Opinion monitor: volume, channels, districts, hot topics and surge alerts; refreshed on every store change
+// reported by /api/stream, without reloading the page. Charts are ECharts (vendored, static/vendor).
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const charts = {
+    volume: echarts.init($("chart-volume")),
+    channel: echarts.init($("chart-channel")),
+    districts: echarts.init($("chart-districts")),
+  };
+  window.__charts = charts;  // for the browser test: the series behind each chart
+  window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+  const hourLabel = (h) => h.slice(5, 10) + " " + h.slice(11, 13) + "时";
+
+  async function json(url, options) {
+    const r = await fetch(url, Object.assign({ credentials: "same-origin" }, options));
+    if (r.status === 401) { location.href = "/login?next=/monitor"; throw new Error("login"); }
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.detail || r.statusText);
+    return body;
+  }
+  function text(tag, content, className) { const el = document.createElement(tag); el.textContent = content; if (className) el.className = className; return el; }
+
+  function lines(chart, hours, series, stacked) {
+    chart.setOption({
+      tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 }, grid: { left: 40, right: 16, top: 40, bottom: 30 },
+      xAxis: { type: "category", data: hours.map(hourLabel) }, yAxis: { type: "value", minInterval: 1 },
+      series: Object.entries(series).map(([name, data]) => ({ name, type: "line", data, smooth: true, stack: stacked ? "all" : undefined, areaStyle: stacked ? {} : undefined, showSymbol: false })),
+    }, true);
+  }
+
+  function showMembers(title, members) {
+    $("drill").hidden = false;
+    $("drill-title").textContent = title;
+    const list = $("drill-list");
+    list.replaceChildren();
+    for (const m of members) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = "/tickets/" + encodeURIComponent(m.ticket_id);
+      a.textContent = (m.received_at || "").slice(5, 16).replace("T", " ") + " " + (m.title || m.ticket_id);
+      li.append(a);
+      if (m.duplicate_of) li.append(text("small", " (近似重复 of " + m.duplicate_of + ")"));
+      list.append(li);
+    }
+  }
+
+  async function refresh() {
+    const window_ = $("m-window").value;
+    const [volume, topics, alerts] = await Promise.all([
+      json("/api/monitor/volume?window=" + window_), json("/api/monitor/topics?window=" + window_), json("/api/monitor/alerts"),
+    ]);
+    $("m-now").textContent = volume.now.slice(0, 16).replace("T", " ");
+    $("m-total").textContent = volume.total;
+    lines(charts.volume, volume.hours, volume.by_domain, true);
+    lines(charts.channel, volume.hours, volume.by_channel, false);
+    const districts = Object.entries(volume.by_district).slice(0, 12);
+    charts.districts.setOption({
+      tooltip: {}, grid: { left: 70, right: 16, top: 10, bottom: 20 },
+      xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", data: districts.map((d) => d[0]).reverse() },
+      series: [{ type: "bar", data: districts.map((d) => d[1]).reverse() }],
+    }, true);
+
+    const body = document.querySelector("#topics tbody");
+    body.replaceChildren();
+    for (const t of topics.topics) {
+      const tr = document.createElement("tr");
+      tr.dataset.topicId = t.topic_id;
+      tr.append(text("td", t.heat.toFixed(1), "heat"));
+      const label = document.createElement("td");
+      const a = document.createElement("a");
+      a.href = "#"; a.textContent = t.label;
+      a.onclick = (e) => { e.preventDefault(); showMembers("话题 " + t.label, t.members); };
+      label.append(a);
+      tr.append(label, text("td", t.members_in_window), text("td", t.likes), text("td", Object.keys(t.districts).join(" ") || "—"));
+      tr.append(text("td", t.trend.map((n) => "▁▂▃▄▅▆▇█"[Math.min(7, n)]).join(""), "trend"));
+      body.append(tr);
+    }
+
+    const list = $("surges");
+    list.replaceChildren();
+    for (const s of alerts.alerts) {
+      const li = document.createElement("li");
+      li.dataset.alertId = s.alert_id;
+      li.className = s.kind;
+      li.append(text("b", s.kind === "topic_surge" ? "话题突增 " + (s.label || s.key) : "突增 " + s.key));
+      li.append(text("div", s.window_end.slice(5, 16).replace("T", " ") + " · 一小时 " + s.observed + " 件，基线 " + s.expected.toFixed(1) + " 件" + (s.assigned_to ? " · 已指派 " + s.assigned_to : "")));
+      const look = text("button", "查看 Messages");
+      look.onclick = async () => {
+        const titles = await Promise.all(s.examples.map((id) => json("/api/tickets/" + encodeURIComponent(id)).catch(() => ({ ticket_id: id }))));
+        showMembers("预警 " + s.key, titles.map((t) => ({ ticket_id: t.ticket_id, title: t.title, received_at: t.received_at })));
+      };
+      const ack = text("button", "确认 Acknowledge");
+      ack.onclick = async () => { await json("/api/monitor/alerts/" + s.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
+      const assign = text("button", "指派 Assign");
+      assign.onclick = async () => {
+        const to = prompt("指派给 Assign to"); if (!to) return;
+        await json("/api/monitor/alerts/" + s.alert_id + "/assign", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ to }) });
+        refresh();
+      };
+      li.append(look, ack, assign);
+      list.append(li);
+    }
+    if (!alerts.alerts.length) list.append(text("li", "无未确认预警 No open alerts", "quiet"));
+  }
+
+  $("m-window").addEventListener("change", refresh);
+  let pending = null;
+  const later = () => { clearTimeout(pending); pending = setTimeout(refresh, 300); };
+  const source = new EventSource("/api/stream");
+  source.addEventListener("hello", () => { $("live").classList.add("on"); refresh(); });
+  source.addEventListener("tickets", later);
+  source.onerror = () => $("live").classList.remove("on");
+  refresh();
+})();

@@ -120,6 +120,7 @@ def web(settings, host, port, bootstrap, db):
         lifecycle=services.build_lifecycle(settings, router),
         clock=services.build_clock(settings),
         alert_policy=services.build_alert_policy(settings),
+        bootstrap=bootstrap,
         segmenter=services.segmenter(settings),
         secret=session_secret(settings.home, settings.env),
         producer=(lambda: HotlineProducer(bootstrap, settings.max_record_bytes)) if bootstrap else None,

@@ -33,13 +33,15 @@ class AlertPolicy:
     due_soon_working_hours: float
     escalation: tuple[Escalation, ...]
     scan_seconds: float = 5.0
+    max_overdue_days: float = 60.0
 
     @classmethod
     def from_config(cls, data: dict) -> "AlertPolicy":
         try:
             levels = tuple(Escalation(int(e["level"]), str(e["to"]), float(e["after_working_days"]))
                            for e in data["escalation"])
-            policy = cls(float(data["due_soon_working_hours"]), levels, float(data.get("scan_seconds", 5)))
+            policy = cls(float(data["due_soon_working_hours"]), levels, float(data.get("scan_seconds", 5)),
+                         float(data.get("max_overdue_days", 60)))
         except KeyError as exc:
             raise AlertPolicyError(f"missing key {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:

@@ -7,8 +7,11 @@ it is a weekday, and the answer carries a warning instead of failing.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+
+import numpy as np
 
 from hotline.timestamps import SHANGHAI
 
@@ -74,17 +77,35 @@ class WorkCalendar:
         start, end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
         if end <= start:
             return 0.0
+        first, last = start.date(), end.date()
+        if first == last:
+            return self._hours_on(first, start, end)
+        whole_days = self.working_days_between(first + timedelta(days=1), last)
+        return (self._hours_on(first, start, end) + whole_days * self.hours_per_day + self._hours_on(last, start, end))
+
+    def _hours_on(self, day: date, start: datetime, end: datetime) -> float:
+        if not self.is_workday(day):
+            return 0.0
         total = 0.0
-        day = start.date()
-        while day <= end.date():
-            if self.is_workday(day):
-                for begin, finish in self.office_hours:
-                    a = max(datetime.combine(day, begin, SHANGHAI), start)
-                    b = min(datetime.combine(day, finish, SHANGHAI), end)
-                    if b > a:
-                        total += (b - a).total_seconds()
-            day += timedelta(days=1)
+        for begin, finish in self.office_hours:
+            a = max(datetime.combine(day, begin, SHANGHAI), start)
+            b = min(datetime.combine(day, finish, SHANGHAI), end)
+            if b > a:
+                total += (b - a).total_seconds()
         return total / 3600
+
+    def working_days_between(self, first: date, end: date) -> int:
+        """Working days from `first` (inclusive) to `end` (exclusive), in constant time: weekdays, less the
+        holidays on weekdays, plus the make-up workdays on weekends."""
+        if end <= first:
+            return 0
+        if not hasattr(self, "_weekday_holidays"):
+            self._weekday_holidays = sorted(d for d in self.holidays if d.weekday() < 5 and d not in self.workdays)
+            self._weekend_workdays = sorted(d for d in self.workdays if d.weekday() >= 5)
+        weekdays = int(np.busday_count(first, end))
+        off = bisect_left(self._weekday_holidays, end) - bisect_left(self._weekday_holidays, first)
+        extra = bisect_left(self._weekend_workdays, end) - bisect_left(self._weekend_workdays, first)
+        return weekdays - off + extra
 
     def start_of_last_working_hours(self, moment: datetime, hours: float) -> datetime:
         """The earliest moment from which at most `hours` office hours remain until `moment`: 4 hours

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -75,6 +75,7 @@ CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
 CREATE INDEX IF NOT EXISTS tickets_unit ON tickets(lead_unit);
 CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
+CREATE INDEX IF NOT EXISTS tickets_reply_due ON tickets(reply_due);
 CREATE VIRTUAL TABLE IF NOT EXISTS ticket_words USING fts5(words, tokenize = 'unicode61');
 CREATE TABLE IF NOT EXISTS ticket_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -377,11 +378,12 @@ class SQLiteStore:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def open_tickets_with_deadlines(self) -> list[dict]:
-        """Tickets still being handled that have a reply deadline: what the deadline watch looks at."""
+    def open_tickets_with_deadlines(self, due_since: datetime) -> list[dict]:
+        """Tickets still being handled whose reply deadline is `due_since` or later: what the deadline watch
+        looks at."""
         rows = self._connect().execute(
             f"""SELECT * FROM tickets WHERE status IN ({",".join("?" * len(OPEN_STATUSES))})
-            AND reply_due IS NOT NULL ORDER BY reply_due""", OPEN_STATUSES,
+            AND reply_due >= ? ORDER BY reply_due""", (*OPEN_STATUSES, _local(due_since)),
         ).fetchall()
         return [self._ticket(r) for r in rows]
 
@@ -517,6 +519,29 @@ class SQLiteStore:
             """SELECT substr(received_at, 1, 13) AS hour, domain, channel, district, count(*) AS count FROM tickets
             WHERE received_at >= ? GROUP BY hour, domain, channel, district ORDER BY hour""", (_local(since),))
         return [dict(r) for r in rows]
+
+    def metrics(self, now: datetime) -> dict:
+        """Counts for monitoring (/metrics): tickets by channel and status, events by kind, dead letters, open
+        alerts, open tickets overdue or due within a day, and the classifier's confidence distribution."""
+        db = self._connect()
+        at, day = _local(now), _local(now + timedelta(days=1))
+        open_marks = ",".join("?" * len(OPEN_STATUSES))
+        return {
+            "tickets": [tuple(r) for r in db.execute("SELECT channel, status, count(*) FROM tickets GROUP BY channel, status")],
+            "events": [tuple(r) for r in db.execute("SELECT kind, count(*) FROM ticket_events GROUP BY kind")],
+            "dead_letters": db.execute("SELECT count(*) FROM rejections").fetchone()[0],
+            "alerts_open": [tuple(r) for r in db.execute(
+                "SELECT kind, count(*) FROM alerts WHERE acknowledged_at IS NULL GROUP BY kind")]
+            + [tuple(r) for r in db.execute(
+                "SELECT kind, count(*) FROM opinion_alerts WHERE acknowledged_at IS NULL GROUP BY kind")],
+            "overdue": db.execute(f"SELECT count(*) FROM tickets WHERE status IN ({open_marks}) AND reply_due < ?",
+                                  (*OPEN_STATUSES, at)).fetchone()[0],
+            "due_within_day": db.execute(
+                f"SELECT count(*) FROM tickets WHERE status IN ({open_marks}) AND reply_due >= ? AND reply_due < ?",
+                (*OPEN_STATUSES, at, day)).fetchone()[0],
+            "confidence": [tuple(r) for r in db.execute(
+                "SELECT CAST(confidence * 10 AS INTEGER), count(*), sum(confidence) FROM tickets GROUP BY 1")],
+        }
 
     def topic_of(self, ticket_id: str) -> dict | None:
         row = self._connect().execute("SELECT * FROM topic_members WHERE ticket_id = ?", (ticket_id,)).fetchone()

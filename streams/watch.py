@@ -9,7 +9,7 @@ alert id twice then, never miss one).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hotline.alerts import Alert, AlertPolicy, alerts_for
 from hotline.calendar import WorkCalendar
@@ -18,5 +18,7 @@ from stores.base import Store
 
 def scan_deadlines(store: Store, policy: AlertPolicy, calendar: WorkCalendar, now: datetime) -> list[Alert]:
     """Raise what is due at `now`; returns the alerts that are new."""
-    due = [alert for ticket in store.open_tickets_with_deadlines() for alert in alerts_for(ticket, now, policy, calendar)]
+    since = now - timedelta(days=policy.max_overdue_days)
+    due = [alert for ticket in store.open_tickets_with_deadlines(since)
+           for alert in alerts_for(ticket, now, policy, calendar)]
     return store.write_alerts(due)

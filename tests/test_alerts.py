@@ -105,3 +105,17 @@ def test_the_watch_raises_each_alert_once_across_restarts(setup, tmp_path):
     assert two[0] == ("due_soon", 0, t(2, 17, 30, month=12))  # after the extension: 12-02 instead of 11-30
     assert len(two) == len(set(two)) and len(store.alerts()) == len(raised)
     store.close()
+
+
+def test_history_long_overdue_is_not_alerted(setup, tmp_path):
+    from stores.sqlite import SQLiteStore
+    from streams.watch import scan_deadlines
+    from tests.test_store_contract import make_ticket
+
+    policy, calendar = setup
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(1, received_at=t(1, 9, month=3), reply_due=t(6, 17, 30, month=3)),
+                         make_ticket(2, received_at=t(16, 9), reply_due=t(20, 17, 30))])
+    raised = scan_deadlines(store, policy, calendar, t(23, 9))
+    assert {a.ticket_id for a in raised} == {"web-2"}  # March is past max_overdue_days (60)
+    store.close()

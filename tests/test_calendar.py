@@ -85,3 +85,24 @@ def test_sla_due_refuses_bad_input(tmp_path):
     result = subprocess.run(hotline_command("sla", "due", "--received", "2026-02-30", "--working-days", "1"),
                             cwd=PROJECT_DIR, capture_output=True, timeout=60, env={"HOTLINE_HOME": str(tmp_path)})
     assert result.returncode == 2 and "impossible date" in result.stderr.decode()
+
+
+def test_working_time_in_constant_time_equals_counting_day_by_day():
+    import random
+    from datetime import date, datetime, timedelta
+
+    from cli.services import build_calendar
+    from cli.settings import load_settings
+    from hotline.timestamps import SHANGHAI
+
+    calendar = build_calendar(load_settings())
+    rng = random.Random(4)
+    for _ in range(300):
+        first = date(2018, 1, 1) + timedelta(days=rng.randint(0, 3600))  # into years no calendar knows
+        end = first + timedelta(days=rng.randint(0, 400))
+        slow = sum(1 for n in range((end - first).days) if calendar.is_workday(first + timedelta(days=n)))
+        assert calendar.working_days_between(first, end) == slow
+        start = datetime.combine(first, datetime.min.time(), SHANGHAI) + timedelta(minutes=rng.randint(0, 1439))
+        stop = datetime.combine(end, datetime.min.time(), SHANGHAI) + timedelta(minutes=rng.randint(0, 1439))
+        by_day = sum(calendar._hours_on(first + timedelta(days=n), start, stop) for n in range((end - first).days + 1))
+        assert abs(calendar.working_hours_between(start, stop) - (by_day if stop > start else 0.0)) < 1e-9

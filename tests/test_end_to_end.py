@@ -206,6 +206,21 @@ def test_replayed_replies_reproduce_the_files_latency(stack, shared_data):
     assert stack.run("report", "--from", "2010-01-01", "--to", "2020-12-31", "--format", "csv").stdout == report.stdout
 
 
+def test_metrics_for_prometheus_match_the_store(stack):
+    import httpx
+
+    response = httpx.get(stack.url + "/metrics", timeout=30)  # no log-in: aggregate counts only
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    lines = [line for line in response.text.splitlines() if line and not line.startswith("#")]
+    stored = sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("hotline_tickets_stored_total{"))
+    with stack.client() as client:
+        assert stored == client.get("/api/tickets", params={"limit": 1}).json()["total"] > 0
+    count = next(float(line.split()[1]) for line in lines if line.startswith("hotline_classification_confidence_count"))
+    assert count == stored
+    assert any(line.startswith('hotline_consumer_lag{topic="intake.web"') for line in lines)
+    assert any(line.startswith('hotline_open_tickets_deadline{state="overdue"}') for line in lines)
+
+
 def test_up_stops_everything_on_ctrl_c(tmp_path, sample_model):
     running = start_stack(tmp_path, sample_model)
     bootstrap_port = int(running.state["bootstrap"].rsplit(":", 1)[1])

@@ -28,6 +28,7 @@ from hotline.routing import Router
 from hotline.timestamps import TimestampError, parse_timestamp
 from stores.base import FILTERS, Store, TicketQuery
 from webapp.auth import User, Users
+from webapp.metrics import metrics_routes
 from webapp.monitor import monitor_routes
 from webapp.supervision import supervision_routes
 
@@ -54,11 +55,12 @@ class LoginRequired(Exception):
 def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter, secret: str,
                producer=None, domains: list[str] | None = None, poll_seconds: float = 1.0,
                lifecycle: Lifecycle | None = None, clock: Clock = system_clock,
-               alert_policy: AlertPolicy | None = None) -> FastAPI:
+               alert_policy: AlertPolicy | None = None, bootstrap: str | None = None) -> FastAPI:
     """The web app over a store. producer: a callable returning a HotlineProducer, or None (no Kafka: no HTTP
     intake and no dispatcher actions). domains: the classes a dispatcher may choose from. lifecycle: the
     rules events are checked against before they are sent (default: the router's return limit only).
-    With a lifecycle that has a calendar and an alert policy, the supervision pages are served too."""
+    With a lifecycle that has a calendar and an alert policy, the supervision pages are served too.
+    bootstrap: the Kafka address, for the consumer lag on /metrics."""
     lifecycle = lifecycle or Lifecycle(router.max_returns)
     unit_names = {unit.id: unit.name for unit in router.units.values()}
     domains = list(domains or sorted({d for rule in router.rules for d in rule.domains}))
@@ -104,6 +106,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return templates.TemplateResponse(request, name, {"user": user, **context})
 
     app.include_router(monitor_routes(store, clock, api_user, page_user, render))
+    app.include_router(metrics_routes(store, clock, bootstrap))
     if lifecycle is not None and lifecycle.calendar is not None and alert_policy is not None:
         app.include_router(supervision_routes(store, unit_names, lifecycle.calendar, alert_policy, clock,
                                               api_user, page_user, render))

@@ -27,4 +27,6 @@ def test_compose_runs_the_commands_the_cli_has():
         command = compose["services"][name]["command"]
         result = CliRunner().invoke(main, [command[0], "--help"])
         assert result.exit_code == 0, (name, result.output)
-    assert {"kafka", "elasticsearch", "kibana"} <= set(compose["services"])
+    assert {"kafka", "elasticsearch", "kibana", "prometheus"} <= set(compose["services"])
+    scrape = yaml.safe_load((PROJECT_DIR / "deploy" / "prometheus.yml").read_text(encoding="utf-8"))
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == ["web:8345"]

@@ -8,6 +8,7 @@ Statuses:
   waiting_citizen  the unit waits for the citizen; the reply clock pauses (等待市民补充)
   replied          the unit has replied (已答复)
   closed           closed after review or a satisfied callback (办结)
+  merged           merged into another ticket about the same issue (并单)
 
 Events and what they do:
   dispatched            pending_review -> dispatched (a dispatcher confirms or corrects the suggestion)
@@ -22,6 +23,8 @@ Events and what they do:
   closed (办结)          replied -> closed
   callback (回访)        replied/closed -> closed with 满意 or 基本满意; 不满意 reopens the ticket
   reopened              replied/closed -> dispatched to the same unit with a new reply deadline; needs a reason
+  merged (并单)          an open ticket -> merged into another ticket (`into`) about the same issue; it is
+                        handled there and leaves every list of work (no deadline alerts)
 
 The state is the part of a ticket that events change; the store keeps it and applies `Lifecycle.apply`.
 """
@@ -75,6 +78,7 @@ class DispatchState:
     closed_at: datetime | None = None
     satisfaction: str | None = None
     reopened: int = 0
+    merged_into: str | None = None
     history: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -221,6 +225,15 @@ class Lifecycle:
         _require(state, event, ("replied", "closed"), "replied or closed")
         _reason(event, "reopening a ticket")
         return self._reopen(state, event)
+
+    def _merged(self, state, event):
+        _require(state, event, OPEN_STATUSES, "open")
+        into = str(event.data.get("into") or "").strip()
+        if not into:
+            raise InvalidEvent("a merge (并单) needs `into`: the ticket this one joins")
+        if into == event.ticket_id:
+            raise InvalidEvent("a ticket cannot be merged into itself")
+        return replace(state, status="merged", merged_into=into, closed_at=event.at)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _reopen(self, state, event):

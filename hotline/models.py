@@ -106,7 +106,7 @@ class Rejection(BaseModel):
 
 EventKind = Literal[
     "dispatched", "rerouted", "returned", "accepted", "paused", "resumed", "extension_requested",
-    "extension_approved", "extension_refused", "replied", "closed", "callback", "reopened",
+    "extension_approved", "extension_refused", "replied", "closed", "callback", "reopened", "merged",
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__
 

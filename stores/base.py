@@ -21,7 +21,7 @@ TICKET_FIELDS = (
     "returns", "last_return_reason", "flagged", "corrected", "updated_at",
     "accept_due", "reply_due", "deadline_policy", "deadline_warnings", "subdomain",
     "accepted_at", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_since", "paused_hours",
-    "extension_pending", "extensions", "closed_at", "satisfaction", "reopened",
+    "extension_pending", "extensions", "closed_at", "satisfaction", "reopened", "merged_into",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",

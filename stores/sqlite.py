@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     extensions INTEGER NOT NULL DEFAULT 0,
     closed_at TEXT,
     satisfaction TEXT,
-    reopened INTEGER NOT NULL DEFAULT 0
+    reopened INTEGER NOT NULL DEFAULT 0,
+    merged_into TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
@@ -187,7 +188,7 @@ MIGRATIONS = (
     ("replied_at", "TEXT"), ("reply_seconds", "REAL"), ("reply_working_days", "REAL"), ("on_time", "INTEGER"),
     ("paused_since", "TEXT"), ("paused_hours", "REAL NOT NULL DEFAULT 0"), ("extension_pending", "INTEGER"),
     ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
-    ("reopened", "INTEGER NOT NULL DEFAULT 0"),
+    ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"),
 )
 # Ticket fields the lifecycle changes (hotline.lifecycle.DispatchState less what intake sets).
 _EVENT_COLUMNS = tuple(f for f in STATE_FIELDS if f not in ("received_at", "ticket_type", "urgency"))

@@ -103,3 +103,14 @@ def test_bad_callback_and_extension_data():
     pending = rules.apply(accepted, event("extension_requested", days=3, reason="需协调"))
     with pytest.raises(TransitionError, match="already has an extension request"):
         rules.apply(pending, event("extension_requested", days=1, reason="再延"))
+
+
+def test_a_duplicate_is_merged_into_another_ticket():
+    merged = Lifecycle(2).apply(WITH_UNIT, event("merged", into="web-1"))
+    assert (merged.status, merged.merged_into) == ("merged", "web-1")
+    with pytest.raises(InvalidEvent, match="needs `into`"):
+        Lifecycle(2).apply(WITH_UNIT, event("merged"))
+    with pytest.raises(InvalidEvent, match="into itself"):
+        Lifecycle(2).apply(WITH_UNIT, event("merged", into="t"))
+    with pytest.raises(TransitionError, match="not open"):
+        Lifecycle(2).apply(merged, event("merged", into="web-2"))

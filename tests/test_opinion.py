@@ -135,6 +135,19 @@ def test_a_burst_on_background_traffic_raises_a_surge_and_a_hot_topic_within_60_
     assert found[0]["observed"] >= 12 and elapsed < 60
     print(f"surge alert {alerted:.1f} s, hot topic with the burst {elapsed:.1f} s after the burst was sent")
 
+    # 并单: a dispatcher merges a near-copy into the ticket it copies
+    with busy.client("dispatcher") as client:
+        copy = flood[0][1] | {"id": "copy-of-burst", "time": datetime.now(SHANGHAI).isoformat()}
+        assert client.post(f"/api/intake/{flood[0][0]}", json=copy).status_code == 202
+        ticket_id = f"{flood[0][0]}-copy-of-burst"
+        topic = wait_until(lambda: (r := client.get(f"/api/tickets/{ticket_id}")).status_code == 200 and r.json()["topic"], 60)
+        original = topic["duplicate_of"]
+        assert original in ids
+        assert client.post(f"/api/tickets/{ticket_id}/events", json={"kind": "merged", "data": {"into": "nope"}}).status_code == 400
+        assert client.post(f"/api/tickets/{ticket_id}/events", json={"kind": "merged", "data": {"into": original}}).status_code == 202
+        merged = wait_until(lambda: (t := client.get(f"/api/tickets/{ticket_id}").json())["status"] == "merged" and t, 60)
+        assert merged["merged_into"] == original
+
     hot = busy.run("hotspots", "--json", "--window", "hour")
     assert hot.returncode == 0 and '"topic_id"' in hot.stdout.decode()
     listed = busy.run("alerts", "--json")

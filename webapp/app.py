@@ -38,10 +38,11 @@ EVENT_NAMES = {
     "dispatched": "派单", "rerouted": "改派", "returned": "退单", "accepted": "签收", "paused": "等待市民补充",
     "resumed": "恢复办理", "extension_requested": "申请延期", "extension_approved": "批准延期",
     "extension_refused": "驳回延期", "replied": "答复", "closed": "办结", "callback": "回访", "reopened": "重办",
+    "merged": "并单",
 }
 # Who may record each event: dispatchers dispatch, units handle, supervisors decide.
 EVENT_PERMISSIONS = {
-    "dispatched": "dispatch", "returned": "dispatch",
+    "dispatched": "dispatch", "returned": "dispatch", "merged": "dispatch",
     "accepted": "handle", "paused": "handle", "resumed": "handle", "extension_requested": "handle", "replied": "handle",
     "rerouted": "supervise", "extension_approved": "supervise", "extension_refused": "supervise",
     "closed": "supervise", "callback": "supervise", "reopened": "supervise",
@@ -151,8 +152,9 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         events = await run_in_threadpool(store.ticket_events, ticket_id)
         actions = [k for k in EVENT_KINDS if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
+        topic = await run_in_threadpool(store.topic_of, ticket_id)
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=events, actions=actions,
-                      action_names=EVENT_NAMES, units=units)
+                      action_names=EVENT_NAMES, units=units, topic=topic)
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -357,6 +359,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             if at > clock() + timedelta(minutes=5):
                 raise HTTPException(400, f"at: {at.isoformat()} is in the future")
         ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        if kind == "merged" and data.get("into") and await run_in_threadpool(store.get_ticket, str(data["into"])) is None:
+            raise HTTPException(400, f"no ticket {data['into']} to merge into")
         return await run_in_threadpool(emit, kind, ticket, user, data, event_id, at)
 
     @app.post("/api/intake/{channel}", status_code=202)

@@ -71,7 +71,7 @@ def consumer_lag(bootstrap: str) -> dict[tuple[str, int], int] | None:
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
         try:
-            committed = admin.list_consumer_group_offsets(GROUP)
+            committed = admin.list_group_offsets(GROUP).get(GROUP, {})
         finally:
             admin.close()
         if not committed:

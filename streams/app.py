@@ -20,13 +20,13 @@ from hotline.calendar import WorkCalendar
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
 from hotline.lifecycle import Lifecycle
+from hotline.models import Rejection, TicketEvent
 from hotline.surges import SurgeSettings
 from hotline.topics import TopicSettings
-from hotline.models import Rejection, TicketEvent
 from stores.base import Store
 from streams import topics
-from streams.pipeline import Pipeline, RawRecord
 from streams.opinion import load_monitor, observe_batch
+from streams.pipeline import Pipeline, RawRecord
 from streams.watch import scan_deadlines
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,20 @@ def build_app(
                 letters.append(make_rejection(topics.EVENTS, event.event_id, "event", reason, value, clock()))
         return letters
 
+    alerts_topic = app.topic(topics.ALERTS, key_type=bytes, value_type=bytes)
+
+    async def publish(outbox: list[tuple[str, str, bytes]], mark) -> None:
+        """Send (id, key, value) alerts kept in the store; mark them published once Kafka acknowledged all.
+        A failure leaves them in the outbox for the next round."""
+        try:
+            sent = [await alerts_topic.send(key=key.encode(), value=value) for _, key, value in outbox]
+            await asyncio.gather(*sent)
+            await asyncio.get_running_loop().run_in_executor(None, mark, [alert_id for alert_id, _, _ in outbox])
+        except Exception:
+            log.exception("publishing %d alerts failed; they stay in the outbox", len(outbox))
+
     if watch is not None:
         policy, calendar = watch
-        alerts_topic = app.topic(topics.ALERTS, key_type=bytes, value_type=bytes)
 
         @app.timer(interval=policy.scan_seconds)
         async def watch_deadlines():
@@ -109,16 +120,14 @@ def build_app(
             try:
                 await loop.run_in_executor(None, scan_deadlines, store, policy, calendar, clock())
                 outbox = await loop.run_in_executor(None, store.unpublished_alerts)
-                sent = [await alerts_topic.send(key=a.ticket_id.encode(), value=a.model_dump_json().encode())
-                        for a in outbox]
-                await asyncio.gather(*sent)  # acknowledged by Kafka
-                await loop.run_in_executor(None, store.mark_alerts_published, [a.alert_id for a in outbox])
             except Exception:
-                log.exception("deadline scan or alert publishing failed; the next scan tries again")
+                log.exception("deadline scan failed; the next scan tries again")
+                return
+            await publish([(a.alert_id, a.ticket_id, a.model_dump_json().encode()) for a in outbox],
+                          store.mark_alerts_published)
 
     if opinion is not None:
         monitor = load_monitor(store, *opinion)
-        opinion_alerts_topic = app.topic(topics.ALERTS, key_type=bytes, value_type=bytes)
 
         @app.agent(dispatched)
         async def monitor_opinion(stream):
@@ -128,11 +137,9 @@ def build_app(
                 await _with_retries(loop, lambda batch: observe_batch(store, monitor, batch, clock),
                                     [e.message.value or b"" for e in events])
                 outbox = await loop.run_in_executor(None, lambda: store.opinion_alerts(unpublished=True))
-                sent = [await opinion_alerts_topic.send(
-                    key=a["key"].encode(), value=json.dumps({k: v for k, v in a.items() if k not in ("seq", "published")},
-                                                            ensure_ascii=False).encode()) for a in outbox]
-                await asyncio.gather(*sent)
-                await loop.run_in_executor(None, store.mark_opinion_alerts_published, [a["alert_id"] for a in outbox])
+                await publish([(a["alert_id"], a["key"], json.dumps(
+                    {k: v for k, v in a.items() if k not in ("seq", "published")}, ensure_ascii=False).encode())
+                    for a in outbox], store.mark_opinion_alerts_published)
 
     @app.agent(rejected)
     async def keep_dead_letters(stream):

@@ -116,6 +116,7 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
                 page.select_option("#event-satisfaction", value)
             else:
                 page.fill(f"#event-{name}", value)
+        page.evaluate("document.getElementById('event-result').textContent = ''")  # not the previous answer
         page.click("#event-form button[type=submit]")
         page.wait_for_function("document.getElementById('event-result').textContent.length > 0")
         return page.locator("#event-result").inner_text()

@@ -17,6 +17,9 @@ from hotline.calendar import WorkCalendar
 from hotline.lifecycle import OPEN_STATUSES
 
 
+WARNING_HORIZON = timedelta(days=20)  # a deadline further away than this is not due soon, whatever the calendar
+
+
 class AlertPolicyError(ValueError):
     pass
 
@@ -82,8 +85,8 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     due = ticket["reply_due"]
     due = due if isinstance(due, datetime) else datetime.fromisoformat(due)
     found = []
-    if now < due and due - now > timedelta(days=20):
-        return []  # no holiday stretches 20 days: far from any warning
+    if now < due and due - now > WARNING_HORIZON:
+        return []  # no holiday stretch is that long: far from any warning
     if now < due and calendar.working_hours_between(now, due) <= policy.due_soon_working_hours:
         soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours)
         found.append(_alert(ticket, "due_soon", 0, "承办单位", due, soon_at, now,

@@ -94,8 +94,8 @@ class Store(Protocol):
 
     def ticket_events(self, ticket_id: str) -> list[dict]: ...
 
-    def open_tickets_with_deadlines(self, due_since: datetime) -> list[dict]:
-        """Tickets still being handled whose reply deadline is `due_since` or later."""
+    def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
+        """Tickets still being handled whose reply deadline falls in [due_since, due_before)."""
 
     def write_alerts(self, alerts: list[Alert]) -> list[Alert]:
         """Keep alerts not kept before (by alert id); returns the new ones."""

@@ -379,14 +379,15 @@ class SQLiteStore:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def open_tickets_with_deadlines(self, due_since: datetime) -> list[dict]:
-        """Tickets still being handled whose reply deadline is `due_since` or later: what the deadline watch
-        looks at."""
+    def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
+        """Tickets still being handled whose reply deadline falls in [due_since, due_before): what the deadline
+        watch looks at (ticket_id, status, lead_unit, reply_due only)."""
         rows = self._connect().execute(
-            f"""SELECT * FROM tickets WHERE status IN ({",".join("?" * len(OPEN_STATUSES))})
-            AND reply_due >= ? ORDER BY reply_due""", (*OPEN_STATUSES, _local(due_since)),
+            f"""SELECT ticket_id, status, lead_unit, reply_due FROM tickets
+            WHERE status IN ({",".join("?" * len(OPEN_STATUSES))}) AND reply_due >= ? AND reply_due < ?
+            ORDER BY reply_due""", (*OPEN_STATUSES, _local(due_since), _local(due_before)),
         ).fetchall()
-        return [self._ticket(r) for r in rows]
+        return [dict(r) for r in rows]
 
     # -- alerts ---------------------------------------------------------------------------------
     def write_alerts(self, alerts: list[Alert]) -> list[Alert]:

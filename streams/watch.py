@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hotline.alerts import Alert, AlertPolicy, alerts_for
+from hotline.alerts import WARNING_HORIZON, Alert, AlertPolicy, alerts_for
 from hotline.calendar import WorkCalendar
 from stores.base import Store
 
@@ -19,6 +19,6 @@ from stores.base import Store
 def scan_deadlines(store: Store, policy: AlertPolicy, calendar: WorkCalendar, now: datetime) -> list[Alert]:
     """Raise what is due at `now`; returns the alerts that are new."""
     since = now - timedelta(days=policy.max_overdue_days)
-    due = [alert for ticket in store.open_tickets_with_deadlines(since)
+    due = [alert for ticket in store.open_tickets_with_deadlines(since, now + WARNING_HORIZON)
            for alert in alerts_for(ticket, now, policy, calendar)]
     return store.write_alerts(due)

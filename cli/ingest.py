@@ -106,21 +106,12 @@ def _replay_replies(settings: Settings, store, bootstrap: str, path: Path, repli
         producer.flush()
     finally:
         producer.close()
-    deadline = time.monotonic() + timeout
-    with tqdm(total=len(pending), desc="replies applied or refused", unit="reply", file=sys.stderr) as bar:
-        while pending:
-            applied = store.stored_event_ids([e for e, _ in pending])
-            refused = store.stored_rejection_ids([r for _, r in pending])
-            still = [(e, r) for e, r in pending if e not in applied and r not in refused]
-            bar.update(len(pending) - len(still))
-            pending = still
-            if not pending or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+    missing = len(pending) - _wait_until_kept(pending, store.stored_event_ids, store.stored_rejection_ids,
+                                              "replies applied or refused", timeout)
     click.echo(f"replies: {len(replies)} read, {unreadable} with an unreadable time (dead letters); "
                f"the rest applied or refused (refusals are dead letters with the reason)", err=True)
-    if pending:
-        click.echo(f"error: {len(pending)} replies not applied after {timeout:.0f} s", err=True)
+    if missing:
+        click.echo(f"error: {missing} replies not applied after {timeout:.0f} s", err=True)
         return 1
     return 0
 
@@ -132,13 +123,18 @@ def _chain(first, rest):
 
 
 def _wait_for_pipeline(store, expected: list[tuple[str | None, str]], timeout: float) -> int:
+    return _wait_until_kept(expected, lambda ids: set(store.content_hashes([i for i in ids if i])),
+                            store.stored_rejection_ids, "stored or rejected", timeout)
+
+
+def _wait_until_kept(expected: list[tuple[str | None, str]], kept, refused, what: str, timeout: float) -> int:
+    """Wait until each (id, dead-letter id) pair is kept or refused (a dead letter); returns how many are."""
     pending = list(expected)
     deadline = time.monotonic() + timeout
-    with tqdm(total=len(expected), desc="stored or rejected", unit="row", file=sys.stderr) as bar:
+    with tqdm(total=len(expected), desc=what, unit="row", file=sys.stderr) as bar:
         while pending:
-            found_tickets = set(store.content_hashes([t for t, _ in pending if t]))
-            found_letters = store.stored_rejection_ids([r for _, r in pending])
-            still = [(t, r) for t, r in pending if t not in found_tickets and r not in found_letters]
+            found, letters = kept([i for i, _ in pending]), refused([r for _, r in pending])
+            still = [(i, r) for i, r in pending if i not in found and r not in letters]
             bar.update(len(pending) - len(still))
             pending = still
             if not pending or time.monotonic() > deadline:

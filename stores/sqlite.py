@@ -641,23 +641,19 @@ class SQLiteStore:
         return found
 
     def stored_event_ids(self, event_ids: list[str]) -> set[str]:
-        found = set()
-        db = self._connect()
-        for start in range(0, len(event_ids), 500):
-            chunk = event_ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in db.execute(
-                f"SELECT event_id FROM ticket_events WHERE event_id IN ({marks})", chunk))
-        return found
+        return self._present("ticket_events", "event_id", event_ids)
 
     def stored_rejection_ids(self, rejection_ids: list[str]) -> set[str]:
+        return self._present("rejections", "rejection_id", rejection_ids)
+
+    def _present(self, table: str, column: str, ids: list[str]) -> set[str]:
+        """Those of `ids` found in table.column, asked 500 at a time."""
         found = set()
         db = self._connect()
-        for start in range(0, len(rejection_ids), 500):
-            chunk = rejection_ids[start:start + 500]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in db.execute(
-                f"SELECT rejection_id FROM rejections WHERE rejection_id IN ({marks})", chunk))
+            found.update(row[0] for row in db.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk))
         return found
 
     def get_ticket(self, ticket_id: str) -> dict | None:

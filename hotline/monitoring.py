@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from hotline.surges import Surge, SurgeDetector, keys_of
+from hotline.surges import TOPIC_KEY, Surge, SurgeDetector, keys_of
 from hotline.topics import Assignment, TopicTracker
 
 
@@ -24,6 +24,7 @@ class Arrival:
 class OpinionMonitor:
     topics: TopicTracker = field(default_factory=TopicTracker)
     surges: SurgeDetector = field(default_factory=SurgeDetector)
+    _forgot_at: datetime | None = None
 
     def observe(self, arrivals: list[Arrival]) -> tuple[list[Assignment], list[tuple[str, datetime]], list[Surge]]:
         """Assign topics, count arrivals, then test every key the batch touched. Returns the assignments,
@@ -35,7 +36,19 @@ class OpinionMonitor:
             counted += self.surges.observe(keys, arrival.ticket_id, arrival.received_at)
             assignments.append(assignment)
             touched += [k for k in keys if k not in touched]
-        surges = [replace(s, label="、".join(self.topics.topics[s.key[6:]].label_terms(4)))
-                  if s.key.startswith("topic=") and s.key[6:] in self.topics.topics else s
-                  for s in self.surges.check(touched)]
+        surges = [self._labelled(s) for s in self.surges.check(touched)]
+        self._forget()
         return assignments, counted, surges
+
+    def _labelled(self, surge: Surge) -> Surge:
+        topic = self.topics.topics.get(surge.key.removeprefix(TOPIC_KEY)) if surge.key.startswith(TOPIC_KEY) else None
+        return replace(surge, label="、".join(topic.label_terms(4))) if topic else surge
+
+    def _forget(self) -> None:
+        """Once an hour of event time, drop topics and counts no window needs any more (memory stays bounded)."""
+        now = self.surges.now
+        if now is None or (self._forgot_at is not None and now - self._forgot_at < timedelta(hours=1)):
+            return
+        self._forgot_at = now
+        self.topics.forget(now)
+        self.surges.forget()

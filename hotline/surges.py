@@ -43,6 +43,9 @@ class SurgeSettings:
         return settings
 
 
+TOPIC_KEY = "topic="  # keys of topics; other keys name a domain and/or a district
+
+
 @dataclass(frozen=True)
 class Surge:
     alert_id: str
@@ -57,7 +60,7 @@ class Surge:
 
     @property
     def kind(self) -> str:
-        return "topic_surge" if self.key.startswith("topic=") else "surge"
+        return "topic_surge" if self.key.startswith(TOPIC_KEY) else "surge"
 
 
 PRIOR_WEIGHT = 0.25  # the flat hourly rate counts as a quarter of one observed period
@@ -98,7 +101,7 @@ class SurgeDetector:
         hours_known = max((start - history_start).total_seconds() / 3600, 1.0)
         counts = {h: c for h, c in self.hourly.get(key, Counter()).items() if history_start <= h < _hour(start)}
         flat = sum(counts.values()) / hours_known
-        if key.startswith("topic="):
+        if key.startswith(TOPIC_KEY):
             flat = max(flat, self.settings.topic_prior_per_hour)
         by_week = hours_known >= 14 * 24
         history_end = _hour(start)
@@ -132,7 +135,7 @@ class SurgeDetector:
             if any(moment <= start for moment, _ in arrivals):  # arrivals come roughly, not strictly, in order
                 arrivals = self.recent[key] = deque(sorted(a for a in arrivals if a[0] > start))
             observed = len(arrivals)
-            minimum = self.settings.topic_min_count if key.startswith("topic=") else self.settings.min_count
+            minimum = self.settings.topic_min_count if key.startswith(TOPIC_KEY) else self.settings.min_count
             if not warm or observed < minimum or self.quiet_until.get(key, start) > self.now:
                 continue
             expected = self.expected(key, start, self.now)
@@ -144,11 +147,19 @@ class SurgeDetector:
                 found.append(Surge(digest, key, observed, round(expected, 3), probability, start, self.now, examples))
         return found
 
-    def forget_before(self, moment: datetime) -> None:
-        """Drop hourly counts older than the history the baseline uses."""
-        for counts in self.hourly.values():
-            for hour in [h for h in counts if h < moment]:
+    def forget(self) -> None:
+        """Drop hourly counts older than the history the baseline uses, and keys with nothing left."""
+        if self.now is None:
+            return
+        horizon = self.now - timedelta(days=self.settings.history_days)
+        for key in list(self.hourly):
+            counts = self.hourly[key]
+            for hour in [h for h in counts if h < horizon]:
                 del counts[hour]
+            if not counts:
+                del self.hourly[key]
+                self.recent.pop(key, None)
+                self.quiet_until.pop(key, None)
 
 
 def _occurrences(start: datetime, end: datetime, like: datetime, period: timedelta) -> int:
@@ -170,5 +181,5 @@ def keys_of(domain: str | None, district: str | None, topic_id: str | None) -> l
     if domain and district:
         keys.append(f"domain={domain}|district={district}")
     if topic_id:
-        keys.append(f"topic={topic_id}")
+        keys.append(f"{TOPIC_KEY}{topic_id}")
     return keys

@@ -220,6 +220,17 @@ class TopicTracker:
                     if not bucket:
                         del self._bands[band]
 
+    def forget(self, now: datetime) -> None:
+        """Drop topics quiet for longer than the window: they take no new members, so they need no memory."""
+        horizon = now - timedelta(days=self.settings.window_days)
+        for topic_id in [t for t, topic in self.topics.items() if topic.last_seen < horizon]:
+            for term in self.topics.pop(topic_id).centroid:
+                postings = self._index.get(term)
+                if postings is not None:
+                    postings.discard(topic_id)
+                    if not postings:
+                        del self._index[term]
+
     def restore(self, topic: Topic) -> None:
         """Put back a topic kept in the store (after a restart)."""
         self.topics[topic.topic_id] = topic

@@ -6,6 +6,7 @@ batches, its topics, counts and surge alerts kept in the store (which is also th
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from hotline.clock import Clock
@@ -14,6 +15,9 @@ from hotline.monitoring import Arrival, OpinionMonitor
 from hotline.surges import Surge, SurgeDetector, SurgeSettings
 from hotline.topics import TopicSettings, TopicTracker, terms
 from stores.base import Store
+from streams import topics
+
+log = logging.getLogger(__name__)
 
 
 def load_monitor(store: Store, topic_settings: TopicSettings, surge_settings: SurgeSettings) -> OpinionMonitor:
@@ -39,8 +43,9 @@ def observe_batch(store: Store, monitor: OpinionMonitor, payloads: list[bytes], 
     for payload in payloads:
         try:
             ticket = DispatchedTicket.model_validate_json(payload)
-        except ValueError:
-            continue  # only the pipeline writes this topic; a record it did not write is not a ticket
+        except ValueError as exc:  # only the pipeline writes this topic: say so loudly, the ticket itself is stored
+            log.error("not a dispatched ticket on %s, left out of topics: %s", topics.DISPATCHED, str(exc).splitlines()[0])
+            continue
         arrivals.append(Arrival(ticket.ticket_id, ticket.segmented, f"{ticket.title}\n{ticket.text}",
                                 ticket.received_at, ticket.domain, ticket.district))
     if not arrivals:

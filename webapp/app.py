@@ -66,7 +66,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     unit_names = {unit.id: unit.name for unit in router.units.values()}
     domains = list(domains or sorted({d for rule in router.rules for d in rule.domains}))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.globals["supervision"] = lifecycle.calendar is not None and alert_policy is not None
+    supervision = lifecycle.calendar is not None and alert_policy is not None
+    templates.env.globals["supervision"] = supervision
     templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id)
     producer_lock = threading.Lock()
     producer_holder: dict = {}
@@ -108,7 +109,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     app.include_router(monitor_routes(store, clock, api_user, page_user, render))
     app.include_router(metrics_routes(store, clock, bootstrap))
-    if lifecycle is not None and lifecycle.calendar is not None and alert_policy is not None:
+    if supervision:
         app.include_router(supervision_routes(store, unit_names, lifecycle.calendar, alert_policy, clock,
                                               api_user, page_user, render))
 

@@ -32,7 +32,7 @@ def run_ingest(settings: Settings, path: Path, channel: str, columns: dict, fmt:
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{path}: not {encoding} text ({exc.reason}); try --encoding gb18030") from None
     producer = HotlineProducer(bootstrap, settings.max_record_bytes)
-    store = services.open_store(services.db_path(settings)) if wait else None
+    store = services.store_for(settings) if wait else None
     before = (store.count_tickets(), store.count_rejections()) if store else (0, 0)
     expected = []
     replies: list[tuple[str, str, str, object]] = []  # ticket id, row ref, reply text, reply time

@@ -31,7 +31,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Domain model file (default: the sample model).")
 @click.pass_obj
 def up(settings, model_path):
-    """Start broker, worker and web app in the foreground; Ctrl-C stops them all."""
+    """Start broker, worker, opinion monitor and web app in the foreground; Ctrl-C stops them all."""
     from cli.stack import run_stack
 
     sys.exit(run_stack(settings, model_path=model_path))
@@ -65,7 +65,7 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
     from streams.pipeline import Pipeline
 
     bootstrap = bootstrap or services.bootstrap_or_fail(settings)
-    store = services.open_store(db or services.db_path(settings))
+    store = services.store_for(settings, db)
     from classifiers.model_file import ModelFile
 
     segmenter = services.segmenter(settings)
@@ -81,8 +81,26 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
         batch_size=settings.batch_size, batch_within=settings.batch_within,
         partitions=settings.topics.get("intake.web", 4), clock=clock,
         watch=(services.build_alert_policy(settings), services.build_calendar(settings)),
-        opinion=services.build_opinion_settings(settings),
     )
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@main.command()
+@click.option("--bootstrap", help="Kafka address (default: configured, or the running `hotline up`).")
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.option("--loglevel", default="warn", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
+@click.pass_obj
+def monitor(settings, bootstrap, db, loglevel):
+    """Run the opinion monitor (Faust): hot topics and surges over every dispatched ticket."""
+    import faust
+
+    from streams.app import build_monitor_app
+
+    bootstrap = bootstrap or services.bootstrap_or_fail(settings)
+    store = services.store_for(settings, db)
+    app = build_monitor_app(bootstrap, store, datadir=settings.home / "faust-monitor",
+                            opinion=services.build_opinion_settings(settings), batch_size=settings.batch_size,
+                            batch_within=settings.batch_within, clock=services.build_clock(settings))
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 
@@ -114,7 +132,7 @@ def web(settings, host, port, bootstrap, db):
     bootstrap = bootstrap or settings.bootstrap or None
     router = services.build_router(settings)
     app = create_app(
-        store=services.open_store(db or services.db_path(settings)),
+        store=services.store_for(settings, db),
         users=Users.from_config(read_yaml(settings.users_file), str(settings.users_file)),
         router=router,
         lifecycle=services.build_lifecycle(settings, router),
@@ -190,7 +208,7 @@ def report(settings, start, end, fmt, domain, district, out, db):
     period = Period(first, last + timedelta(days=1))
     router = services.build_router(settings)
     now = services.build_clock(settings)()
-    store = services.open_store(db or services.db_path(settings))
+    store = services.store_for(settings, db)
     tickets = select(store.iter_tickets(), period, domain, district)
     units, total = unit_statistics(tickets, now)
     title = f"12345热线办理情况报告 {first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
@@ -214,7 +232,7 @@ def report(settings, start, end, fmt, domain, district, out, db):
 @click.pass_obj
 def alerts(settings, as_json, everything, limit, db):
     """Open alerts, newest first: due-soon warnings and overdue escalations, and surge alerts."""
-    store = services.open_store(db or services.db_path(settings))
+    store = services.store_for(settings, db)
     found = store.alerts(open_only=not everything, limit=limit)
     surges = store.opinion_alerts(open_only=not everything, limit=limit)
     if as_json:
@@ -238,7 +256,7 @@ def hotspots(settings, as_json, window, limit, db):
     """Current hot topics (热点): heat, trend, districts and member tickets."""
     from hotline.topics import WINDOWS, hot_topics
 
-    store = services.open_store(db or services.db_path(settings))
+    store = services.store_for(settings, db)
     now = services.build_clock(settings)()
     topics = hot_topics(store.hot_topics(now - WINDOWS[window]), now, WINDOWS[window], limit)
     if as_json:
@@ -257,7 +275,7 @@ def export(settings, rejected, db):
     """Print stored tickets (or dead letters) as JSON Lines."""
     from cli.export import ticket_line
 
-    store = services.open_store(db or services.db_path(settings))
+    store = services.store_for(settings, db)
     out = click.get_text_stream("stdout")
     if rejected:
         for letter in store.iter_rejections():
@@ -311,7 +329,7 @@ def train(settings, data, title_col, text_col, label_col, encoding, out, cv, tas
     if with_corrections:
         if task != "domain":
             raise click.UsageError("--with-corrections adds domain labels: use it with --task domain")
-        corrections = services.open_store(db or services.db_path(settings)).corrections()
+        corrections = services.store_for(settings, db).corrections()
         texts += [f"{c['title']}\n{c['text']}" for c in corrections]
         labels += [c["domain"] for c in corrections]
         source += f" + {len(corrections)} dispatcher corrections"

@@ -22,6 +22,7 @@ from hotline.routing import Router, RoutingConfigError
 from hotline.surges import SurgeSettings
 from hotline.topics import TopicSettings
 from hotline.timestamps import TimestampError, parse_timestamp
+from stores.base import Store
 from stores.sqlite import SQLiteStore
 
 
@@ -94,6 +95,16 @@ def build_clock(settings: Settings) -> Clock:
 
 def open_store(db_path: Path) -> SQLiteStore:
     return SQLiteStore(db_path)
+
+
+def store_for(settings: Settings, db: Path | None = None) -> Store:
+    """The configured store: Elasticsearch when HOTLINE_ES_URL (or store.elasticsearch) is set, else the
+    SQLite file (--db, the running `hotline up`'s, or the configured one)."""
+    if settings.es_url:
+        from stores.elasticsearch import ElasticsearchStore
+
+        return ElasticsearchStore(settings.es_url)
+    return open_store(db or db_path(settings))
 
 
 def segmenter(settings: Settings) -> Segmenter:

@@ -64,6 +64,7 @@ class Settings:
     limits: Limits
     max_record_bytes: int
     db_path: Path
+    es_url: str  # Elasticsearch instead of the SQLite file when set
     model_path: Path
     type_model_path: Path | None
     web_host: str
@@ -114,6 +115,7 @@ def load_settings(environ: dict | None = None) -> Settings:
             limits=Limits(max_text_chars=int(limits["max_text_chars"]), max_title_chars=int(limits["max_title_chars"])),
             max_record_bytes=int(limits["max_record_bytes"]),
             db_path=Path(env.get("HOTLINE_DB") or store.get("sqlite") or home / "hotline.db"),
+            es_url=env.get("HOTLINE_ES_URL") or store.get("elasticsearch") or "",
             model_path=Path(env.get("HOTLINE_MODEL") or model.get("path") or default_model),
             type_model_path=Path(p) if (p := env.get("HOTLINE_TYPE_MODEL") or model.get("type_path")) else None,
             web_host=str(web["host"]),

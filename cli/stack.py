@@ -102,6 +102,7 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         create_topics(bootstrap, settings.topics)
         services.open_store(db).close()
         processes.append(("worker", _child(["worker", "--bootstrap", bootstrap, "--db", str(db), "--model", str(model)], logs / "worker.log")))
+        processes.append(("monitor", _child(["monitor", "--bootstrap", bootstrap, "--db", str(db)], logs / "monitor.log")))
         processes.append(("web", _child(["web", "--bootstrap", bootstrap, "--db", str(db),
                                          "--host", settings.web_host, "--port", str(settings.web_port)], logs / "web.log")))
         wait_for_port(settings.web_host, settings.web_port, 60)

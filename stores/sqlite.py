@@ -640,6 +640,10 @@ class SQLiteStore:
                 found[row[0]] = row[1]
         return found
 
+    def topic_member_ids(self, ticket_ids: list[str]) -> set[str]:
+        """Those of these tickets the opinion monitor has already counted (they have a topic)."""
+        return self._present("topic_members", "ticket_id", ticket_ids)
+
     def stored_event_ids(self, event_ids: list[str]) -> set[str]:
         return self._present("ticket_events", "event_id", event_ids)
 

@@ -1,7 +1,9 @@
 """The opinion monitor inside a worker: restored from the store at start, fed the dispatched tickets in
 batches, its topics, counts and surge alerts kept in the store (which is also the alerts topic's outbox).
 
-`tickets.dispatched` has one partition, so one worker of the group follows every ticket: one set of topics.
+`tickets.dispatched` has one partition, so one monitor process follows every ticket: one set of topics.
+Kafka delivers again what was not committed when a process stops; tickets the store already counted are left
+out, so a ticket counts once.
 """
 
 from __future__ import annotations
@@ -39,15 +41,20 @@ def load_monitor(store: Store, topic_settings: TopicSettings, surge_settings: Su
 
 def observe_batch(store: Store, monitor: OpinionMonitor, payloads: list[bytes], clock: Clock) -> list[Surge]:
     """Topics and surges for a batch of dispatched tickets (JSON); returns the surge alerts that are new."""
-    arrivals = []
+    arrivals, seen = [], set()
     for payload in payloads:
         try:
             ticket = DispatchedTicket.model_validate_json(payload)
         except ValueError as exc:  # only the pipeline writes this topic: say so loudly, the ticket itself is stored
             log.error("not a dispatched ticket on %s, left out of topics: %s", topics.DISPATCHED, str(exc).splitlines()[0])
             continue
+        if ticket.ticket_id in seen:
+            continue
+        seen.add(ticket.ticket_id)
         arrivals.append(Arrival(ticket.ticket_id, ticket.segmented, f"{ticket.title}\n{ticket.text}",
                                 ticket.received_at, ticket.domain, ticket.district))
+    counted = store.topic_member_ids([a.ticket_id for a in arrivals])
+    arrivals = [a for a in arrivals if a.ticket_id not in counted]
     if not arrivals:
         return []
     assignments, counts, surges = monitor.observe(arrivals)

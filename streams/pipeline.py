@@ -35,10 +35,13 @@ class RawRecord:
 
 @dataclass
 class BatchResult:
-    dispatched: list[DispatchedTicket] = field(default_factory=list)
+    dispatched: list[DispatchedTicket] = field(default_factory=list)  # stored by this batch
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: int = 0
     stored: int = 0
+    # Tickets already stored with the same content, dispatched again: a worker that stored them may have
+    # died before it passed them on, so they go on to tickets.dispatched again (its readers skip repeats).
+    redelivered: list[DispatchedTicket] = field(default_factory=list)
 
 
 class Pipeline:
@@ -92,51 +95,60 @@ class Pipeline:
                 reject(record, f"duplicate source id {ticket.source_id!r} with different content in the same batch")
 
         stored_hashes = self.store.content_hashes(list(accepted))
-        fresh: list[tuple[Ticket, RawRecord]] = []
+        fresh: list[Ticket] = []
+        again: list[Ticket] = []
         for ticket_id, (ticket, record) in accepted.items():
             stored = stored_hashes.get(ticket_id)
             if stored is None:
-                fresh.append((ticket, record))
+                fresh.append(ticket)
             elif stored == ticket.content_hash:
                 result.duplicates += 1
+                again.append(ticket)
             else:
                 reject(record, f"duplicate source id {ticket.source_id!r}: ticket {ticket_id} is already stored with different content")
 
-        if fresh:
-            model, type_model = self.model, self.type_model
-            titles = model.segmenter.segment_many([t.title for t, _ in fresh])
-            texts = model.segmenter.segment_many([t.text for t, _ in fresh])
-            documents = [document(title, text) for title, text in zip(titles, texts)]
-            predictions = model.predict_documents(documents)
-            types = self._predict_types(type_model, [t for t, _ in fresh], documents)
-            for (ticket, _), title, text, prediction, typed in zip(fresh, titles, texts, predictions, types):
-                decision, district = self.router.route(ticket, prediction)
-                ticket_type = typed.label if typed else ticket.ticket_type
-                due = self._deadlines(ticket, ticket_type)
-                result.dispatched.append(DispatchedTicket(
-                    **ticket.model_dump(exclude={"district", "ticket_type", "ticket_type_source"}),
-                    district=district or ticket.district,
-                    ticket_type=ticket_type,
-                    ticket_type_source="model" if typed else ticket.ticket_type_source,
-                    type_confidence=typed.confidence if typed else None,
-                    domain=prediction.label,
-                    subdomain=decision.subdomain,
-                    confidence=prediction.confidence,
-                    top=prediction.top,
-                    model_version=prediction.model_version,
-                    lead_unit=decision.lead_unit,
-                    co_units=decision.co_units,
-                    rule_id=decision.rule_id,
-                    routing_explanation=decision.explanation,
-                    status="pending_review" if decision.needs_review else "dispatched",
-                    segmented=f"{title} {text}".strip(),
-                    accept_due=due.accept_due if due else None,
-                    reply_due=due.reply_due if due else None,
-                    deadline_policy=due.policy if due else None,
-                    deadline_warnings=list(due.warnings) if due else [],
-                ))
+        if fresh or again:
+            dispatched = self._dispatch(fresh + again)
+            result.dispatched, result.redelivered = dispatched[:len(fresh)], dispatched[len(fresh):]
             result.stored = self.store.write_tickets(result.dispatched)
         return result
+
+    def _dispatch(self, tickets: list[Ticket]) -> list[DispatchedTicket]:
+        """Classify, route and start the deadline clock of each ticket."""
+        model, type_model = self.model, self.type_model
+        titles = model.segmenter.segment_many([t.title for t in tickets])
+        texts = model.segmenter.segment_many([t.text for t in tickets])
+        documents = [document(title, text) for title, text in zip(titles, texts)]
+        predictions = model.predict_documents(documents)
+        types = self._predict_types(type_model, tickets, documents)
+        out = []
+        for ticket, title, text, prediction, typed in zip(tickets, titles, texts, predictions, types):
+            decision, district = self.router.route(ticket, prediction)
+            ticket_type = typed.label if typed else ticket.ticket_type
+            due = self._deadlines(ticket, ticket_type)
+            out.append(DispatchedTicket(
+                **ticket.model_dump(exclude={"district", "ticket_type", "ticket_type_source"}),
+                district=district or ticket.district,
+                ticket_type=ticket_type,
+                ticket_type_source="model" if typed else ticket.ticket_type_source,
+                type_confidence=typed.confidence if typed else None,
+                domain=prediction.label,
+                subdomain=decision.subdomain,
+                confidence=prediction.confidence,
+                top=prediction.top,
+                model_version=prediction.model_version,
+                lead_unit=decision.lead_unit,
+                co_units=decision.co_units,
+                rule_id=decision.rule_id,
+                routing_explanation=decision.explanation,
+                status="pending_review" if decision.needs_review else "dispatched",
+                segmented=f"{title} {text}".strip(),
+                accept_due=due.accept_due if due else None,
+                reply_due=due.reply_due if due else None,
+                deadline_policy=due.policy if due else None,
+                deadline_warnings=list(due.warnings) if due else [],
+            ))
+        return out
 
     def _deadlines(self, ticket: Ticket, ticket_type: str | None):
         """Deadlines counted from receipt under the policy in force now (None without a policy)."""

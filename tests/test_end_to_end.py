@@ -217,7 +217,7 @@ def test_metrics_for_prometheus_match_the_store(stack):
         assert stored == client.get("/api/tickets", params={"limit": 1}).json()["total"] > 0
     count = next(float(line.split()[1]) for line in lines if line.startswith("hotline_classification_confidence_count"))
     assert count == stored
-    assert any(line.startswith('hotline_consumer_lag{topic="intake.web"') for line in lines)
+    assert any(line.startswith('hotline_consumer_lag{group="hotline-pipeline",topic="intake.web"') for line in lines)
     assert any(line.startswith('hotline_open_tickets_deadline{state="overdue"}') for line in lines)
 
 

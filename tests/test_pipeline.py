@@ -50,7 +50,10 @@ def test_a_batch_is_stored_once_and_duplicates_are_sorted_out(pipeline):
     assert stored["web-2"].reply_due.isoformat() == "2026-11-27T17:30:00+08:00"
     assert "default type" in stored["web-2"].deadline_policy
     again = pipeline.process([raw(a), raw(b)])
-    assert again.stored == 0 and again.duplicates == 2 and not again.rejections
+    assert again.stored == 0 and again.duplicates == 2 and not again.rejections and not again.dispatched
+    # passed on again (the worker that stored them may have died before it did), as they were stored
+    assert [t.ticket_id for t in again.redelivered] == ["web-1", "web-2"]
+    assert again.redelivered[1].model_dump() == stored["web-2"].model_dump()
 
 
 def test_a_failing_batch_is_retried_not_dropped():

@@ -1,5 +1,5 @@
 """`/metrics` for Prometheus: throughput (tickets, events and dead letters stored, as counters), consumer lag
-of the workers' group, classification confidence, deadlines due and overdue, open alerts. Aggregate counts
+of the workers' and the opinion monitor's groups, classification confidence, deadlines due and overdue, open alerts. Aggregate counts
 only, no ticket content, so it is served without logging in (like most exporters); keep it on the
 internal network."""
 
@@ -15,7 +15,7 @@ from hotline.clock import Clock
 from stores.base import Store
 
 log = logging.getLogger(__name__)
-GROUP = "hotline-pipeline"
+GROUPS = ("hotline-pipeline", "hotline-monitor")  # the app ids in streams/app.py
 
 
 def _escape(value: str) -> str:
@@ -27,7 +27,7 @@ def _line(name: str, value, **labels) -> str:
     return f"{name}{{{inner}}} {value}" if inner else f"{name} {value}"
 
 
-def exposition(counts: dict, lag: dict[tuple[str, int], int] | None) -> str:
+def exposition(counts: dict, lag: dict[tuple[str, str, int], int] | None) -> str:
     out = [
         "# HELP hotline_tickets_stored_total Tickets stored, by channel and current status.",
         "# TYPE hotline_tickets_stored_total counter",
@@ -58,30 +58,32 @@ def exposition(counts: dict, lag: dict[tuple[str, int], int] | None) -> str:
     out.append(_line("hotline_classification_confidence_sum", round(sum(s or 0.0 for _, s in by_decile.values()), 4)))
     out.append(_line("hotline_classification_confidence_count", total))
     if lag is not None:
-        out += ["# HELP hotline_consumer_lag Records not yet consumed by the workers' group, per partition.",
+        out += ["# HELP hotline_consumer_lag Records not yet consumed, per consumer group and partition.",
                 "# TYPE hotline_consumer_lag gauge",
-                *(_line("hotline_consumer_lag", n, topic=t, partition=p) for (t, p), n in sorted(lag.items()))]
+                *(_line("hotline_consumer_lag", n, group=g, topic=t, partition=p) for (g, t, p), n in sorted(lag.items()))]
     return "\n".join(out) + "\n"
 
 
-def consumer_lag(bootstrap: str) -> dict[tuple[str, int], int] | None:
-    """End offset minus the group's committed offset for every partition the group has committed."""
+def consumer_lag(bootstrap: str) -> dict[tuple[str, str, int], int] | None:
+    """End offset minus each group's committed offset for every partition the group has committed."""
     from kafka import KafkaAdminClient, KafkaConsumer
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
         try:
-            committed = admin.list_group_offsets(GROUP).get(GROUP, {})
+            committed = {group: admin.list_group_offsets(group).get(group, {}) for group in GROUPS}
         finally:
             admin.close()
-        if not committed:
+        partitions = sorted({tp for offsets in committed.values() for tp in offsets})
+        if not partitions:
             return {}
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=3000)
         try:
-            ends = consumer.end_offsets(list(committed))
+            ends = consumer.end_offsets(partitions)
         finally:
             consumer.close()
-        return {(tp.topic, tp.partition): max(0, ends[tp] - meta.offset) for tp, meta in committed.items() if tp in ends}
+        return {(group, tp.topic, tp.partition): max(0, ends[tp] - meta.offset)
+                for group, offsets in committed.items() for tp, meta in offsets.items() if tp in ends}
     except Exception as exc:  # Kafka down: the store's figures are still worth serving
         log.warning("consumer lag unavailable: %s", exc)
         return None

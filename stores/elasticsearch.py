@@ -1,0 +1,545 @@
+"""The production store: Elasticsearch (8.x), through the official client's documented API.
+
+It keeps the store contract of stores/base.py, and tests/test_store_contract.py runs the same tests on it
+whenever HOTLINE_ES_URL names a server (none can be installed on the development machines).
+
+- Index templates, mappings and the monthly lifecycle policy: stores/es_schema.py, put at start.
+- Every write is idempotent by id: tickets, dead letters, events and alerts are bulk-created with their own
+  ids, so a batch written twice (a worker died before committing its offsets) keeps one copy.
+- Writes wait for the refresh (`refresh="wait_for"`): what a worker stored is visible to the next batch's
+  duplicate check and to the dashboards, at the cost of up to a second per batch.
+- A ticket event updates the ticket with optimistic concurrency (if_seq_no/if_primary_term) and records its
+  event id in the ticket itself, in the same write, so an event is applied once.
+- The dashboards' figures are aggregations (terms, composite, histogram, max) over the indices.
+- Sequence numbers (`seq`, for live pages and iteration) are microseconds since the epoch at the write, with
+  the position in the batch added: increasing within a writer, and across writers as far as clocks agree.
+- Not transactional across documents: a monitor that dies in the middle of writing a batch's topics may count
+  that batch's hourly arrivals twice when Kafka delivers the batch again (the hourly baselines then run high).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Iterator
+
+from hotline.alerts import Alert
+from hotline.lifecycle import OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
+from hotline.models import DispatchedTicket, Rejection, TicketEvent
+from hotline.surges import Surge
+from hotline.timestamps import SHANGHAI
+from hotline.topics import Assignment, Topic
+from stores import es_schema
+from stores.base import FILTERS, TICKET_FIELDS, TicketQuery
+
+_EVENT_FIELDS = tuple(f for f in STATE_FIELDS if f not in ("received_at", "ticket_type", "urgency"))
+_PAGE = 1000
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).isoformat()
+
+
+def _month(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y.%m")
+
+
+def _value(value):
+    """A lifecycle value as the SQLite store returns it (times as ISO text, flags as 0/1, tuples as lists)."""
+    if isinstance(value, datetime):
+        return _local(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+class ElasticsearchStore:
+    def __init__(self, url: str, prefix: str = "hotline", client=None):
+        from elasticsearch import Elasticsearch
+
+        self.prefix = prefix
+        self.es = client or Elasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=5)
+        self._last_seq = 0
+        self.ensure_schema()
+
+    # -- names and setup ---------------------------------------------------------------------
+    def _index(self, name: str, month: str | None = None) -> str:
+        """A concrete index (monthly ones need the month) ..."""
+        return f"{self.prefix}-{name}-{month}" if month else f"{self.prefix}-{name}"
+
+    def _read(self, name: str) -> str:
+        """... and what to read: a monthly kind through its pattern."""
+        return f"{self.prefix}-{name}-*" if es_schema.INDICES[name][1] else f"{self.prefix}-{name}"
+
+    def ensure_schema(self) -> None:
+        self.es.ilm.put_lifecycle(name=es_schema.LIFECYCLE_POLICY, policy=es_schema.POLICY)
+        for name, (_, monthly) in es_schema.INDICES.items():
+            self.es.indices.put_index_template(**es_schema.template(self.prefix, name))
+            if not monthly and not self.es.indices.exists(index=self._index(name)):
+                self.es.indices.create(index=self._index(name))
+
+    def close(self) -> None:
+        self.es.close()
+
+    def _seqs(self, count: int) -> range:
+        start = max(time.time_ns() // 1000, self._last_seq + 1)
+        self._last_seq = start + count - 1
+        return range(start, start + count)
+
+    # -- low-level helpers --------------------------------------------------------------------
+    def _create(self, docs: list[tuple[str, str, dict]]) -> list[int]:
+        """Bulk-create (index, id, document); returns the positions of those that were new. An id already
+        there (or earlier in the same list) is left as it is."""
+        new, failed = [], []
+        for start in range(0, len(docs), _PAGE):
+            chunk = docs[start:start + _PAGE]
+            operations = []
+            for index, doc_id, doc in chunk:
+                operations += [{"create": {"_index": index, "_id": doc_id}}, doc]
+            response = self.es.bulk(operations=operations, refresh="wait_for")
+            for position, item in enumerate(response["items"], start):
+                result = item["create"]
+                if result["status"] in (200, 201):
+                    new.append(position)
+                elif result["status"] != 409:
+                    failed.append(result)
+        if failed:
+            raise RuntimeError(f"Elasticsearch refused {len(failed)} documents, first: {failed[0]}")
+        return new
+
+    def _update(self, index: str, updates: list[tuple[str, dict]]) -> None:
+        """Bulk partial updates (id, fields) to documents of one index or pattern-located documents."""
+        from elasticsearch import helpers
+
+        if updates:
+            helpers.bulk(self.es, [{"_op_type": "update", "_index": index, "_id": i, "doc": doc} for i, doc in updates],
+                         refresh="wait_for")
+
+    def _search(self, name: str, query: dict, sort=None, size: int = 10, source=True, **extra) -> list[dict]:
+        response = self.es.search(index=self._read(name), query=query, sort=sort, size=size, source=source,
+                                  ignore_unavailable=True, allow_no_indices=True, **extra)
+        return response["hits"]["hits"]
+
+    def _scan(self, name: str, query: dict, sort: list, source=True) -> Iterator[dict]:
+        """Every matching document in sort order, a page at a time (search_after)."""
+        after = None
+        while True:
+            extra = {"search_after": after} if after else {}
+            hits = self._search(name, query, sort=sort, size=_PAGE, source=source, **extra)
+            yield from hits
+            if len(hits) < _PAGE:
+                return
+            after = hits[-1]["sort"]
+
+    def _by_ids(self, name: str, ids: list[str], source=True, **extra) -> list[dict]:
+        out = []
+        for start in range(0, len(ids), _PAGE):
+            chunk = ids[start:start + _PAGE]
+            out += self._search(name, {"ids": {"values": chunk}}, size=len(chunk), source=source, **extra)
+        return out
+
+    def _present(self, name: str, ids: list[str]) -> set[str]:
+        return {hit["_id"] for hit in self._by_ids(name, ids, source=False)}
+
+    def _count(self, name: str, query: dict | None = None) -> int:
+        return self.es.count(index=self._read(name), query=query or {"match_all": {}},
+                             ignore_unavailable=True, allow_no_indices=True)["count"]
+
+    def _max(self, name: str, field: str) -> int:
+        response = self.es.search(index=self._read(name), size=0, aggs={"top": {"max": {"field": field}}},
+                                  ignore_unavailable=True, allow_no_indices=True)
+        value = response["aggregations"]["top"]["value"]
+        return int(value) if value is not None else 0
+
+    def _terms(self, name: str, field: str, query: dict | None = None, size: int = 1000) -> list[tuple[str, int]]:
+        response = self.es.search(index=self._read(name), size=0, query=query or {"match_all": {}},
+                                  aggs={"values": {"terms": {"field": field, "size": size}}},
+                                  ignore_unavailable=True, allow_no_indices=True)
+        return [(b["key"], b["doc_count"]) for b in response["aggregations"]["values"]["buckets"]]
+
+    # -- tickets ------------------------------------------------------------------------------
+    def write_tickets(self, tickets: list[DispatchedTicket]) -> int:
+        now = _local(datetime.now(SHANGHAI))
+        docs = []
+        for t, seq in zip(tickets, self._seqs(len(tickets))):
+            doc = {name: None for name in TICKET_FIELDS}
+            doc.update(t.model_dump(mode="json", exclude={"segmented"}))
+            doc.update(seq=seq, stored_at=now, received_at=_local(t.received_at), ingested_at=_local(t.ingested_at),
+                       accept_due=_local(t.accept_due) if t.accept_due else None,
+                       reply_due=_local(t.reply_due) if t.reply_due else None,
+                       returns=0, corrected=False, paused_hours=0.0, extensions=0, reopened=0,
+                       words=t.segmented, topic_id=None, event_ids=[])
+            docs.append((self._index("tickets", _month(t.received_at)), t.ticket_id, doc))
+        return len(self._create(docs))
+
+    @staticmethod
+    def _ticket(hit: dict) -> dict:
+        source = hit["_source"]
+        record = {name: source.get(name) for name in TICKET_FIELDS}
+        record["top"] = [tuple(pair) for pair in record["top"] or []]
+        record["co_units"] = record["co_units"] or []
+        record["deadline_warnings"] = record["deadline_warnings"] or []
+        record["corrected"] = bool(record["corrected"])
+        return record
+
+    def get_ticket(self, ticket_id: str) -> dict | None:
+        hits = self._by_ids("tickets", [ticket_id])
+        return self._ticket(hits[0]) if hits else None
+
+    def content_hashes(self, ticket_ids: list[str]) -> dict[str, str]:
+        return {h["_id"]: h["_source"]["content_hash"] for h in self._by_ids("tickets", ticket_ids, source=["content_hash"])}
+
+    def segmented_text(self, ticket_id: str) -> str:
+        hits = self._by_ids("tickets", [ticket_id], source=["words"])
+        return hits[0]["_source"]["words"] if hits else ""
+
+    def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+        must = [{"term": {name: value}} for name, value in query.filters().items()]
+        if query.after_seq is not None:
+            must.append({"range": {"seq": {"gt": query.after_seq}}})
+        must += [{"match_phrase": {"words": word}} for word in query.words if word.strip()]
+        response = self.es.search(index=self._read("tickets"), query={"bool": {"filter": must}},
+                                  sort=[{"seq": "desc"}], size=query.limit, from_=query.offset,
+                                  track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)
+        return [self._ticket(h) for h in response["hits"]["hits"]], response["hits"]["total"]["value"]
+
+    def facets(self) -> dict[str, dict[str, int]]:
+        response = self.es.search(index=self._read("tickets"), size=0,
+                                  aggs={name: {"terms": {"field": name, "size": 1000}} for name in FILTERS},
+                                  ignore_unavailable=True, allow_no_indices=True)
+        aggs = response.get("aggregations", {})
+        return {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])} for name in FILTERS}
+
+    def iter_tickets(self) -> Iterator[dict]:
+        return (self._ticket(h) for h in self._scan("tickets", {"match_all": {}}, [{"seq": "asc"}, {"ticket_id": "asc"}]))
+
+    def count_tickets(self, ticket_ids: list[str] | None = None) -> int:
+        return self._count("tickets") if ticket_ids is None else len(self._present("tickets", ticket_ids))
+
+    def latest_seq(self) -> int:
+        return self._max("tickets", "seq")
+
+    def latest_change(self) -> tuple[int, ...]:
+        return (self._max("tickets", "seq"), self._max("events", "seq"), self._max("alerts", "seq"),
+                self._max("topics", "updated_seq"), self._max("opinion-alerts", "seq"))
+
+    def queue(self, limit: int = 100) -> list[dict]:
+        """Tickets waiting for a dispatcher: flagged ones first, then the oldest."""
+        pending = {"term": {"status": "pending_review"}}
+        flagged = self._search("tickets", {"bool": {"filter": [pending, {"exists": {"field": "flagged"}}]}},
+                               sort=[{"received_at": "asc"}, {"seq": "asc"}], size=limit)
+        rest = self._search("tickets", {"bool": {"filter": [pending], "must_not": [{"exists": {"field": "flagged"}}]}},
+                            sort=[{"received_at": "asc"}, {"seq": "asc"}], size=max(0, limit - len(flagged)))
+        return [self._ticket(h) for h in flagged + rest]
+
+    def similar(self, ticket_id: str, words: list[str], limit: int = 5) -> list[dict]:
+        """Dispatched tickets sharing the most telling of these words, best match first (BM25)."""
+        words = [w for w in dict.fromkeys(words) if len(w) > 1][:24]
+        if not words:
+            return []
+        query = {"bool": {"should": [{"match_phrase": {"words": w}} for w in words], "minimum_should_match": 1,
+                          "filter": [{"term": {"status": "dispatched"}}], "must_not": [{"ids": {"values": [ticket_id]}}]}}
+        return [self._ticket(h) for h in self._search("tickets", query, size=limit)]
+
+    # -- dead letters -------------------------------------------------------------------------
+    def write_rejections(self, rejections: list[Rejection]) -> int:
+        docs = [(self._index("rejections", _month(r.rejected_at)), r.rejection_id,
+                 {**r.model_dump(mode="json"), "seq": seq, "rejected_at": _local(r.rejected_at)})
+                for r, seq in zip(rejections, self._seqs(len(rejections)))]
+        return len(self._create(docs))
+
+    def stored_rejection_ids(self, rejection_ids: list[str]) -> set[str]:
+        return self._present("rejections", rejection_ids)
+
+    @staticmethod
+    def _rejection(hit: dict) -> dict:
+        return dict(hit["_source"])
+
+    def recent_rejections(self, limit: int = 500) -> list[dict]:
+        return [self._rejection(h) for h in self._search("rejections", {"match_all": {}}, sort=[{"seq": "desc"}], size=limit)]
+
+    def iter_rejections(self) -> Iterator[dict]:
+        return (self._rejection(h) for h in self._scan("rejections", {"match_all": {}}, [{"seq": "asc"}, {"rejection_id": "asc"}]))
+
+    def count_rejections(self, rejection_ids: list[str] | None = None) -> int:
+        return self._count("rejections") if rejection_ids is None else len(self._present("rejections", rejection_ids))
+
+    # -- ticket events ------------------------------------------------------------------------
+    def apply_event(self, event: TicketEvent, lifecycle: Lifecycle) -> tuple[str, str]:
+        from elasticsearch import ConflictError
+
+        for _ in range(20):  # another writer changed the ticket between our read and write: read again
+            hits = self._by_ids("tickets", [event.ticket_id], seq_no_primary_term=True)
+            if not hits:
+                return "refused", f"no ticket {event.ticket_id}"
+            hit = hits[0]
+            if event.event_id in (hit["_source"].get("event_ids") or []):
+                return "duplicate", ""
+            ticket = self._ticket(hit)
+            state = state_of(ticket)
+            try:
+                new = lifecycle.apply(state, event)
+            except TransitionError as exc:
+                return "refused", str(exc)
+            at = _local(event.at)
+            changes = {name: _value(getattr(new, name)) for name in _EVENT_FIELDS}
+            for flag in ("corrected", "on_time"):  # boolean fields in the mapping, as the SQLite store returns them
+                changes[flag] = None if changes[flag] is None else bool(changes[flag])
+            changes["subdomain"] = event.data.get("subdomain") if event.kind == "dispatched" else ticket["subdomain"]
+            changes["updated_at"] = at
+            changes["event_ids"] = [*(hit["_source"].get("event_ids") or []), event.event_id]
+            try:
+                self.es.index(index=hit["_index"], id=event.ticket_id, document={**hit["_source"], **changes},
+                              if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"], refresh="wait_for")
+            except ConflictError:
+                continue
+            seq = self._seqs(1)[0]
+            self.es.index(index=self._index("events", _month(event.at)), id=event.event_id, refresh="wait_for",
+                          document={"seq": seq, "event_id": event.event_id, "ticket_id": event.ticket_id,
+                                    "kind": event.kind, "at": at, "actor": event.actor, "data": event.data})
+            if event.kind == "dispatched" and (new.domain != state.domain or new.lead_unit != state.lead_unit):
+                self.es.index(index=self._index("corrections"), id=event.event_id, refresh="wait_for", document={
+                    "seq": seq, "event_id": event.event_id, "ticket_id": event.ticket_id, "title": ticket["title"],
+                    "text": ticket["text"], "domain": new.domain, "predicted_domain": state.domain,
+                    "lead_unit": new.lead_unit, "predicted_unit": state.lead_unit, "actor": event.actor, "at": at})
+            return "applied", ""
+        raise RuntimeError(f"ticket {event.ticket_id} kept changing while event {event.event_id} was applied")
+
+    def ticket_events(self, ticket_id: str) -> list[dict]:
+        hits = self._scan("events", {"term": {"ticket_id": ticket_id}}, [{"seq": "asc"}, {"event_id": "asc"}])
+        return [{k: h["_source"][k] for k in ("event_id", "ticket_id", "kind", "at", "actor", "data")} for h in hits]
+
+    def stored_event_ids(self, event_ids: list[str]) -> set[str]:
+        return self._present("events", event_ids)
+
+    def corrections(self) -> list[dict]:
+        """Dispatchers' corrections, the latest per ticket, in the order they were made."""
+        latest = {}
+        for hit in self._scan("corrections", {"match_all": {}}, [{"seq": "asc"}, {"event_id": "asc"}]):
+            latest[hit["_source"]["ticket_id"]] = hit["_source"]
+        return sorted(latest.values(), key=lambda c: c["seq"])
+
+    def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
+        query = {"bool": {"filter": [{"terms": {"status": list(OPEN_STATUSES)}},
+                                     {"range": {"reply_due": {"gte": _local(due_since), "lt": _local(due_before)}}}]}}
+        fields = ["ticket_id", "status", "lead_unit", "reply_due"]
+        return [{f: h["_source"][f] for f in fields}
+                for h in self._scan("tickets", query, [{"reply_due": "asc"}, {"ticket_id": "asc"}], source=fields)]
+
+    # -- alerts -------------------------------------------------------------------------------
+    def write_alerts(self, alerts: list[Alert]) -> list[Alert]:
+        docs = [(self._index("alerts"), a.alert_id, {
+            "seq": seq, "alert_id": a.alert_id, "ticket_id": a.ticket_id, "kind": a.kind, "level": a.level,
+            "to_whom": a.to, "unit": a.unit, "reply_due": _local(a.reply_due), "due_at": _local(a.due_at),
+            "raised_at": _local(a.raised_at), "message": a.message, "acknowledged_by": None, "acknowledged_at": None,
+            "published": False}) for a, seq in zip(alerts, self._seqs(len(alerts)))]
+        return [alerts[i] for i in self._create(docs)]
+
+    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500) -> list[dict]:
+        """Kept alerts, newest first, with their ticket's title and status; open_only: not acknowledged, for
+        tickets still being handled."""
+        filters = [{"term": {"ticket_id": ticket_id}}] if ticket_id is not None else []
+        must_not = [{"exists": {"field": "acknowledged_at"}}] if open_only else []
+        out, after = [], None
+        while len(out) < limit:
+            extra = {"search_after": after} if after else {}
+            hits = self._search("alerts", {"bool": {"filter": filters, "must_not": must_not}},
+                                sort=[{"seq": "desc"}, {"alert_id": "asc"}], size=_PAGE, **extra)
+            tickets = {h["_id"]: h["_source"] for h in self._by_ids(
+                "tickets", sorted({h["_source"]["ticket_id"] for h in hits}), source=["title", "status"])}
+            for hit in hits:
+                ticket = tickets.get(hit["_source"]["ticket_id"])
+                if ticket is None or (open_only and ticket["status"] not in OPEN_STATUSES):
+                    continue
+                alert = {k: v for k, v in hit["_source"].items() if k != "published"}
+                out.append({**alert, "published": int(hit["_source"]["published"]), "title": ticket["title"],
+                            "status": ticket["status"], "to": alert["to_whom"]})
+            if len(hits) < _PAGE:
+                break
+            after = hits[-1]["sort"]
+        return out[:limit]
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
+        return self._set_once("alerts", alert_id, {"acknowledged_by": by, "acknowledged_at": _local(at)})
+
+    def _set_once(self, name: str, doc_id: str, fields: dict) -> bool:
+        """Set these fields unless acknowledged_at is already set; False if no such document or already set."""
+        from elasticsearch import NotFoundError
+
+        try:
+            response = self.es.update(index=self._index(name), id=doc_id, refresh="wait_for", script={
+                "lang": "painless", "params": fields,
+                "source": "if (ctx._source.acknowledged_at != null) { ctx.op = 'noop' } "
+                          "else { for (e in params.entrySet()) { ctx._source[e.getKey()] = e.getValue() } }"})
+        except NotFoundError:
+            return False
+        return response["result"] == "updated"
+
+    def unpublished_alerts(self, limit: int = 1000) -> list[Alert]:
+        hits = self._search("alerts", {"term": {"published": False}}, sort=[{"seq": "asc"}], size=limit)
+        return [Alert(alert_id=s["alert_id"], ticket_id=s["ticket_id"], kind=s["kind"], level=s["level"], to=s["to_whom"],
+                      unit=s["unit"], reply_due=s["reply_due"], due_at=s["due_at"], raised_at=s["raised_at"],
+                      message=s["message"]) for s in (h["_source"] for h in hits)]
+
+    def mark_alerts_published(self, alert_ids: list[str]) -> None:
+        self._update(self._index("alerts"), [(i, {"published": True}) for i in alert_ids])
+
+    # -- opinion monitoring -------------------------------------------------------------------
+    def write_topics(self, assignments: list[Assignment], topics: list[Topic], counts: list[tuple[str, datetime]]) -> None:
+        """Keep a batch's topic assignments (also on the tickets, for dashboards), the topics it touched and
+        the hourly arrival counts."""
+        from elasticsearch import helpers
+
+        updated_seq = self._seqs(1)[0]
+        actions = [{"_op_type": "index", "_index": self._index("topics"), "_id": t.topic_id, "_source": {
+            "topic_id": t.topic_id, "terms": t.centroid, "label": "、".join(t.label_terms(4)), "size": t.size,
+            "first_seen": _local(t.first_seen), "last_seen": _local(t.last_seen), "representative": t.representative,
+            "representative_similarity": t.representative_similarity, "updated_seq": updated_seq}} for t in topics]
+        hours = {}
+        for key, hour in counts:
+            hours[(key, _local(hour))] = hours.get((key, _local(hour)), 0) + 1
+        actions += [{"_op_type": "update", "_index": self._index("arrival-counts"), "_id": f"{key}|{hour}",
+                     "script": {"lang": "painless", "source": "ctx._source.count += params.n", "params": {"n": n}},
+                     "upsert": {"key": key, "hour": hour, "count": n}} for (key, hour), n in hours.items()]
+        helpers.bulk(self.es, actions, refresh="wait_for")
+        if assignments:
+            self.es.update_by_query(
+                index=self._read("tickets"), query={"ids": {"values": [a.ticket_id for a in assignments]}},
+                conflicts="proceed", refresh=True,
+                script={"lang": "painless", "source": "ctx._source.topic_id = params.topics[ctx._id]",
+                        "params": {"topics": {a.ticket_id: a.topic_id for a in assignments}}})
+        # members last: a ticket with a member document has been counted (see topic_member_ids)
+        self._create([(self._index("topic-members"), a.ticket_id, {
+            "ticket_id": a.ticket_id, "topic_id": a.topic_id, "similarity": a.similarity, "duplicate_of": a.duplicate_of,
+            "negative": int(a.negative)}) for a in assignments])
+
+    def topic_member_ids(self, ticket_ids: list[str]) -> set[str]:
+        return self._present("topic-members", ticket_ids)
+
+    def topic_of(self, ticket_id: str) -> dict | None:
+        hits = self._by_ids("topic-members", [ticket_id])
+        return dict(hits[0]["_source"]) if hits else None
+
+    @staticmethod
+    def _topic(source: dict) -> Topic:
+        return Topic(source["topic_id"], source["terms"], source["size"], datetime.fromisoformat(source["first_seen"]),
+                     datetime.fromisoformat(source["last_seen"]), source["representative"],
+                     source["representative_similarity"])
+
+    def recent_topics(self, since: datetime) -> list[Topic]:
+        return [self._topic(h["_source"]) for h in self._scan(
+            "topics", {"range": {"last_seen": {"gte": _local(since)}}}, [{"topic_id": "asc"}])]
+
+    def arrival_counts(self, since: datetime) -> list[tuple[str, datetime, int]]:
+        hits = self._scan("arrival-counts", {"range": {"hour": {"gte": _local(since)}}}, [{"hour": "asc"}, {"key": "asc"}])
+        return [(h["_source"]["key"], datetime.fromisoformat(h["_source"]["hour"]), h["_source"]["count"]) for h in hits]
+
+    def recent_segmented(self, since: datetime) -> list[str]:
+        hits = self._scan("tickets", {"range": {"received_at": {"gte": _local(since)}}},
+                          [{"received_at": "asc"}, {"ticket_id": "asc"}], source=["words"])
+        return [h["_source"]["words"] for h in hits]
+
+    def latest_received(self) -> datetime | None:
+        hits = self._search("tickets", {"match_all": {}}, sort=[{"received_at": "desc"}], size=1, source=["received_at"])
+        return datetime.fromisoformat(hits[0]["_source"]["received_at"]) if hits else None
+
+    def hot_topics(self, since: datetime, limit: int = 200) -> list[dict]:
+        """Topics with at least two members received since then, biggest first, with their members."""
+        response = self.es.search(
+            index=self._read("tickets"), size=0, query={"range": {"received_at": {"gte": _local(since)}}},
+            aggs={"topics": {"terms": {"field": "topic_id", "size": limit, "min_doc_count": 2}}},
+            ignore_unavailable=True, allow_no_indices=True)
+        buckets = response["aggregations"]["topics"]["buckets"]
+        topics = {h["_id"]: h["_source"] for h in self._by_ids("topics", [b["key"] for b in buckets])}
+        out = []
+        fields = ["ticket_id", "received_at", "likes", "district", "domain", "channel", "title"]
+        for bucket in buckets:
+            topic = topics.get(bucket["key"])
+            if topic is None:
+                continue
+            tickets = [h["_source"] for h in self._scan("tickets", {"term": {"topic_id": bucket["key"]}},
+                                                        [{"received_at": "desc"}, {"ticket_id": "asc"}], source=fields)]
+            members = {h["_id"]: h["_source"] for h in self._by_ids("topic-members", [t["ticket_id"] for t in tickets])}
+            out.append({**{k: v for k, v in topic.items() if k != "label"}, "recent": bucket["doc_count"], "members": [
+                {**{f: t.get(f) for f in fields}, **{k: members.get(t["ticket_id"], {}).get(k)
+                                                     for k in ("negative", "duplicate_of", "similarity")}}
+                for t in tickets]})
+        return out
+
+    def volume(self, since: datetime) -> list[dict]:
+        """Tickets received since then per hour, domain, channel and district (a composite aggregation)."""
+        sources = [
+            {"hour": {"date_histogram": {"field": "received_at", "calendar_interval": "hour", "time_zone": "Asia/Shanghai",
+                                         "format": "yyyy-MM-dd'T'HH"}}},
+            {"domain": {"terms": {"field": "domain", "missing_bucket": True}}},
+            {"channel": {"terms": {"field": "channel", "missing_bucket": True}}},
+            {"district": {"terms": {"field": "district", "missing_bucket": True}}},
+        ]
+        out, after = [], None
+        while True:
+            composite = {"sources": sources, "size": _PAGE, **({"after": after} if after else {})}
+            response = self.es.search(index=self._read("tickets"), size=0,
+                                      query={"range": {"received_at": {"gte": _local(since)}}},
+                                      aggs={"volume": {"composite": composite}},
+                                      ignore_unavailable=True, allow_no_indices=True)
+            agg = response.get("aggregations", {}).get("volume", {"buckets": []})
+            out += [{"hour": b["key"]["hour"], "domain": b["key"]["domain"], "channel": b["key"]["channel"],
+                     "district": b["key"]["district"], "count": b["doc_count"]} for b in agg["buckets"]]
+            if len(agg["buckets"]) < _PAGE or "after_key" not in agg:
+                return out
+            after = agg["after_key"]
+
+    def metrics(self, now: datetime) -> dict:
+        at, day = _local(now), _local(now + timedelta(days=1))
+        open_ = {"terms": {"status": list(OPEN_STATUSES)}}
+        response = self.es.search(index=self._read("tickets"), size=0, ignore_unavailable=True, allow_no_indices=True, aggs={
+            "tickets": {"composite": {"size": _PAGE, "sources": [{"channel": {"terms": {"field": "channel"}}},
+                                                                  {"status": {"terms": {"field": "status"}}}]}},
+            "overdue": {"filter": {"bool": {"filter": [open_, {"range": {"reply_due": {"lt": at}}}]}}},
+            "due_within_day": {"filter": {"bool": {"filter": [open_, {"range": {"reply_due": {"gte": at, "lt": day}}}]}}},
+            "confidence": {"histogram": {"field": "confidence", "interval": 0.1}, "aggs": {"sum": {"sum": {"field": "confidence"}}}},
+        })
+        aggs = response.get("aggregations", {})
+        unacknowledged = {"bool": {"must_not": [{"exists": {"field": "acknowledged_at"}}]}}
+        return {
+            "tickets": [(b["key"]["channel"], b["key"]["status"], b["doc_count"])
+                        for b in aggs.get("tickets", {}).get("buckets", [])],
+            "events": self._terms("events", "kind"),
+            "dead_letters": self._count("rejections"),
+            "alerts_open": self._terms("alerts", "kind", unacknowledged) + self._terms("opinion-alerts", "kind", unacknowledged),
+            "overdue": aggs.get("overdue", {}).get("doc_count", 0),
+            "due_within_day": aggs.get("due_within_day", {}).get("doc_count", 0),
+            "confidence": [(round(b["key"] * 10), b["doc_count"], b["sum"]["value"])
+                           for b in aggs.get("confidence", {}).get("buckets", []) if b["doc_count"]],
+        }
+
+    def write_opinion_alerts(self, surges: list[Surge], raised_at: datetime) -> list[Surge]:
+        docs = [(self._index("opinion-alerts"), s.alert_id, {
+            "seq": seq, "alert_id": s.alert_id, "kind": s.kind, "key": s.key, "observed": s.observed, "expected": s.expected,
+            "p_value": s.p_value, "window_start": _local(s.window_start), "window_end": _local(s.window_end),
+            "examples": list(s.examples), "label": s.label, "raised_at": _local(raised_at), "acknowledged_by": None,
+            "acknowledged_at": None, "assigned_to": None, "published": False})
+            for s, seq in zip(surges, self._seqs(len(surges)))]
+        return [surges[i] for i in self._create(docs)]
+
+    def opinion_alerts(self, open_only: bool = False, limit: int = 200, unpublished: bool = False) -> list[dict]:
+        filters = [{"term": {"published": False}}] if unpublished else []
+        must_not = [{"exists": {"field": "acknowledged_at"}}] if open_only else []
+        hits = self._search("opinion-alerts", {"bool": {"filter": filters, "must_not": must_not}},
+                            sort=[{"seq": "asc" if unpublished else "desc"}], size=limit)
+        return [{**h["_source"], "published": int(h["_source"]["published"])} for h in hits]
+
+    def mark_opinion_alerts_published(self, alert_ids: list[str]) -> None:
+        self._update(self._index("opinion-alerts"), [(i, {"published": True}) for i in alert_ids])
+
+    def update_opinion_alert(self, alert_id: str, by: str, at: datetime, assign_to: str | None = None) -> bool:
+        from elasticsearch import NotFoundError
+
+        fields = {"acknowledged_by": by, "acknowledged_at": _local(at)} if assign_to is None else {"assigned_to": assign_to}
+        try:
+            self.es.update(index=self._index("opinion-alerts"), id=alert_id, doc=fields, refresh="wait_for")
+        except NotFoundError:
+            return False
+        return True

@@ -20,6 +20,7 @@ URGENCY_WORDS = {
     "normal": "normal", "一般": "normal", "普通": "normal", "": "normal",
     "urgent": "urgent", "紧急": "urgent", "加急": "urgent", "特急": "urgent", "急": "urgent",
 }
+MAX_LIKES = 2**53  # more than any board has readers; larger numbers are corrupt and would not fit a store's integer
 KNOWN_FIELDS = {"id", "title", "text", "time", "caller", "phone", "district", "type", "urgency", "author", "likes"}
 
 
@@ -114,10 +115,12 @@ def to_ticket(channel: str, record: dict, now: datetime, limits: Limits = Limits
     else:
         try:
             likes = int(float(likes))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise RecordError(f"field 'likes' must be a whole number, got {likes!r}") from None
         if likes < 0:
             raise RecordError(f"field 'likes' must not be negative, got {likes}")
+        if likes > MAX_LIKES:
+            raise RecordError(f"field 'likes' is implausibly large: {likes} (at most {MAX_LIKES:,})")
 
     caller = text.normalise(_string(record, "caller") or _string(record, "author")) or None
     phone = _string(record, "phone").strip() or None

@@ -32,7 +32,14 @@ field_values = {
     "caller": text | value,
 }
 json_record = st.fixed_dictionaries({}, optional=field_values).map(lambda r: json.dumps(r, default=str).encode("utf-8"))
-payload = (json_record | st.binary(max_size=200) | value.map(lambda v: json.dumps(v).encode("utf-8"))
+# A record that is valid in what it needs, with anything in the other fields: some of these must be kept.
+nearly_valid = st.fixed_dictionaries(
+    {"id": st.text(alphabet="0123456789abcdef-", min_size=1, max_size=16),
+     "text": st.sampled_from(["小区门口路灯坏了一周", "噪音扰民，晚上施工", "公交站台破损", "路面积水严重"]) | text,
+     "time": st.sampled_from(["2026-11-20 09:00:00", "2019/4/25 9:32:09", "2024年2月9日 23时59分"])},
+    optional={k: v for k, v in field_values.items() if k not in {"id", "text", "time"}},
+).map(lambda r: json.dumps(r, default=str).encode("utf-8"))
+payload = (json_record | nearly_valid | st.binary(max_size=200) | value.map(lambda v: json.dumps(v).encode("utf-8"))
            | text.map(lambda s: s.encode("utf-8", "surrogatepass")))
 batch = st.lists(st.tuples(st.sampled_from(["hotline", "web", "fax"]), payload),
                  min_size=RECORDS_PER_BATCH, max_size=RECORDS_PER_BATCH)

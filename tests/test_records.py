@@ -46,6 +46,9 @@ def test_content_hash_ignores_key_order_but_not_content():
     ({"type": "表扬"}, "unknown ticket type"),
     ({"urgency": "whenever"}, "unknown urgency"),
     ({"likes": "many"}, "likes"),
+    ({"likes": 10**30}, "implausibly large"),  # would overflow a store's integer
+    ({"likes": 5.6e221}, "implausibly large"),
+    ({"likes": "inf"}, "whole number"),
     ({"text": {"nested": 1}}, "must be text"),
 ])
 def test_bad_records_are_refused_with_a_reason(fields, reason):

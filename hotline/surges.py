@@ -4,7 +4,8 @@ baseline, with the evidence.
 Counts are in event time (each message's received time); "now" is the latest event time seen, so a replay
 at any speed gives the same alerts. For a key, the baseline rate for the coming hour is learnt from its
 hourly counts before the current window: by hour of week once two weeks are known, else by hour of day,
-smoothed toward the key's flat hourly rate. An alert is raised when the window (`window_minutes`) holds at
+smoothed toward the key's flat hourly rate; an hour of the day not yet in the history (it began later in
+the day) expects as many as the key's busiest hour so far, so a daily rhythm is no surge. An alert is raised when the window (`window_minutes`) holds at
 least `min_count` arrivals (`topic_min_count` for a topic) and the Poisson probability of that many or
 more under the baseline is below `p_value`; nothing is raised before `warmup_hours` of history, and a key
 alerted is quiet for `cooldown_minutes`.
@@ -103,6 +104,7 @@ class SurgeDetector:
         flat = sum(counts.values()) / hours_known
         if key.startswith(TOPIC_KEY):
             flat = max(flat, self.settings.topic_prior_per_hour)
+        peak = max(counts.values(), default=0)
         by_week = hours_known >= 14 * 24
         history_end = _hour(start)
         expected, moment = 0.0, start
@@ -115,7 +117,10 @@ class SurgeDetector:
             else:
                 same = [c for h, c in counts.items() if h.hour == moment.hour]
                 periods = _occurrences(history_start, history_end, moment, timedelta(days=1))
-            rate = (sum(same) + PRIOR_WEIGHT * flat) / (periods + PRIOR_WEIGHT)
+            if periods:
+                rate = (sum(same) + PRIOR_WEIGHT * flat) / (periods + PRIOR_WEIGHT)
+            else:  # this hour not seen yet (history began later in the day): the busiest hour so far
+                rate = max(flat, peak)
             expected += rate * fraction
             moment = slot_end
         return expected

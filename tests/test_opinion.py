@@ -84,6 +84,23 @@ def test_a_day_of_background_raises_no_surge_and_the_burst_does(model):
     assert set(topic[0].examples) <= {a.ticket_id for a in flood}
 
 
+@pytest.mark.parametrize("now", [datetime(2026, 11, 22, 14, 9, tzinfo=SHANGHAI),
+                                 datetime(2026, 11, 22, 16, 35, tzinfo=SHANGHAI),
+                                 datetime(2026, 11, 23, 20, 27, tzinfo=SHANGHAI)])
+def test_history_that_began_late_in_the_day_is_no_surge_at_the_hours_it_has_not_seen(model, now):
+    """30 hours of background ending now: the first hours after warm-up meet hours of the day the baseline
+    has not seen yet (the morning peak, when the history began at 08:09); their rhythm is no surge."""
+    stream = arrivals(model, background(now - timedelta(hours=30), 30, 2000, seed=11), now)
+    monitor = OpinionMonitor()
+    false_alarms = []
+    for i in range(0, len(stream), 300):
+        false_alarms += monitor.observe(stream[i:i + 300])[2]
+    assert [(s.key, s.observed, s.expected) for s in false_alarms] == []
+    flood = arrivals(model, burst(now - timedelta(minutes=5), 50, minutes=4, seed=9), now)
+    surges = [s for i in range(0, len(flood), 25) for s in monitor.observe(flood[i:i + 25])[2]]
+    assert any(s.kind == "topic_surge" for s in surges)
+
+
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory, sample_model):
     running = start_stack(tmp_path_factory.mktemp("opinion-home"), sample_model)

@@ -59,9 +59,7 @@ def demo(settings, rate, burst, model_path):
 @click.pass_obj
 def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
     """Run one stream worker (Faust): intake -> normalise -> classify -> route -> store."""
-    import faust
-
-    from streams.app import build_app
+    from streams.app import build_app, run_worker
     from streams.pipeline import Pipeline
 
     bootstrap = bootstrap or services.bootstrap_or_fail(settings)
@@ -82,7 +80,7 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
         partitions=settings.topics.get("intake.web", 4), clock=clock,
         watch=(services.build_alert_policy(settings), services.build_calendar(settings)),
     )
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    run_worker(app, loglevel)
 
 
 @main.command()
@@ -92,16 +90,14 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
 @click.pass_obj
 def monitor(settings, bootstrap, db, loglevel):
     """Run the opinion monitor (Faust): hot topics and surges over every dispatched ticket."""
-    import faust
-
-    from streams.app import build_monitor_app
+    from streams.app import build_monitor_app, run_worker
 
     bootstrap = bootstrap or services.bootstrap_or_fail(settings)
     store = services.store_for(settings, db)
     app = build_monitor_app(bootstrap, store, datadir=settings.home / "faust-monitor",
                             opinion=services.build_opinion_settings(settings), batch_size=settings.batch_size,
                             batch_within=settings.batch_within, clock=services.build_clock(settings))
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    run_worker(app, loglevel)
 
 
 @main.command()

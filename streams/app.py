@@ -32,7 +32,7 @@ from stores.base import Store
 from streams import topics
 from streams.opinion import load_monitor, observe_batch
 from streams.pipeline import Pipeline, RawRecord
-from streams.watch import scan_deadlines
+from streams.watch import DeadlineWatch
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,15 @@ def _faust_app(app_id: str, bootstrap: str, datadir: Path, partitions: int, batc
         broker_rebalance_timeout=10,
         stream_buffer_maxsize=max(4096, batch_size * 4),
     )
+
+
+def run_worker(app: faust.App, loglevel: str) -> None:
+    """Run a Faust app in this process until it is stopped. Faust's terminal spinner is left out: to spin on
+    every log message it sets the root logger to DEBUG, so every debug call in aiokafka and Faust (several
+    per record sent) built a log record nobody reads."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.spinner = None
+    worker.execute_from_commandline()
 
 
 def _alerts_publisher(app: faust.App):
@@ -126,6 +135,7 @@ def build_app(
 
     if watch is not None:
         policy, calendar = watch
+        deadline_watch = DeadlineWatch(store, policy, calendar)
 
         @app.timer(interval=policy.scan_seconds, on_leader=True)
         async def watch_deadlines():
@@ -133,7 +143,7 @@ def build_app(
             group (the leader) scans, so the outbox is published by one process."""
             loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(None, scan_deadlines, store, policy, calendar, clock())
+                await loop.run_in_executor(None, deadline_watch.scan, clock())
                 outbox = await loop.run_in_executor(None, store.unpublished_alerts)
             except Exception:
                 log.exception("deadline scan failed; the next scan tries again")

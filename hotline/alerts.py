@@ -1,8 +1,9 @@
 """Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets.
 
-`alerts_for` says which alerts an open ticket deserves at a given moment; the store keeps each one once
-(ticket, kind, level and the deadline it is about), so a restarted worker raises nothing twice and a new
-deadline (an extension, a reopened ticket) gets its own alerts.
+`alerts_for` says which alerts an open ticket deserves at a given moment, and `next_alert_at` when that can
+next change; the store keeps each alert once (ticket, kind, level and the deadline it is about), so a
+restarted worker raises nothing twice and a new deadline (an extension, a reopened ticket) gets its own
+alerts.
 """
 
 from __future__ import annotations
@@ -80,10 +81,9 @@ def alert_id(ticket_id: str, kind: str, level: int, reply_due: datetime) -> str:
 
 def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkCalendar) -> list[Alert]:
     """Every alert an open ticket with a reply deadline deserves at `now` (the store drops those it has)."""
-    if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") or ticket["status"] == "waiting_citizen":
+    due = _watched_due(ticket)
+    if due is None:
         return []
-    due = ticket["reply_due"]
-    due = due if isinstance(due, datetime) else datetime.fromisoformat(due)
     found = []
     if now < due and due - now > WARNING_HORIZON:
         return []  # no holiday stretch is that long: far from any warning
@@ -93,14 +93,40 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
                             f"临期：答复期限 {due:%Y-%m-%d %H:%M}，剩余不足 {policy.due_soon_working_hours:g} 个工作小时"))
     if now >= due:
         for step in policy.escalation:
-            at = calendar.add_working_hours(due, step.after_working_days * calendar.hours_per_day).at \
-                if step.after_working_days > 0 else due
+            at = _escalation_at(step, due, calendar)
             if now >= at:
                 late = calendar.working_hours_between(due, now) / calendar.hours_per_day
                 found.append(_alert(ticket, "overdue", step.level, step.to, due, at, now,
                                     f"超期：答复期限 {due:%Y-%m-%d %H:%M}，已超 {late:.1f} 个工作日，"
                                     f"{step.level} 级督办至{step.to}"))
     return found
+
+
+def next_alert_at(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkCalendar) -> datetime | None:
+    """The first moment after `now` from which `alerts_for` may say more than it says at `now`; None when it
+    never will, as long as the ticket's status and deadline stay as they are. Until then the ticket needs no
+    look: the deadline watch skips it."""
+    due = _watched_due(ticket)
+    if due is None:
+        return None
+    if now < due:
+        soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours)
+        return soon_at if now < soon_at else due
+    return min((at for step in policy.escalation if (at := _escalation_at(step, due, calendar)) > now), default=None)
+
+
+def _watched_due(ticket: dict) -> datetime | None:
+    """The reply deadline of a ticket the watch follows (open, not waiting for the citizen), else None."""
+    if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") or ticket["status"] == "waiting_citizen":
+        return None
+    due = ticket["reply_due"]
+    return due if isinstance(due, datetime) else datetime.fromisoformat(due)
+
+
+def _escalation_at(step: Escalation, due: datetime, calendar: WorkCalendar) -> datetime:
+    if step.after_working_days <= 0:
+        return due
+    return calendar.add_working_hours(due, step.after_working_days * calendar.hours_per_day).at
 
 
 def _alert(ticket, kind, level, to, due, due_at, now, message) -> Alert:

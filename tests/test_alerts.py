@@ -75,12 +75,13 @@ def test_the_watch_raises_each_alert_once_across_restarts(setup, tmp_path):
     from hotline.lifecycle import Lifecycle
     from hotline.models import TicketEvent
     from stores.sqlite import SQLiteStore
-    from streams.watch import scan_deadlines
+    from streams.watch import DeadlineWatch
     from tests.test_store_contract import make_ticket
 
     policy, calendar = setup
     path = tmp_path / "store.db"
     store = SQLiteStore(path)
+    watch = DeadlineWatch(store, policy, calendar)
     store.write_tickets([make_ticket(1, received_at=t(23, 9), reply_due=t(24, 17, 30)),
                          make_ticket(2, received_at=t(23, 9), reply_due=t(30, 17, 30))])
     raised = []
@@ -89,6 +90,7 @@ def test_the_watch_raises_each_alert_once_across_restarts(setup, tmp_path):
         if now == t(27, 9):  # restart: a new store object on the same file
             store.close()
             store = SQLiteStore(path)
+            watch = DeadlineWatch(store, policy, calendar)
         if now == t(26, 9):  # ticket 2 gets a two-day extension: its new deadline gets its own warning
             rules = Lifecycle(2, calendar)
             for n, (kind, data) in enumerate([("accepted", {}), ("extension_requested", {"days": 2, "reason": "勘查"}),
@@ -96,7 +98,7 @@ def test_the_watch_raises_each_alert_once_across_restarts(setup, tmp_path):
                 event = TicketEvent(event_id=f"x{n}", ticket_id="web-2", kind=kind, at=now, actor="u", data=data)
                 assert store.apply_event(event, rules)[0] == "applied"
         raised += [(a.ticket_id, a.kind, a.level, a.reply_due, a.due_at, a.raised_at)
-                   for a in scan_deadlines(store, policy, calendar, now)]
+                   for a in watch.scan(now)]
         now += timedelta(minutes=30)
     one = [r for r in raised if r[0] == "web-1"]
     assert [(r[1], r[2]) for r in one] == [("due_soon", 0), ("overdue", 1), ("overdue", 2), ("overdue", 3)]
@@ -109,13 +111,46 @@ def test_the_watch_raises_each_alert_once_across_restarts(setup, tmp_path):
 
 def test_history_long_overdue_is_not_alerted(setup, tmp_path):
     from stores.sqlite import SQLiteStore
-    from streams.watch import scan_deadlines
+    from streams.watch import DeadlineWatch
     from tests.test_store_contract import make_ticket
 
     policy, calendar = setup
     store = SQLiteStore(tmp_path / "store.db")
     store.write_tickets([make_ticket(1, received_at=t(1, 9, month=3), reply_due=t(6, 17, 30, month=3)),
                          make_ticket(2, received_at=t(16, 9), reply_due=t(20, 17, 30))])
-    raised = scan_deadlines(store, policy, calendar, t(23, 9))
+    raised = DeadlineWatch(store, policy, calendar).scan(t(23, 9))
     assert {a.ticket_id for a in raised} == {"web-2"}  # March is past max_overdue_days (60)
+    store.close()
+
+
+def test_the_watch_looks_again_only_at_tickets_that_may_deserve_something_new(setup, tmp_path):
+    """150 tickets with deadlines spread over three weeks (holidays and weekends included), scanned every 30
+    minutes: the watch that skips raises exactly what looking at every ticket every time raises, at the same
+    scans, and looks at far fewer tickets."""
+    import random
+
+    from hotline.alerts import alerts_for
+    from stores.sqlite import SQLiteStore
+    from streams.watch import DeadlineWatch
+    from tests.test_store_contract import make_ticket
+
+    policy, calendar = setup
+    rng = random.Random(4)
+    dues = [t(20, 9) + timedelta(minutes=rng.randrange(0, 21 * 24 * 60, 7)) for _ in range(150)]
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(i, received_at=t(19, 9), reply_due=due) for i, due in enumerate(dues)])
+    watch = DeadlineWatch(store, policy, calendar)
+    everything = store.open_tickets_with_deadlines(t(1, 0, month=1), t(1, 0, month=12) + timedelta(days=365))
+    kept: set[str] = set()
+    now, looked, scans = t(20, 9), 0, 0
+    while now < t(18, 9, month=12):
+        expected = {a.alert_id for ticket in everything for a in alerts_for(ticket, now, policy, calendar)} - kept
+        raised = {a.alert_id for a in watch.scan(now)}
+        assert raised == expected, now
+        kept |= raised
+        looked, scans = looked + watch.examined, scans + 1
+        now += timedelta(minutes=30)
+    assert len(kept) > 300  # warnings and three escalation levels for most of them
+    assert watch.scan(now) == [] and watch.examined == 0  # nothing changed: nobody looked at again
+    assert looked < 0.02 * scans * len(dues), (looked, scans)
     store.close()

@@ -29,7 +29,7 @@ from hotline.models import Rejection, TicketEvent
 from hotline.surges import SurgeSettings
 from hotline.topics import TopicSettings
 from stores.base import Store
-from streams import topics
+from streams import faust_transport, topics
 from streams.opinion import load_monitor, observe_batch
 from streams.pipeline import Pipeline, RawRecord
 from streams.watch import DeadlineWatch
@@ -41,7 +41,7 @@ def _faust_app(app_id: str, bootstrap: str, datadir: Path, partitions: int, batc
     Path(datadir).mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
-        broker=f"kafka://{bootstrap}",
+        broker=f"{faust_transport.SCHEME}://{bootstrap}",  # Faust's aiokafka transport, a short fetch wait
         store="memory://",
         datadir=str(datadir),
         web_enabled=False,

@@ -1,5 +1,8 @@
-"""The Faust worker process is configured so that debug logging costs nothing: its root logger stays at the
-level asked for (Faust's terminal spinner would set it to DEBUG and build a record for every debug call)."""
+"""How the Faust worker processes are configured, checked in a running one on the embedded broker: debug
+logging costs nothing (its root logger stays at the level asked for; Faust's terminal spinner would set it
+to DEBUG and build a record for every debug call), and its consumer's fetches wait 50 ms, not Faust's 1.5 s
+(the embedded broker holds a fetch for the whole wait). Reading the fetcher's setting reaches into aiokafka's
+private attributes: there is no public way to read it back."""
 
 from __future__ import annotations
 
@@ -15,17 +18,20 @@ from streams.broker import EmbeddedBroker
 
 PROGRAM = textwrap.dedent("""
     import json, logging, os, sys
-    import faust
-    from streams.app import run_worker
+    from pathlib import Path
+    from streams.app import _faust_app, run_worker
 
-    app = faust.App("logging-check", broker=f"kafka://{sys.argv[1]}", web_enabled=False, datadir=sys.argv[2],
-                    broker_session_timeout=10, broker_heartbeat_interval=1, broker_rebalance_timeout=10)
+    app = _faust_app("config-check", sys.argv[1], Path(sys.argv[2]), 1, 100)
+    app.topic("config-check-topic")
 
     @app.timer(interval=0.2)
     async def report():
         root = logging.getLogger()
+        fetcher = getattr(app.consumer._thread._consumer, "_fetcher", None)
+        if fetcher is None:
+            return  # not fetching yet
         facts = {"root": root.level, "aiokafka_debug": logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG),
-                 "handlers": [type(h).__name__ for h in root.handlers]}
+                 "handlers": [type(h).__name__ for h in root.handlers], "fetch_wait_ms": fetcher._fetch_max_wait_ms}
         with open(sys.argv[3], "w") as out:
             json.dump(facts, out)
         os._exit(0)
@@ -35,7 +41,7 @@ PROGRAM = textwrap.dedent("""
 
 
 @pytest.mark.broker
-def test_a_worker_at_warn_builds_no_debug_records(tmp_path):
+def test_a_worker_builds_no_debug_records_and_fetches_with_a_short_wait(tmp_path):
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
         out = tmp_path / "facts.json"
         done = subprocess.run([sys.executable, "-c", PROGRAM, broker.bootstrap, str(tmp_path / "data"), str(out)],
@@ -44,3 +50,4 @@ def test_a_worker_at_warn_builds_no_debug_records(tmp_path):
     facts = json.loads(out.read_text())
     assert facts["root"] == 30 and not facts["aiokafka_debug"], facts
     assert "SpinnerHandler" not in facts["handlers"]
+    assert facts["fetch_wait_ms"] == 50

@@ -175,7 +175,13 @@ def ingest(settings, path, channel, fmt, encoding, sheet, wait, timeout, **cols)
         raise click.UsageError("give --reply-col and --reply-time-col together")
     if "reply" in columns and not wait:
         raise click.UsageError("replies are replayed once their tickets are stored: --reply-col needs --wait")
-    sys.exit(run_ingest(settings, path, channel, columns, fmt, encoding, sheet, wait, timeout))
+    from streams.producer import DeliveryError
+
+    try:
+        code = run_ingest(settings, path, channel, columns, fmt, encoding, sheet, wait, timeout)
+    except DeliveryError as exc:
+        raise click.ClickException(f"{exc}. Run the same ingest again: rows already kept are kept once.") from None
+    sys.exit(code)
 
 
 @main.command()

@@ -101,8 +101,9 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
             bootstrap = broker.bootstrap
         create_topics(bootstrap, settings.topics)
         services.open_store(db).close()
-        processes.append(("worker", _child(["worker", "--bootstrap", bootstrap, "--db", str(db), "--model", str(model)], logs / "worker.log")))
-        processes.append(("monitor", _child(["monitor", "--bootstrap", bootstrap, "--db", str(db)], logs / "monitor.log")))
+        readers = {"worker": ["worker", "--bootstrap", bootstrap, "--db", str(db), "--model", str(model)],
+                   "monitor": ["monitor", "--bootstrap", bootstrap, "--db", str(db)]}
+        processes += [(name, _child(args, logs / f"{name}.log")) for name, args in readers.items()]
         processes.append(("web", _child(["web", "--bootstrap", bootstrap, "--db", str(db),
                                          "--host", settings.web_host, "--port", str(settings.web_port)], logs / "web.log")))
         wait_for_port(settings.web_host, settings.web_port, 60)
@@ -117,21 +118,40 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         replay = demo_records() if demo else []
         producer = None
         if replay:
-            from streams.producer import HotlineProducer
+            from streams.producer import DeliveryError, HotlineProducer
 
             producer = HotlineProducer(bootstrap, settings.max_record_bytes)
             click.echo(f"demo: replaying {len(replay)} sample records ({demo_burst} at once, then {demo_rate}/s)")
         sent, next_at = 0, time.monotonic()
         while stopping["signal"] is None:
+            if broker and (code := broker.exit_code()) is not None:
+                # Tansu keeps data in memory only: its records, offsets and groups are gone (the store keeps
+                # what was processed). The worker and the monitor start again with it, since Faust would
+                # take the new topics' offsets for ones it has read; the web app's producer reconnects.
+                click.echo(f"the embedded broker stopped (exit {code}); restarting it on {bootstrap} with empty "
+                           f"topics, and the worker and monitor with it (see {logs / 'broker.log'})", err=True)
+                broker.start()
+                create_topics(bootstrap, settings.topics)
+                for i, (name, process) in enumerate(processes):
+                    if name in readers:
+                        _stop(process)
+                        processes[i] = (name, _child(readers[name], logs / f"{name}.log"))
             for name, process in processes:
                 if process.poll() is not None:
                     click.echo(f"the {name} stopped (exit {process.returncode}); see {logs / (name + '.log')}", err=True)
                     return 1
             if producer and sent < len(replay) and time.monotonic() >= next_at:
                 count = demo_burst if sent == 0 else 1
-                for channel, record in replay[sent:sent + count]:
-                    producer.send(channel, record, ref=f"sample:{record['id']}")
-                producer.flush()
+                try:
+                    for channel, record in replay[sent:sent + count]:
+                        producer.send(channel, record, ref=f"sample:{record['id']}")
+                    producer.flush()
+                except DeliveryError as exc:  # e.g. the broker restarting: the same records again, soon
+                    click.echo(f"demo: {exc}; sending them again in a second", err=True)
+                    producer.discard()
+                    producer = HotlineProducer(bootstrap, settings.max_record_bytes)
+                    next_at = time.monotonic() + 1.0
+                    continue
                 sent += count
                 next_at = time.monotonic() + 1.0 / max(demo_rate, 0.01)
                 if sent >= len(replay):

@@ -66,6 +66,10 @@ class EmbeddedBroker:
         log.info("embedded broker (Tansu) on %s", self.bootstrap)
         return self
 
+    def exit_code(self) -> int | None:
+        """The broker's exit code once it has stopped by itself; None while it runs (or was never started)."""
+        return self.process.poll() if self.process is not None else None
+
     def stop(self) -> None:
         if self.process is None:
             return

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import threading
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -14,9 +17,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
-
-import uuid
-from datetime import datetime, timedelta
 
 from classifiers.segment import Segmenter
 from hotline import pii
@@ -27,12 +27,14 @@ from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.routing import Router
 from hotline.timestamps import TimestampError, parse_timestamp
 from stores.base import FILTERS, Store, TicketQuery
+from streams.producer import DeliveryError
 from webapp.auth import User, Users
 from webapp.metrics import metrics_routes
 from webapp.monitor import monitor_routes
 from webapp.supervision import supervision_routes
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 MAX_INTAKE_BATCH = 1000
 EVENT_NAMES = {
     "dispatched": "派单", "rerouted": "改派", "returned": "退单", "accepted": "签收", "paused": "等待市民补充",
@@ -231,8 +233,14 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             if "producer" not in producer_holder:
                 producer_holder["producer"] = producer()
             kafka = producer_holder["producer"]
-            result = work(kafka)
-            kafka.flush()
+            try:
+                result = work(kafka)
+                kafka.flush()
+            except DeliveryError as exc:
+                producer_holder.pop("producer").discard()  # unusable now: the next request makes a new one
+                log.warning("Kafka did not take a request's records: %s", exc)
+                raise HTTPException(503, f"not accepted: {exc}; send the request again (records already kept "
+                                         "are kept once)") from None
             return result
 
     # -- dispatcher: queue, dispatch (派单), return (退单) ---------------------------------------
@@ -393,7 +401,10 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     def _close():
         producer = producer_holder.pop("producer", None)
         if producer:
-            producer.close()
+            try:
+                producer.close()
+            except DeliveryError as exc:  # every request already flushed: nothing accepted is in here
+                log.warning("closing the Kafka producer: %s", exc)
         store.close()
 
     return app

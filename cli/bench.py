@@ -1,36 +1,45 @@
-"""`hotline bench`: throughput figures measured in one run, each next to its reference.
+"""`hotline bench`: throughput, latency and memory measured in one run, each next to its reference.
 
-- raw_aiokafka: a plain aiokafka consumer reading the same intake topic (the floor Kafka allows);
 - pipeline_only: the batch pipeline in-process, without Kafka (the cost of the work itself);
-- end_to_end: records on the intake topic -> a `hotline worker` process -> rows in the store.
+- raw_aiokafka: a plain aiokafka consumer reading the same intake topic (the floor Kafka allows);
+- faust_noop_agent: a Faust agent doing nothing with the same records (Faust's own per-record cost);
+- end_to_end: records on the intake topic -> `hotline worker` processes -> rows in the store, with one worker
+  and with two (each scenario on a fresh broker and store, the workers in their group before any record);
+- latency: records sent at a fixed rate, each one's time from being sent until it is visible in the store;
+- classification: segmentation and prediction on one core.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from cli import services
 from cli.settings import Settings
 from cli.stack import demo_records
-from streams import topics
 from hotline.records import encode
+from hotline.timestamps import SHANGHAI
+from streams import topics
 from streams.broker import EmbeddedBroker, create_topics
 from streams.pipeline import Pipeline, RawRecord
 
 
 def bench_records(count: int) -> list[tuple[str, dict]]:
-    """The bundled sample, repeated with fresh ids, as web messages."""
+    """The bundled sample, repeated with fresh ids, as web messages arriving now (deadlines days ahead, as in
+    a live centre; the sample's own dates would make every ticket overdue)."""
     sample = demo_records()
+    received = datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
     out = []
     for i in range(count):
         channel, record = sample[i % len(sample)]
-        out.append(("web", {**record, "id": f"bench-{i}"}))
+        out.append(("web", {**record, "id": f"bench-{i}", "time": received}))
     return out
 
 
@@ -40,7 +49,8 @@ async def _raw_consume(bootstrap: str, topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)]
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         seen, start = 0, time.perf_counter()
@@ -50,11 +60,6 @@ async def _raw_consume(bootstrap: str, topic: str, count: int) -> float:
         return time.perf_counter() - start
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or {0}
 
 
 BOARD_MESSAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "tipdm2020c" / "messages_unlabelled.csv"
@@ -124,13 +129,187 @@ def bench_classification(settings: Settings, model_path: Path, texts_path: Path 
     }
 
 
-def run_bench(settings: Settings, count: int, model_path: Path | None = None) -> dict:
+def _peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory (VmHWM), in MB; None where /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 120) -> None:
+    """Until the consumer group is stable with this many members (every worker has its partitions)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def wait() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                described = [g for response in await admin.describe_consumer_groups([group]) for g in response.groups]
+                # (error_code, group_id, state, protocol_type, protocol, members)
+                if described and described[0][2] == "Stable" and len(described[0][5]) == members:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"consumer group {group} not stable with {members} members after {timeout:.0f} s")
+                await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+    asyncio.run(wait())
+
+
+class _Workers:
+    """N `hotline worker` processes on a fresh embedded broker and store, started before any record is sent."""
+
+    def __init__(self, tmp: Path, name: str, count: int, model_path: Path, settings: Settings):
+        self.tmp, self.name, self.count, self.model_path, self.settings = tmp / name, name, count, model_path, settings
+        self.tmp.mkdir()
+        self.db = self.tmp / "store.db"
+        self.broker = EmbeddedBroker(log_path=self.tmp / "broker.log")
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "_Workers":
+        self.broker.start()
+        create_topics(self.broker.bootstrap, self.settings.topics)
+        services.open_store(self.db).close()
+        env = {**os.environ, "HOTLINE_HOME": str(self.tmp / "home")}
+        for name in ("HOTLINE_ES_URL", "HOTLINE_CLOCK_START"):
+            env.pop(name, None)
+        for i in range(self.count):
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "worker", "--bootstrap", self.broker.bootstrap, "--db", str(self.db),
+                 "--model", str(self.model_path)],
+                env=env, stdout=open(self.tmp / f"worker-{i}.log", "wb"), stderr=subprocess.STDOUT,
+                cwd=str(Path(__file__).resolve().parent.parent)))
+        _wait_for_group(self.broker.bootstrap, "hotline-pipeline", self.count)
+        return self
+
+    def check(self) -> None:
+        for i, process in enumerate(self.processes):
+            if process.poll() is not None:
+                log = (self.tmp / f"worker-{i}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{self.name}: worker {i} stopped (exit {process.returncode}):\n{log}")
+
+    def peak_rss_mb(self) -> list[float | None]:
+        return [_peak_rss_mb(p.pid) for p in self.processes]
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        self.broker.stop()
+
+
+def _producer(bootstrap: str):
+    from kafka import KafkaProducer
+
+    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, batch_size=256_000)
+
+
+def _throughput(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes]) -> dict:
+    """All records sent at once; records/s from the first ticket stored to the last."""
+    producer = _producer(workers.broker.bootstrap)
+    for (_, record), payload in zip(records, payloads):
+        producer.send(topics.INTAKE["web"], key=record["id"].encode(), value=payload)
+    producer.flush()
+    producer.close()
+    store = services.open_store(workers.db)
+    try:
+        first_at, deadline = None, time.perf_counter() + 600
+        while True:
+            stored, now = store.count_tickets(), time.perf_counter()
+            if stored and first_at is None:
+                first_at = now
+            if stored >= len(records):
+                break
+            workers.check()
+            if now > deadline:
+                raise RuntimeError(f"{workers.name}: {stored} of {len(records)} stored after 600 s")
+            time.sleep(0.02)
+    finally:
+        store.close()
+    return {"msgs_per_s": round(len(records) / max(now - first_at, 1e-6), 1), "peak_rss_mb": workers.peak_rss_mb()}
+
+
+def _latency(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes], rate: float) -> dict:
+    """Records sent at a fixed rate; each one's time from being sent to being visible in the store."""
+    producer = _producer(workers.broker.bootstrap)
+    # Read-only, only the two columns needed: polling must not slow the worker it measures.
+    store = sqlite3.connect(f"file:{workers.db}?mode=ro", uri=True)
+    sent_at: dict[str, float] = {}
+    seen_at: dict[str, float] = {}
+    last_seq, start = 0, time.perf_counter()
+    try:
+        i = 0
+        deadline = start + len(records) / rate + 120
+        while len(seen_at) < len(records):
+            now = time.perf_counter()
+            due = min(len(records), int((now - start) * rate) + 1)
+            for (_, record), payload in zip(records[i:due], payloads[i:due]):
+                producer.send(topics.INTAKE["web"], key=record["id"].encode(), value=payload)
+                sent_at[f"web-{record['id']}"] = time.perf_counter()
+            if due > i:
+                producer.flush()
+                i = due
+            rows = store.execute("SELECT ticket_id, seq FROM tickets WHERE seq > ?", (last_seq,)).fetchall()
+            now = time.perf_counter()
+            for ticket_id, seq in rows:
+                seen_at.setdefault(ticket_id, now)
+                last_seq = max(last_seq, seq)
+            workers.check()
+            if now > deadline:
+                raise RuntimeError(f"{workers.name}: {len(seen_at)} of {len(records)} visible in time")
+            time.sleep(0.02)
+    finally:
+        producer.close()
+        store.close()
+    latencies = sorted(seen_at[k] - sent_at[k] for k in seen_at if k in sent_at)
+    return {
+        "offered_msgs_per_s": rate,
+        "records": len(latencies),
+        "p50_ms": round(1000 * latencies[len(latencies) // 2], 1),
+        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+        "max_ms": round(1000 * latencies[-1], 1),
+        "peak_rss_mb": workers.peak_rss_mb(),
+    }
+
+
+def _faust_noop(tmp: Path, bootstrap: str, count: int) -> float:
+    """Records/s of a Faust agent doing nothing, reading the same topic."""
+    out = tmp / "noop.txt"
+    process = subprocess.Popen([sys.executable, "-m", "cli.bench_faust_noop", bootstrap, topics.INTAKE["web"], str(count), str(out)],
+                               stdout=open(tmp / "noop.log", "wb"), stderr=subprocess.STDOUT,
+                               cwd=str(Path(__file__).resolve().parent.parent))
+    try:
+        process.wait(300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise RuntimeError("the no-op Faust agent did not read the records within 300 s") from None
+    seconds, records = out.read_text().split()
+    return int(records) / float(seconds)
+
+
+def run_bench(settings: Settings, count: int, model_path: Path | None = None, latency_rate: float = 1000.0,
+              latency_seconds: float = 15.0, progress=lambda message: None) -> dict:
+    """Every figure of `hotline bench`; `progress(message)` is told as each step begins."""
+    progress("model")
     model_path = model_path or services.ensure_model(settings, echo=lambda *_: None)
     records = bench_records(count)
     payloads = [encode(r) for _, r in records]
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         tmp = Path(tmp)
         # 1. the work alone
+        progress(f"pipeline only: {count:,} records in-process")
         model = services.load_model(settings, model_path)
         store = services.open_store(tmp / "pipeline-only.db")
         pipeline = Pipeline(model, services.build_router(settings), store, settings.limits)
@@ -138,65 +317,57 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None) ->
         start = time.perf_counter()
         for i in range(0, len(raw), settings.batch_size):
             pipeline.process(raw[i:i + settings.batch_size])
-        pipeline_seconds = time.perf_counter() - start
+        pipeline_rate = count / (time.perf_counter() - start)
         store.close()
 
+        # 2. references on one broker: a raw aiokafka consumer and a Faust agent doing nothing
+        progress("references: raw aiokafka consumer, Faust no-op agent")
         with EmbeddedBroker(log_path=tmp / "broker.log") as broker:
             create_topics(broker.bootstrap, settings.topics)
-            from kafka import KafkaProducer
-
-            producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20, batch_size=256_000)
+            producer = _producer(broker.bootstrap)
             for (_, record), payload in zip(records, payloads):
                 producer.send(topics.INTAKE["web"], key=record["id"].encode(), value=payload)
             producer.flush()
             producer.close()
-            # 2. the reference: a raw consumer of the same topic
-            raw_seconds = asyncio.run(_raw_consume(broker.bootstrap, topics.INTAKE["web"], count))
-            # 3. end to end through a worker process
-            db = tmp / "bench.db"
-            services.open_store(db).close()
-            env = {**os.environ, "HOTLINE_HOME": str(tmp / "home")}
-            started = time.perf_counter()
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "worker", "--bootstrap", broker.bootstrap, "--db", str(db),
-                 "--model", str(model_path)],
-                env=env, stdout=open(tmp / "worker.log", "wb"), stderr=subprocess.STDOUT,
-                cwd=str(Path(__file__).resolve().parent.parent),
-            )
-            try:
-                store = services.open_store(db)
-                first_at = None
-                deadline = started + 600
-                while True:
-                    stored = store.count_tickets()
-                    now = time.perf_counter()
-                    if stored and first_at is None:
-                        first_at = now
-                    if stored >= count:
-                        done_at = now
-                        break
-                    if worker.poll() is not None or now > deadline:
-                        log = (tmp / "worker.log").read_text(errors="replace")[-3000:]
-                        raise RuntimeError(f"worker stopped or too slow: {stored} of {count} stored; worker log:\n{log}")
-                    time.sleep(0.05)
-                store.close()
-            finally:
-                worker.terminate()
-                try:
-                    worker.wait(20)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-    steady = max(done_at - first_at, 1e-6)
+            raw_rate = count / asyncio.run(_raw_consume(broker.bootstrap, topics.INTAKE["web"], count))
+            noop_rate = _faust_noop(tmp, broker.bootstrap, count)
+
+        # 3. end to end: one worker, two workers, and latency at a fixed offered rate
+        progress(f"end to end: one worker, {count:,} records")
+        started = time.perf_counter()
+        with _Workers(tmp, "one-worker", 1, model_path, settings) as workers:
+            worker_ready_s = time.perf_counter() - started
+            one = _throughput(workers, records, payloads)
+        progress(f"end to end: two workers, {count:,} records")
+        with _Workers(tmp, "two-workers", 2, model_path, settings) as workers:
+            two = _throughput(workers, records, payloads)
+        progress(f"latency: {latency_rate:g} records/s offered for {latency_seconds:g} s")
+        paced = bench_records(int(latency_rate * latency_seconds))
+        with _Workers(tmp, "latency", 1, model_path, settings) as workers:
+            latency = _latency(workers, paced, [encode(r) for _, r in paced], latency_rate)
+    progress("classification on one core")
     classification = bench_classification(settings, model_path)
     return {
         "records": count,
         "batch_size": settings.batch_size,
-        "end_to_end_msgs_per_s": round(count / steady, 1),
-        "end_to_end_seconds_including_worker_start": round(done_at - started, 2),
-        "worker_start_to_first_ticket_s": round(first_at - started, 2),
-        "pipeline_only_msgs_per_s": round(count / pipeline_seconds, 1),
-        "raw_aiokafka_msgs_per_s": round(count / raw_seconds, 1),
-        "end_to_end_vs_pipeline_only": round((count / steady) / (count / pipeline_seconds), 3),
-        "end_to_end_vs_raw_aiokafka": round((count / steady) / (count / raw_seconds), 4),
+        "end_to_end_msgs_per_s": one["msgs_per_s"],
+        "end_to_end_two_workers_msgs_per_s": two["msgs_per_s"],
+        "two_workers_vs_one": round(two["msgs_per_s"] / one["msgs_per_s"], 3),
+        "worker_peak_rss_mb": max(filter(None, one["peak_rss_mb"] + two["peak_rss_mb"] + latency["peak_rss_mb"]), default=None),
+        "worker_start_to_ready_s": round(worker_ready_s, 2),
+        "latency": latency,
+        "pipeline_only_msgs_per_s": round(pipeline_rate, 1),
+        "raw_aiokafka_msgs_per_s": round(raw_rate, 1),
+        "faust_noop_agent_msgs_per_s": round(noop_rate, 1),
+        "end_to_end_vs_pipeline_only": round(one["msgs_per_s"] / pipeline_rate, 3),
+        "end_to_end_vs_faust_noop": round(one["msgs_per_s"] / noop_rate, 3),
+        "end_to_end_vs_raw_aiokafka": round(one["msgs_per_s"] / raw_rate, 4),
+        "targets": {
+            "end_to_end_5000_per_worker": one["msgs_per_s"] >= 5000,
+            # judged only at the rate the target names
+            "p99_at_1000_offered_within_1s": latency["p99_ms"] <= 1000 if latency_rate == 1000 else None,
+            "worker_rss_within_500mb": all(m is not None and m <= 500 for m in one["peak_rss_mb"] + two["peak_rss_mb"]),
+            "two_workers_at_least_1_7x": two["msgs_per_s"] >= 1.7 * one["msgs_per_s"],
+        },
         "classification": classification,
     }

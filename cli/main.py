@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -395,15 +396,20 @@ def classify(settings, model_path, file, title_col, text_col, id_col):
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-@click.option("--records", default=5000, show_default=True, help="Records pushed through the pipeline.")
+@click.option("--records", default=20_000, show_default=True, help="Records for each throughput figure.")
+@click.option("--latency-rate", default=1000.0, show_default=True, help="Records/s offered for the latency figure.")
+@click.option("--latency-seconds", default=15.0, show_default=True, help="How long that rate is offered.")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Domain model (default: the configured one).")
 @click.pass_obj
-def bench(settings, as_json, records, model_path):
-    """Throughput of the running pipeline on an embedded broker, with a raw aiokafka consumer as reference."""
+def bench(settings, as_json, records, latency_rate, latency_seconds, model_path):
+    """Throughput, latency, memory and classification speed on an embedded broker, each next to its
+    reference (the work alone, a raw aiokafka consumer, a Faust agent doing nothing). Progress on stderr."""
     from cli.bench import run_bench
 
-    result = run_bench(settings, records, model_path)
+    started = time.monotonic()
+    result = run_bench(settings, records, model_path, latency_rate, latency_seconds,
+                       progress=lambda m: click.echo(f"[{time.monotonic() - started:6.1f} s] {m}", err=True))
     click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else
                "\n".join(f"{k}: {v}" for k, v in result.items()))
 

@@ -5,10 +5,10 @@ Counts are in event time (each message's received time); "now" is the latest eve
 at any speed gives the same alerts. For a key, the baseline rate for the coming hour is learnt from its
 hourly counts before the current window: by hour of week once two weeks are known, else by hour of day,
 smoothed toward the key's flat hourly rate; an hour of the day not yet in the history (it began later in
-the day) expects as many as the key's busiest hour so far, so a daily rhythm is no surge. An alert is raised when the window (`window_minutes`) holds at
-least `min_count` arrivals (`topic_min_count` for a topic) and the Poisson probability of that many or
-more under the baseline is below `p_value`; nothing is raised before `warmup_hours` of history, and a key
-alerted is quiet for `cooldown_minutes`.
+the day) expects as many as the key's busiest hour so far, so a daily rhythm is no surge. An alert is
+raised when the window (`window_minutes`) holds at least `min_count` arrivals (`topic_min_count` for a
+topic) and the Poisson probability of that many or more under the baseline is below `p_value`; nothing is
+raised before `warmup_hours` of history, and a key alerted is quiet for `cooldown_minutes`.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ class _Workers:
                  "--model", str(self.model_path)],
                 env=env, stdout=open(self.tmp / f"worker-{i}.log", "wb"), stderr=subprocess.STDOUT,
                 cwd=str(Path(__file__).resolve().parent.parent)))
-        _wait_for_group(self.broker.bootstrap, "hotline-pipeline", self.count)
+        _wait_for_group(self.broker.bootstrap, topics.WORKER_GROUP, self.count)
         return self
 
     def check(self) -> None:
@@ -210,19 +210,22 @@ class _Workers:
         self.broker.stop()
 
 
-def _producer(bootstrap: str):
+def _send_all(bootstrap: str, records: list[tuple[str, dict]], payloads: list[bytes]) -> None:
+    """Every record on intake.web at once, acknowledged."""
     from kafka import KafkaProducer
 
-    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, batch_size=256_000)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, batch_size=256_000)
+    try:
+        for (_, record), payload in zip(records, payloads):
+            producer.send(topics.INTAKE["web"], key=record["id"].encode(), value=payload)
+        producer.flush()
+    finally:
+        producer.close()
 
 
 def _throughput(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes]) -> dict:
     """All records sent at once; records/s from the first ticket stored to the last."""
-    producer = _producer(workers.broker.bootstrap)
-    for (_, record), payload in zip(records, payloads):
-        producer.send(topics.INTAKE["web"], key=record["id"].encode(), value=payload)
-    producer.flush()
-    producer.close()
+    _send_all(workers.broker.bootstrap, records, payloads)
     store = services.open_store(workers.db)
     try:
         first_at, deadline = None, time.perf_counter() + 600
@@ -243,7 +246,9 @@ def _throughput(workers: _Workers, records: list[tuple[str, dict]], payloads: li
 
 def _latency(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes], rate: float) -> dict:
     """Records sent at a fixed rate; each one's time from being sent to being visible in the store."""
-    producer = _producer(workers.broker.bootstrap)
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=workers.broker.bootstrap, linger_ms=5)
     # Read-only, only the two columns needed: polling must not slow the worker it measures.
     store = sqlite3.connect(f"file:{workers.db}?mode=ro", uri=True)
     sent_at: dict[str, float] = {}
@@ -324,11 +329,7 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
         progress("references: raw aiokafka consumer, Faust no-op agent")
         with EmbeddedBroker(log_path=tmp / "broker.log") as broker:
             create_topics(broker.bootstrap, settings.topics)
-            producer = _producer(broker.bootstrap)
-            for (_, record), payload in zip(records, payloads):
-                producer.send(topics.INTAKE["web"], key=record["id"].encode(), value=payload)
-            producer.flush()
-            producer.close()
+            _send_all(broker.bootstrap, records, payloads)
             raw_rate = count / asyncio.run(_raw_consume(broker.bootstrap, topics.INTAKE["web"], count))
             noop_rate = _faust_noop(tmp, broker.bootstrap, count)
 

@@ -85,7 +85,7 @@ def _alerts_publisher(app: faust.App):
 def build_app(
     bootstrap: str, pipeline: Pipeline, store: Store, datadir: Path, lifecycle: Lifecycle,
     batch_size: int = 500, batch_within: float = 0.2, partitions: int = 4,
-    app_id: str = "hotline-pipeline", clock: Clock = system_clock,
+    app_id: str = topics.WORKER_GROUP, clock: Clock = system_clock,
     watch: tuple[AlertPolicy, WorkCalendar] | None = None,
 ) -> faust.App:
     app = _faust_app(app_id, bootstrap, datadir, partitions, batch_size)
@@ -163,7 +163,7 @@ def build_app(
 
 def build_monitor_app(
     bootstrap: str, store: Store, datadir: Path, opinion: tuple[TopicSettings, SurgeSettings],
-    batch_size: int = 500, batch_within: float = 0.2, app_id: str = "hotline-monitor", clock: Clock = system_clock,
+    batch_size: int = 500, batch_within: float = 0.2, app_id: str = topics.MONITOR_GROUP, clock: Clock = system_clock,
 ) -> faust.App:
     """The opinion monitor: topics and surges over every dispatched ticket.
 

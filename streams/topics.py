@@ -1,11 +1,14 @@
 """Topic names (see ARCHITECTURE.md): intake per channel, dead letters, dispatched tickets, ticket events,
-alerts (deadline warnings and escalations)."""
+alerts (deadline warnings and escalations); and the consumer groups that read them (the Faust app ids)."""
 
 INTAKE = {"hotline": "intake.hotline", "web": "intake.web"}
 REJECTED = "intake.rejected"
 DISPATCHED = "tickets.dispatched"  # one partition: the opinion monitor sees every ticket in one place
 EVENTS = "ticket.events"
 ALERTS = "alerts"
+
+WORKER_GROUP = "hotline-pipeline"   # the workers: intake, ticket events, dead letters
+MONITOR_GROUP = "hotline-monitor"   # the opinion monitor: dispatched tickets
 
 
 def channel_of(topic: str) -> str | None:

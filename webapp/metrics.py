@@ -13,9 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from hotline.clock import Clock
 from stores.base import Store
+from streams import topics
 
 log = logging.getLogger(__name__)
-GROUPS = ("hotline-pipeline", "hotline-monitor")  # the app ids in streams/app.py
+GROUPS = (topics.WORKER_GROUP, topics.MONITOR_GROUP)
 
 
 def _escape(value: str) -> str:

@@ -77,8 +77,7 @@ def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
                         deadlines=services.build_deadlines(settings))
     app = build_app(
         bootstrap, pipeline, store, datadir=settings.home / "faust", lifecycle=services.build_lifecycle(settings, router),
-        batch_size=settings.batch_size, batch_within=settings.batch_within,
-        partitions=settings.topics.get("intake.web", 4), clock=clock,
+        batch_size=settings.batch_size, batch_within=settings.batch_within, clock=clock,
         watch=(services.build_alert_policy(settings), services.build_calendar(settings)),
     )
     run_worker(app, loglevel)

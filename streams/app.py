@@ -1,14 +1,17 @@
-"""The Faust apps.
+"""The worker and the opinion monitor: Faust apps whose records are read by `streams.batches.BatchReader`.
 
-- The worker (`build_app`, any number of processes in one consumer group): intake batches through the
-  pipeline, ticket events applied to the store, dead letters kept, and a timer (the deadline watch).
+- The worker (`build_app`, any number of processes sharing the partitions of one consumer group): intake
+  batches through the pipeline, ticket events applied to the store, dead letters kept; and a Faust timer,
+  the deadline watch, run by one worker of the Faust app's own group (its leader).
 - The opinion monitor (`build_monitor_app`, its own consumer group): dispatched tickets followed for topics
   and surges. `tickets.dispatched` has one partition, so one monitor process holds one set of topics; it runs
   apart from the workers so that its work does not share their interpreter lock.
 
-Per-record cost in Faust is high, so each agent takes whole batches (take_events) and does the work of a
-batch in one call off the event loop; the intake agent crosses Kafka again only for the streams other
-consumers read: dispatched tickets and dead letters.
+Faust runs the process (start, stop, signals, logging), the timer and the election of its leader. The records
+themselves are read in whole batches by a plain aiokafka consumer that commits a batch only once it is
+handled (see streams/batches.py for why not a Faust agent); the work of a batch runs in one call off the
+event loop, and the worker crosses Kafka again only for what other consumers read: dispatched tickets, dead
+letters and alerts.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from hotline.surges import SurgeSettings
 from hotline.topics import TopicSettings
 from stores.base import Store
 from streams import faust_transport, topics
+from streams.batches import BatchReader, Record, Sender
 from streams.opinion import load_monitor, observe_batch
 from streams.pipeline import Pipeline, RawRecord
 from streams.watch import DeadlineWatch
@@ -37,7 +41,7 @@ from streams.watch import DeadlineWatch
 log = logging.getLogger(__name__)
 
 
-def _faust_app(app_id: str, bootstrap: str, datadir: Path, partitions: int, batch_size: int) -> faust.App:
+def _faust_app(app_id: str, bootstrap: str, datadir: Path) -> faust.App:
     Path(datadir).mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
@@ -45,7 +49,6 @@ def _faust_app(app_id: str, bootstrap: str, datadir: Path, partitions: int, batc
         store="memory://",
         datadir=str(datadir),
         web_enabled=False,
-        topic_partitions=partitions,
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
@@ -53,7 +56,6 @@ def _faust_app(app_id: str, bootstrap: str, datadir: Path, partitions: int, batc
         broker_session_timeout=10,
         broker_heartbeat_interval=1,
         broker_rebalance_timeout=10,
-        stream_buffer_maxsize=max(4096, batch_size * 4),
     )
 
 
@@ -66,57 +68,63 @@ def run_worker(app: faust.App, loglevel: str) -> None:
     worker.execute_from_commandline()
 
 
-def _alerts_publisher(app: faust.App):
-    """publish(outbox, mark): send (id, key, value) alerts kept in the store to the alerts topic, then mark
-    them published once Kafka acknowledged all. A failure leaves them in the outbox for the next round."""
-    alerts_topic = app.topic(topics.ALERTS, key_type=bytes, value_type=bytes)
+def _run_reader(app: faust.App, reader: BatchReader, sender: Sender) -> None:
+    """Read from the app's start to its stop (Faust cancels the task); the sender lives as long. A reader that
+    fails stops the process."""
 
-    async def publish(outbox: list[tuple[str, str, bytes]], mark) -> None:
+    @app.task
+    async def read() -> None:
+        await sender.start()
         try:
-            sent = [await alerts_topic.send(key=key.encode(), value=value) for _, key, value in outbox]
-            await asyncio.gather(*sent)
-            await asyncio.get_running_loop().run_in_executor(None, mark, [alert_id for alert_id, _, _ in outbox])
-        except Exception:
-            log.exception("publishing %d alerts failed; they stay in the outbox", len(outbox))
+            await reader.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the process stops rather than stay up reading nothing
+            log.exception("reading %s stopped", ", ".join(reader.topics))
+            await app.crash(exc)
+        finally:
+            await sender.stop()
 
-    return publish
+
+async def _publish(sender: Sender, outbox: list[tuple[str, str, bytes]], mark) -> None:
+    """Send (id, key, value) alerts kept in the store to the alerts topic, then mark them published once Kafka
+    acknowledged all. A failure leaves them in the outbox for the next round."""
+    if not outbox:
+        return
+    try:
+        await sender.send_all([(topics.ALERTS, key.encode(), value) for _, key, value in outbox])
+        await asyncio.get_running_loop().run_in_executor(None, mark, [alert_id for alert_id, _, _ in outbox])
+    except Exception:
+        log.exception("publishing %d alerts failed; they stay in the outbox", len(outbox))
 
 
 def build_app(
     bootstrap: str, pipeline: Pipeline, store: Store, datadir: Path, lifecycle: Lifecycle,
-    batch_size: int = 500, batch_within: float = 0.2, partitions: int = 4,
-    app_id: str = topics.WORKER_GROUP, clock: Clock = system_clock,
+    batch_size: int, batch_within: float, clock: Clock = system_clock,
     watch: tuple[AlertPolicy, WorkCalendar] | None = None,
 ) -> faust.App:
-    app = _faust_app(app_id, bootstrap, datadir, partitions, batch_size)
-    publish = _alerts_publisher(app)
-    intake = app.topic(*topics.INTAKE.values(), key_type=bytes, value_type=bytes)
-    dispatched = app.topic(topics.DISPATCHED, key_type=bytes, value_type=bytes)
-    rejected = app.topic(topics.REJECTED, key_type=bytes, value_type=bytes)
-    events_topic = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes)
+    app = _faust_app(topics.WORKER_APP, bootstrap, datadir)
+    sender = Sender(bootstrap, client_id=topics.WORKER_GROUP)
 
-    @app.agent(intake)
-    async def process_intake(stream):
+    async def handle(records: list[Record]) -> None:
+        """Intake through the pipeline, then ticket events; what they send out is acknowledged before the
+        incoming dead letters are stored and the batch's offsets committed."""
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(batch_size, within=batch_within):
-            records = [
-                RawRecord(topics.channel_of(e.message.topic) or e.message.topic, e.message.key, e.message.value or b"")
-                for e in events
-            ]
-            result = await _with_retries(loop, pipeline.process, records)
-            sent = [await dispatched.send(key=t.ticket_id.encode(), value=t.model_dump_json(exclude={"personal"}).encode())
+        intake = [RawRecord(channel, r.key, r.value) for r in records if (channel := topics.channel_of(r.topic))]
+        events = [(r.key, r.value) for r in records if r.topic == topics.EVENTS]
+        letters = [r for r in records if r.topic == topics.REJECTED]
+        out: list[tuple[str, bytes | None, bytes]] = []
+        if intake:
+            result = await loop.run_in_executor(None, pipeline.process, intake)
+            out += [(topics.DISPATCHED, t.ticket_id.encode(), t.model_dump_json(exclude={"personal"}).encode())
                     for t in result.dispatched + result.redelivered]
-            sent += [await rejected.send(key=r.rejection_id.encode(), value=r.model_dump_json().encode())
-                     for r in result.rejections]
-            await asyncio.gather(*sent)  # acknowledged by Kafka before this batch's offsets can be committed
-
-    @app.agent(events_topic)
-    async def apply_events(stream):
-        loop = asyncio.get_running_loop()
-        async for events in stream.take_events(batch_size, within=batch_within):
-            letters = await _with_retries(loop, _apply_events, [(e.message.key, e.message.value or b"") for e in events])
-            await asyncio.gather(*[await rejected.send(key=letter.rejection_id.encode(), value=letter.model_dump_json().encode())
-                                   for letter in letters])
+            out += [(topics.REJECTED, r.rejection_id.encode(), r.model_dump_json().encode()) for r in result.rejections]
+        if events:
+            out += [(topics.REJECTED, r.rejection_id.encode(), r.model_dump_json().encode())
+                    for r in await loop.run_in_executor(None, _apply_events, events)]
+        await sender.send_all(out)
+        if letters:
+            await loop.run_in_executor(None, store.write_rejections, [_dead_letter(r.key, r.value, clock) for r in letters])
 
     def _apply_events(batch: list[tuple[bytes | None, bytes]]) -> list[Rejection]:
         """Apply each event to the store; refused and malformed ones become dead letters."""
@@ -133,14 +141,17 @@ def build_app(
                 letters.append(make_rejection(topics.EVENTS, event.event_id, "event", reason, value, clock()))
         return letters
 
+    _run_reader(app, BatchReader(bootstrap, topics.WORKER_GROUP, [*topics.INTAKE.values(), topics.EVENTS, topics.REJECTED],
+                                 handle, batch_size, batch_within), sender)
+
     if watch is not None:
         policy, calendar = watch
         deadline_watch = DeadlineWatch(store, policy, calendar)
 
         @app.timer(interval=policy.scan_seconds, on_leader=True)
         async def watch_deadlines():
-            """Due-soon warnings and overdue escalations, on time even when no event arrives. One worker of the
-            group (the leader) scans, so the outbox is published by one process."""
+            """Due-soon warnings and overdue escalations, on time even when no event arrives. One worker (the
+            leader of the Faust app's group) scans, so the outbox is published by one process."""
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(None, deadline_watch.scan, clock())
@@ -148,69 +159,49 @@ def build_app(
             except Exception:
                 log.exception("deadline scan failed; the next scan tries again")
                 return
-            await publish([(a.alert_id, a.ticket_id, a.model_dump_json().encode()) for a in outbox],
-                          store.mark_alerts_published)
-
-    @app.agent(rejected)
-    async def keep_dead_letters(stream):
-        loop = asyncio.get_running_loop()
-        async for events in stream.take_events(batch_size, within=batch_within):
-            letters = [_dead_letter(e.message.key, e.message.value or b"", clock) for e in events]
-            await _with_retries(loop, store.write_rejections, letters)
+            await _publish(sender, [(a.alert_id, a.ticket_id, a.model_dump_json().encode()) for a in outbox],
+                           store.mark_alerts_published)
 
     return app
 
 
 def build_monitor_app(
     bootstrap: str, store: Store, datadir: Path, opinion: tuple[TopicSettings, SurgeSettings],
-    batch_size: int = 500, batch_within: float = 0.2, app_id: str = topics.MONITOR_GROUP, clock: Clock = system_clock,
+    batch_size: int, batch_within: float, clock: Clock = system_clock,
 ) -> faust.App:
     """The opinion monitor: topics and surges over every dispatched ticket.
 
     Its state is rebuilt from the store whenever it is given the dispatched partition (at start, and after a
-    rebalance hands the partition over from a monitor that stopped), so a second monitor process can stand by.
+    rebalance hands the partition over from a monitor that stopped), so a second monitor process can stand by;
+    and after a batch that failed, since the failed batch may have changed it without the store.
     Tickets the store already counted (Kafka delivers again what was not committed) are left out."""
-    app = _faust_app(app_id, bootstrap, datadir, 1, batch_size)
-    publish = _alerts_publisher(app)
-    dispatched = app.topic(topics.DISPATCHED, key_type=bytes, value_type=bytes)
-    state = {"monitor": None}
-    lock = asyncio.Lock()
+    app = _faust_app(topics.MONITOR_APP, bootstrap, datadir)
+    sender = Sender(bootstrap, client_id=topics.MONITOR_GROUP)
+    state: dict = {"monitor": None}
 
-    @app.on_partitions_assigned.connect
-    async def reload(app, assigned, **kwargs):
+    async def reload(assigned) -> None:
         if any(tp.topic == topics.DISPATCHED for tp in assigned):
-            async with lock:
-                state["monitor"] = await asyncio.get_running_loop().run_in_executor(None, load_monitor, store, *opinion)
+            state["monitor"] = await asyncio.get_running_loop().run_in_executor(None, load_monitor, store, *opinion)
             log.info("opinion monitor state loaded from the store")
 
-    @app.agent(dispatched)
-    async def monitor_opinion(stream):
+    async def handle(records: list[Record]) -> None:
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(batch_size, within=batch_within):
-            payloads = [e.message.value or b"" for e in events]
-            async with lock:
-                if state["monitor"] is None:
-                    state["monitor"] = await loop.run_in_executor(None, load_monitor, store, *opinion)
-                monitor = state["monitor"]
-                await _with_retries(loop, lambda batch: observe_batch(store, monitor, batch, clock), payloads)
-            outbox = await loop.run_in_executor(None, lambda: store.opinion_alerts(unpublished=True))
-            await publish([(a["alert_id"], a["key"], json.dumps(
-                {k: v for k, v in a.items() if k not in ("seq", "published")}, ensure_ascii=False).encode())
-                for a in outbox], store.mark_opinion_alerts_published)
-
-    return app
-
-
-async def _with_retries(loop, work, batch, first_delay: float = 0.5, max_delay: float = 30.0):
-    """Run a batch off the event loop; on failure (a locked or unreachable store) retry with back-off, never drop."""
-    delay = first_delay
-    while True:
+        if state["monitor"] is None:
+            state["monitor"] = await loop.run_in_executor(None, load_monitor, store, *opinion)
+        monitor = state["monitor"]
         try:
-            return await loop.run_in_executor(None, work, batch)
+            await loop.run_in_executor(None, observe_batch, store, monitor, [r.value for r in records], clock)
         except Exception:
-            log.exception("a batch of %d records failed; retrying in %.1f s", len(batch), delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)
+            state["monitor"] = None
+            raise
+        outbox = await loop.run_in_executor(None, lambda: store.opinion_alerts(unpublished=True))
+        await _publish(sender, [(a["alert_id"], a["key"], json.dumps(
+            {k: v for k, v in a.items() if k not in ("seq", "published")}, ensure_ascii=False).encode())
+            for a in outbox], store.mark_opinion_alerts_published)
+
+    _run_reader(app, BatchReader(bootstrap, topics.MONITOR_GROUP, [topics.DISPATCHED], handle, batch_size, batch_within,
+                                 on_assigned=reload), sender)
+    return app
 
 
 def _dead_letter(key: bytes | None, value: bytes, clock: Clock) -> Rejection:
@@ -221,4 +212,3 @@ def _dead_letter(key: bytes | None, value: bytes, clock: Clock) -> Rejection:
         reason = f"malformed dead letter on {topics.REJECTED}: {str(exc).splitlines()[0]}"
         ref = key.decode("utf-8", "replace") if key else "(no key)"
         return make_rejection(topics.REJECTED, ref, "intake", reason, value, clock())
-

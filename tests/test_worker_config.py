@@ -21,7 +21,7 @@ PROGRAM = textwrap.dedent("""
     from pathlib import Path
     from streams.app import _faust_app, run_worker
 
-    app = _faust_app("config-check", sys.argv[1], Path(sys.argv[2]), 1, 100)
+    app = _faust_app("config-check", sys.argv[1], Path(sys.argv[2]))
     app.topic("config-check-topic")
 
     @app.timer(interval=0.2)

@@ -16,6 +16,8 @@ At least once, nothing skipped:
 - When a rebalance takes partitions away, the revoke callback waits for the batch in hand, so its offsets
   are committed before another member takes over. Records fetched before a rebalance for partitions this
   member no longer holds are left to their new owner, which reads them from the committed offset.
+- After a rebalance the consumer reads its partitions again from the committed offsets; records of a
+  partition this member kept that it has already handled are not handed over a second time.
 
 What is handled twice after a crash (the batch after the last commit) the handlers recognise: the store
 keeps a ticket, event or dead letter once, and the monitor counts a ticket once.
@@ -94,6 +96,7 @@ class BatchReader(ConsumerRebalanceListener):
         self._delays = (first_delay, max_delay)
         self._bootstrap = bootstrap
         self._in_hand = asyncio.Lock()
+        self._handled_to: dict[TopicPartition, int] = {}  # per partition held: the offset after the last handled
         self.consumer: AIOKafkaConsumer | None = None  # made in run(): aiokafka wants the running event loop
 
     async def run(self) -> None:
@@ -129,10 +132,17 @@ class BatchReader(ConsumerRebalanceListener):
 
     async def _handle_and_commit(self, records: list[Record]) -> None:
         # Records fetched before a rebalance that gave their partition to another member are left to it: it
-        # reads them from the committed offset. (A batch always starts at its partitions' committed offsets,
-        # so the records of a partition this member still holds are the next ones to handle.)
+        # reads them from the committed offset. Records this member handled already (read again from the
+        # committed offset after a rebalance that left it the partition) are not handled twice.
+        # (A rebalance between two fetches of one batch can make the batch hold the same records twice.)
         held = self.consumer.assignment()
-        mine = [r for r in records if TopicPartition(r.topic, r.partition) in held]
+        offsets = {tp: offset for tp, offset in self._handled_to.items() if tp in held}
+        mine: list[Record] = []
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            if tp in held and record.offset >= offsets.get(tp, 0):
+                mine.append(record)
+                offsets[tp] = record.offset + 1
         if not mine:
             return
         delay, max_delay = self._delays
@@ -146,10 +156,9 @@ class BatchReader(ConsumerRebalanceListener):
                 log.exception("a batch of %d records failed; handling it again in %.1f s", len(mine), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
-        offsets: dict[TopicPartition, int] = {}
-        for record in mine:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        handled = {TopicPartition(r.topic, r.partition) for r in mine}
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in handled}
+        self._handled_to.update(offsets)
         try:
             await self.consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
@@ -161,8 +170,10 @@ class BatchReader(ConsumerRebalanceListener):
             pass
 
     async def on_partitions_assigned(self, assigned) -> None:
-        if self._on_assigned is not None:
-            async with self._in_hand:
+        async with self._in_hand:
+            # Marks are kept for the partitions this member holds still; the ones it gave up are forgotten.
+            self._handled_to = {tp: offset for tp, offset in self._handled_to.items() if tp in assigned}
+            if self._on_assigned is not None:
                 await self._on_assigned(set(assigned))
 
 

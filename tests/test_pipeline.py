@@ -12,7 +12,6 @@ from cli.settings import PROJECT_DIR, read_yaml
 from hotline.routing import Router
 from hotline.timestamps import SHANGHAI
 from stores.sqlite import SQLiteStore
-from streams.app import _with_retries
 from streams.pipeline import Pipeline, RawRecord
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI)
@@ -54,18 +53,3 @@ def test_a_batch_is_stored_once_and_duplicates_are_sorted_out(pipeline):
     # passed on again (the worker that stored them may have died before it did), as they were stored
     assert [t.ticket_id for t in again.redelivered] == ["web-1", "web-2"]
     assert again.redelivered[1].model_dump() == stored["web-2"].model_dump()
-
-
-def test_a_failing_batch_is_retried_not_dropped():
-    calls = []
-
-    def flaky(batch):
-        calls.append(len(batch))
-        if len(calls) < 3:
-            raise RuntimeError("database is locked")
-        return "done"
-
-    async def run():
-        return await _with_retries(asyncio.get_running_loop(), flaky, [1, 2, 3], first_delay=0.01)
-    assert asyncio.run(run()) == "done"
-    assert calls == [3, 3, 3]

@@ -1,0 +1,160 @@
+"""BatchReader and Sender on the embedded broker: a batch whose handling fails is handled again, never
+skipped; offsets are committed only once a batch is handled, so what one member did not handle the next one
+reads; and when a member leaves while records flow, its partitions' records all reach the member that takes
+them over (each record handled at least once, none skipped)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+
+from streams.batches import BatchReader, Record, Sender
+from streams.broker import EmbeddedBroker, create_topics
+
+TOPIC = "batch-check"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as running:
+        create_topics(running.bootstrap, {TOPIC: 4})
+        yield running
+
+
+async def _send(bootstrap: str, first: int, count: int) -> None:
+    sender = Sender(bootstrap, client_id="batch-check-sender")
+    await sender.start()
+    try:
+        await sender.send_all([(TOPIC, f"k{i}".encode(), f"v{i}".encode()) for i in range(first, first + count)])
+    finally:
+        await sender.stop()
+
+
+async def _until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _stop(task: asyncio.Task) -> None:
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+def _values(records: list[Record]) -> set[bytes]:
+    return {r.value for r in records}
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_a_failing_batch_is_handled_again_and_committed_once_handled(broker):
+    calls: list[int] = []
+    handled: list[Record] = []
+
+    async def flaky(records: list[Record]) -> None:
+        calls.append(len(records))
+        if len(calls) <= 2:
+            raise RuntimeError("database is locked")
+        handled.extend(records)
+
+    async def run() -> int:
+        await _send(broker.bootstrap, 0, 200)
+        reader = BatchReader(broker.bootstrap, "batch-check-flaky", [TOPIC], flaky, batch_size=500,
+                             batch_within=0.2, first_delay=0.01)
+        task = asyncio.create_task(reader.run())
+        try:
+            await _until(lambda: len(handled) >= 200, 60, "200 records handled")
+            from aiokafka import TopicPartition
+
+            return sum([await reader.consumer.committed(TopicPartition(TOPIC, p)) or 0 for p in range(4)])
+        finally:
+            await _stop(task)
+
+    committed = asyncio.run(run())
+    assert calls[0] == calls[1] == calls[2], calls  # the failed batch came back whole
+    assert _values(handled) == {f"v{i}".encode() for i in range(200)}
+    assert committed == 200  # every record's offset committed, once handled
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(180)
+def test_what_a_member_did_not_handle_the_next_one_reads(broker):
+    seen: list[Record] = []
+    handled: list[Record] = []
+
+    async def always_fails(records: list[Record]) -> None:
+        seen.extend(records)
+        raise RuntimeError("store unreachable")
+
+    async def works(records: list[Record]) -> None:
+        handled.extend(records)
+
+    async def run() -> None:
+        await _send(broker.bootstrap, 0, 100)
+        first = asyncio.create_task(BatchReader(broker.bootstrap, "batch-check-handover", [TOPIC], always_fails,
+                                                first_delay=0.01, max_delay=0.05).run())
+        try:
+            await _until(lambda: len(seen) >= 100, 60, "the failing member saw the records")
+        finally:
+            await _stop(first)
+        second = asyncio.create_task(BatchReader(broker.bootstrap, "batch-check-handover", [TOPIC], works).run())
+        try:
+            await _until(lambda: len(_values(handled)) >= 100, 60, "the next member handled the records")
+        finally:
+            await _stop(second)
+
+    asyncio.run(run())
+    assert _values(handled) == {f"v{i}".encode() for i in range(100)}
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(240)
+def test_records_of_a_member_that_leaves_mid_flow_all_reach_the_one_that_stays(broker):
+    by_a: list[Record] = []
+    by_b: list[Record] = []
+    total = 3000
+
+    def handler(into: list[Record]):
+        async def handle(records: list[Record]) -> None:
+            await asyncio.sleep(0.02)  # some work, so batches are in hand when the group changes
+            into.extend(records)
+        return handle
+
+    async def run() -> None:
+        group = "batch-check-rebalance"
+        reader_a = BatchReader(broker.bootstrap, group, [TOPIC], handler(by_a), batch_size=50)
+        reader_b = BatchReader(broker.bootstrap, group, [TOPIC], handler(by_b), batch_size=50)
+        a = asyncio.create_task(reader_a.run())
+        b = None
+        try:
+            sent = 0
+            while sent < total:  # records keep coming while b joins and a leaves
+                await _send(broker.bootstrap, sent, 100)
+                sent += 100
+                if sent == 600:
+                    await _until(lambda: len(by_a) > 0, 60, "the first member handling records")
+                    b = asyncio.create_task(reader_b.run())
+                    await _until(lambda: reader_b.consumer is not None and reader_b.consumer.assignment(), 60,
+                                 "the second member given partitions")
+                if sent == 1500:
+                    await _stop(a)  # leaves the group with batches in hand and records still coming
+                await asyncio.sleep(0.05)
+            await _until(lambda: len(_values(by_a + by_b)) >= total, 90, "every record handled")
+        finally:
+            for task in (a, b):
+                if task is not None and not task.done():
+                    await _stop(task)
+
+    asyncio.run(run())
+    assert _values(by_a + by_b) == {f"v{i}".encode() for i in range(total)}  # none skipped
+    assert by_a and by_b  # both members took part
+    # a member is not handed again what it handled, though the rebalance makes it read its partitions again
+    twice = sorted(at for at, n in Counter((r.partition, r.offset) for r in by_b).items() if n > 1)
+    assert not twice, f"handled twice by the member that stayed: {twice[:20]}"

@@ -1,10 +1,11 @@
 """`hotline bench`: throughput, latency and memory measured in one run, each next to its reference.
 
-- pipeline_only: the batch pipeline in-process, without Kafka (the cost of the work itself);
+- pipeline_only: the pipeline a worker runs, in-process without Kafka (the cost of the work itself);
 - raw_aiokafka: a plain aiokafka consumer reading the same intake topic (the floor Kafka allows);
 - faust_noop_agent: a Faust agent doing nothing with the same records (Faust's own per-record cost);
 - end_to_end: records on the intake topic -> `hotline worker` processes -> rows in the store, with one worker
   and with two (each scenario on a fresh broker and store, the workers in their group before any record);
+- cores_used: the CPU the workers and the broker used during each throughput run;
 - latency: records sent at a fixed rate, each one's time from being sent until it is visible in the store;
 - classification: segmentation and prediction on one core.
 """
@@ -28,7 +29,7 @@ from hotline.records import encode
 from hotline.timestamps import SHANGHAI
 from streams import topics
 from streams.broker import EmbeddedBroker, create_topics
-from streams.pipeline import Pipeline, RawRecord
+from streams.pipeline import RawRecord
 
 
 def bench_records(count: int) -> list[tuple[str, dict]]:
@@ -140,6 +141,15 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, all threads) a process has used so far; None where /proc does not say."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+
+
 def _wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 120) -> None:
     """Until the consumer group is stable with this many members (every worker has its partitions)."""
     from aiokafka.admin import AIOKafkaAdminClient
@@ -198,6 +208,11 @@ class _Workers:
     def peak_rss_mb(self) -> list[float | None]:
         return [_peak_rss_mb(p.pid) for p in self.processes]
 
+    def cpu_seconds(self) -> dict[str, float | None]:
+        """CPU time used so far by the workers together and by the broker."""
+        workers = [_cpu_seconds(p.pid) for p in self.processes]
+        return {"workers": None if None in workers else sum(workers), "broker": _cpu_seconds(self.broker.process.pid)}
+
     def __exit__(self, *exc) -> None:
         for process in self.processes:
             process.terminate()
@@ -224,7 +239,8 @@ def _send_all(bootstrap: str, records: list[tuple[str, dict]], payloads: list[by
 
 
 def _throughput(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes]) -> dict:
-    """All records sent at once; records/s from the first ticket stored to the last."""
+    """All records sent at once; records/s from the first ticket stored to the last, and the cores the workers
+    and the broker used meanwhile (CPU seconds over those wall seconds)."""
     _send_all(workers.broker.bootstrap, records, payloads)
     store = services.open_store(workers.db)
     try:
@@ -232,16 +248,20 @@ def _throughput(workers: _Workers, records: list[tuple[str, dict]], payloads: li
         while True:
             stored, now = store.count_tickets(), time.perf_counter()
             if stored and first_at is None:
-                first_at = now
+                first_at, cpu_at_first = now, workers.cpu_seconds()
             if stored >= len(records):
                 break
             workers.check()
             if now > deadline:
                 raise RuntimeError(f"{workers.name}: {stored} of {len(records)} stored after 600 s")
             time.sleep(0.02)
+        cpu_at_last = workers.cpu_seconds()
     finally:
         store.close()
-    return {"msgs_per_s": round(len(records) / max(now - first_at, 1e-6), 1), "peak_rss_mb": workers.peak_rss_mb()}
+    seconds = max(now - first_at, 1e-6)
+    cores = {name: None if cpu_at_last[name] is None or cpu_at_first[name] is None
+             else round((cpu_at_last[name] - cpu_at_first[name]) / seconds, 2) for name in cpu_at_last}
+    return {"msgs_per_s": round(len(records) / seconds, 1), "peak_rss_mb": workers.peak_rss_mb(), "cores": cores}
 
 
 def _latency(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes], rate: float) -> dict:
@@ -315,9 +335,8 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
         tmp = Path(tmp)
         # 1. the work alone
         progress(f"pipeline only: {count:,} records in-process")
-        model = services.load_model(settings, model_path)
         store = services.open_store(tmp / "pipeline-only.db")
-        pipeline = Pipeline(model, services.build_router(settings), store, settings.limits)
+        pipeline = services.build_pipeline(settings, store, model_path)  # the one a worker runs
         raw = [RawRecord("web", r["id"].encode(), p) for (_, r), p in zip(records, payloads)]
         start = time.perf_counter()
         for i in range(0, len(raw), settings.batch_size):
@@ -354,6 +373,8 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
         "end_to_end_msgs_per_s": one["msgs_per_s"],
         "end_to_end_two_workers_msgs_per_s": two["msgs_per_s"],
         "two_workers_vs_one": round(two["msgs_per_s"] / one["msgs_per_s"], 3),
+        # cores busy while the records flowed (this machine has os.cpu_count() of them)
+        "cores_used": {"one_worker": one["cores"], "two_workers": two["cores"], "machine": os.cpu_count()},
         "worker_peak_rss_mb": max(filter(None, one["peak_rss_mb"] + two["peak_rss_mb"] + latency["peak_rss_mb"]), default=None),
         "worker_start_to_ready_s": round(worker_ready_s, 2),
         "latency": latency,

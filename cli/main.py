@@ -61,23 +61,14 @@ def demo(settings, rate, burst, model_path):
 def worker(settings, bootstrap, db, model_path, type_model_path, loglevel):
     """Run one stream worker (Faust): intake -> normalise -> classify -> route -> store."""
     from streams.app import build_app, run_worker
-    from streams.pipeline import Pipeline
 
     bootstrap = bootstrap or services.bootstrap_or_fail(settings)
     store = services.store_for(settings, db)
-    from classifiers.model_file import ModelFile
-
-    segmenter = services.segmenter(settings)
-    model = ModelFile(model_path or services.ensure_model(settings), segmenter)
-    type_model_path = type_model_path or settings.type_model_path
-    type_model = ModelFile(type_model_path, segmenter) if type_model_path else None
-    router = services.build_router(settings)
-    clock = services.build_clock(settings)
-    pipeline = Pipeline(model, router, store, settings.limits, clock=clock, type_model=type_model,
-                        deadlines=services.build_deadlines(settings))
+    pipeline = services.build_pipeline(settings, store, model_path, type_model_path)
     app = build_app(
-        bootstrap, pipeline, store, datadir=settings.home / "faust", lifecycle=services.build_lifecycle(settings, router),
-        batch_size=settings.batch_size, batch_within=settings.batch_within, clock=clock,
+        bootstrap, pipeline, store, datadir=settings.home / "faust",
+        lifecycle=services.build_lifecycle(settings, pipeline.router),
+        batch_size=settings.batch_size, batch_within=settings.batch_within, clock=pipeline.clock,
         watch=(services.build_alert_policy(settings), services.build_calendar(settings)),
     )
     run_worker(app, loglevel)

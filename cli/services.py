@@ -151,6 +151,19 @@ def ensure_model(settings: Settings, echo=click.echo) -> Path:
     return path
 
 
+def build_pipeline(settings: Settings, store, model_path: Path | None = None, type_model_path: Path | None = None):
+    """The pipeline a worker runs: the domain model (and the ticket-type model, when one is given or configured)
+    read again when its file changes, the routing rules, the deadline policy and the configured clock."""
+    from streams.pipeline import Pipeline
+
+    shared = segmenter(settings)
+    model = model_file.ModelFile(model_path or ensure_model(settings), shared)
+    type_model_path = type_model_path or settings.type_model_path
+    type_model = model_file.ModelFile(type_model_path, shared) if type_model_path else None
+    return Pipeline(model, build_router(settings), store, settings.limits, clock=build_clock(settings),
+                    type_model=type_model, deadlines=build_deadlines(settings))
+
+
 def load_model(settings: Settings, path: Path | None = None) -> model_file.TrainedModel:
     return model_file.load(path or settings.model_path, segmenter(settings))
 

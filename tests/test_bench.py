@@ -33,6 +33,10 @@ def test_bench_prints_every_figure_as_json(sample_model):
     assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     assert 0 < figures["worker_peak_rss_mb"] < 24_000
     assert figures["two_workers_vs_one"] == round(figures["end_to_end_two_workers_msgs_per_s"] / figures["end_to_end_msgs_per_s"], 3)
+    cores = figures["cores_used"]
+    assert cores["machine"] >= 1
+    for run in ("one_worker", "two_workers"):  # CPU seconds over wall seconds: some work, at most every core
+        assert 0 < cores[run]["workers"] <= cores["machine"] + 0.2 and 0 <= cores[run]["broker"] <= cores["machine"] + 0.2, cores
     targets = figures["targets"]
     assert targets["end_to_end_5000_per_worker"] == (figures["end_to_end_msgs_per_s"] >= 5000)
     assert targets["p99_at_1000_offered_within_1s"] is None  # 200/s offered: not the rate the target names

@@ -126,8 +126,9 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         while stopping["signal"] is None:
             if broker and (code := broker.exit_code()) is not None:
                 # Tansu keeps data in memory only: its records, offsets and groups are gone (the store keeps
-                # what was processed). The worker and the monitor start again with it, since Faust would
-                # take the new topics' offsets for ones it has read; the web app's producer reconnects.
+                # what was processed). The worker and the monitor start again with it, so that they read the
+                # new topics from their start, not from positions in the lost ones; the web app's producer
+                # reconnects.
                 click.echo(f"the embedded broker stopped (exit {code}); restarting it on {bootstrap} with empty "
                            f"topics, and the worker and monitor with it (see {logs / 'broker.log'})", err=True)
                 broker.start()

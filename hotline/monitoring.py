@@ -1,5 +1,5 @@
 """Opinion monitoring for each arriving ticket: its topic (hotline.topics) and the surges it may complete
-(hotline.surges). The stream agent feeds tickets in; the store keeps what comes out."""
+(hotline.surges). The opinion monitor process feeds tickets in; the store keeps what comes out."""
 
 from __future__ import annotations
 

@@ -16,8 +16,9 @@ At least once, nothing skipped:
 - When a rebalance takes partitions away, the revoke callback waits for the batch in hand, so its offsets
   are committed before another member takes over. Records fetched before a rebalance for partitions this
   member no longer holds are left to their new owner, which reads them from the committed offset.
-- After a rebalance the consumer reads its partitions again from the committed offsets; records of a
-  partition this member kept that it has already handled are not handed over a second time.
+- After a rebalance the consumer reads its partitions again from the committed offsets; records below them
+  that it still hands over from fetches made before the rebalance are left out, so a member is not given
+  again what it handled of a partition it kept.
 
 What is handled twice after a crash (the batch after the last commit) the handlers recognise: the store
 keeps a ticket, event or dead letter once, and the monitor counts a ticket once.
@@ -132,8 +133,8 @@ class BatchReader(ConsumerRebalanceListener):
 
     async def _handle_and_commit(self, records: list[Record]) -> None:
         # Records fetched before a rebalance that gave their partition to another member are left to it: it
-        # reads them from the committed offset. Records this member handled already (read again from the
-        # committed offset after a rebalance that left it the partition) are not handled twice.
+        # reads them from the committed offset. Records below the committed offset, or below what this member
+        # handled since, are handled already.
         # (A rebalance between two fetches of one batch can make the batch hold the same records twice.)
         held = self.consumer.assignment()
         offsets = {tp: offset for tp, offset in self._handled_to.items() if tp in held}
@@ -171,8 +172,14 @@ class BatchReader(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         async with self._in_hand:
-            # Marks are kept for the partitions this member holds still; the ones it gave up are forgotten.
-            self._handled_to = {tp: offset for tp, offset in self._handled_to.items() if tp in assigned}
+            # The group's committed offsets say what is handled: the consumer reads on from them, and records
+            # below them that it still hands over from fetches made before the rebalance are left out. (Not this
+            # member's own marks: a topic made anew, as when the embedded broker restarts, starts again at 0.)
+            self._handled_to = {}
+            for tp in assigned:
+                committed = await self.consumer.committed(tp)
+                if committed is not None:
+                    self._handled_to[tp] = committed
             if self._on_assigned is not None:
                 await self._on_assigned(set(assigned))
 

@@ -58,7 +58,12 @@ def test_workers_reconnect_after_the_embedded_broker_restarts(tmp_path, sample_m
             wait_until(lambda: client.post("/api/intake/web", json=after).status_code == 202, 120,
                        message="intake accepted again")
             ids = [t["id"] for t in after]
-            wait_until(lambda: stored(client, ids) == 30, 180, message="tickets after the restart stored")
+            try:
+                wait_until(lambda: stored(client, ids) == 30, 180, message="tickets after the restart stored")
+            except AssertionError as exc:
+                logs = "\n".join(f"--- {path.name}:\n{path.read_text(errors='replace')[-4000:]}"
+                                  for path in [stack.log, *sorted((stack.home / "logs").glob("*.log"))] if path.exists())
+                raise AssertionError(f"{exc}; {stored(client, ids)} of 30 stored\n{logs}") from None
             wait_until(lambda: followed(client, ids) == 30, 180, message="tickets after the restart followed")
             assert stored(client, [t["id"] for t in before]) == 30
         assert stack.process.poll() is None  # nothing else stopped

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from hotline.surges import TOPIC_KEY, Surge, SurgeDetector, keys_of
-from hotline.topics import Assignment, TopicTracker
+from hotline.surges import TOPIC_KEY, Surge, SurgeDetector, keys_of, topic_key
+from hotline.topics import Assignment, Merge, TopicTracker
 
 
 @dataclass(frozen=True)
@@ -20,25 +20,38 @@ class Arrival:
     district: str | None
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What a batch of arrivals changed: each arrival's topic, the (key, hour) counts to keep, the topics
+    merged (in the order done; earlier assignments may name a topic merged since) and the surges found."""
+    assignments: list[Assignment]
+    counts: list[tuple[str, datetime]]
+    merges: list[Merge]
+    surges: list[Surge]
+
+
 @dataclass
 class OpinionMonitor:
     topics: TopicTracker = field(default_factory=TopicTracker)
     surges: SurgeDetector = field(default_factory=SurgeDetector)
     _forgot_at: datetime | None = None
 
-    def observe(self, arrivals: list[Arrival]) -> tuple[list[Assignment], list[tuple[str, datetime]], list[Surge]]:
-        """Assign topics, count arrivals, then test every key the batch touched. Returns the assignments,
-        the (key, hour) counts to keep, and the surges found."""
-        assignments, counted, touched = [], [], []
+    def observe(self, arrivals: list[Arrival]) -> Observation:
+        """Assign topics, count arrivals, then test every key the batch touched."""
+        assignments, counted, merges, touched = [], [], [], []
         for arrival in arrivals:
             assignment = self.topics.add(arrival.ticket_id, arrival.segmented, arrival.text, arrival.received_at)
+            for merge in self.topics.take_merges():
+                self.surges.merge(topic_key(merge.topic_id), topic_key(merge.into))
+                touched = [topic_key(merge.into) if k == topic_key(merge.topic_id) else k for k in touched]
+                merges.append(merge)
             keys = keys_of(arrival.domain, arrival.district, assignment.topic_id)
             counted += self.surges.observe(keys, arrival.ticket_id, arrival.received_at)
             assignments.append(assignment)
             touched += [k for k in keys if k not in touched]
-        surges = [self._labelled(s) for s in self.surges.check(touched)]
+        surges = [self._labelled(s) for s in self.surges.check(list(dict.fromkeys(touched)))]
         self._forget()
-        return assignments, counted, surges
+        return Observation(assignments, counted, merges, surges)
 
     def _labelled(self, surge: Surge) -> Surge:
         topic = self.topics.topics.get(surge.key.removeprefix(TOPIC_KEY)) if surge.key.startswith(TOPIC_KEY) else None

@@ -152,6 +152,19 @@ class SurgeDetector:
                 found.append(Surge(digest, key, observed, round(expected, 3), probability, start, self.now, examples))
         return found
 
+    def merge(self, key: str, into: str) -> None:
+        """Count what was counted under `key` under `into` from now on (two topics found to be one); `into`
+        stays quiet as long as either was, so one issue is not alerted twice."""
+        counts = self.hourly.pop(key, None)
+        if counts:
+            self.hourly.setdefault(into, Counter()).update(counts)
+        recent = self.recent.pop(key, None)
+        if recent:
+            self.recent[into] = deque(sorted([*self.recent.get(into, ()), *recent]))
+        quiet = self.quiet_until.pop(key, None)
+        if quiet is not None:
+            self.quiet_until[into] = max(quiet, self.quiet_until.get(into, quiet))
+
     def forget(self) -> None:
         """Drop hourly counts older than the history the baseline uses, and keys with nothing left."""
         if self.now is None:
@@ -186,5 +199,9 @@ def keys_of(domain: str | None, district: str | None, topic_id: str | None) -> l
     if domain and district:
         keys.append(f"domain={domain}|district={district}")
     if topic_id:
-        keys.append(f"{TOPIC_KEY}{topic_id}")
+        keys.append(topic_key(topic_id))
     return keys
+
+
+def topic_key(topic_id: str) -> str:
+    return f"{TOPIC_KEY}{topic_id}"

@@ -6,7 +6,11 @@ Two steps per message, over its jieba tokens:
    joins its topic, marked as its duplicate (a dispatcher may merge them into one ticket, 并单);
 2. topics: otherwise, single-pass clustering: the message's TF-IDF vector (document frequencies learnt
    from the stream itself) is compared with the centroids of topics active within `window_days` that share
-   one of its telling terms; it joins the most similar one at cosine >= `similarity`, else starts a topic.
+   one of its telling terms; it joins the most similar one at cosine >= `similarity`, else starts a topic;
+3. merges: single-pass clustering depends on the order messages arrive in, and the first few messages of
+   one issue, worded differently, can start two topics that then grow side by side. So the topic a message
+   went to is compared with the active topics sharing its telling terms; at centroid cosine >=
+   `merge_similarity` the smaller is folded into the larger (its members move, `merges` says which).
 
 A topic's label is its heaviest centroid terms and the title of its most central message.
 
@@ -91,6 +95,7 @@ class TopicSettings:
     centroid_terms: int = 40         # terms kept per centroid
     candidate_terms: int = 8         # a message's heaviest terms used to find candidate topics
     recent_hashes: int = 50_000      # SimHashes kept for near-duplicate search
+    merge_similarity: float = 0.35   # centroid cosine at which two topics are one
 
     @classmethod
     def from_config(cls, data: dict) -> "TopicSettings":
@@ -125,9 +130,17 @@ class Assignment:
     negative: bool
 
 
+@dataclass(frozen=True)
+class Merge:
+    """Topic `topic_id` was folded into topic `into`: its members belong to `into` from now on."""
+    topic_id: str
+    into: str
+
+
 @dataclass
 class TopicTracker:
-    """Streaming topic assignment; feed messages in event-time order (roughly)."""
+    """Streaming topic assignment; feed messages in event-time order (roughly). `merges` lists the merges
+    done since the caller last emptied it (see `take_merges`)."""
 
     settings: TopicSettings = field(default_factory=TopicSettings)
     document_frequency: Counter = field(default_factory=Counter)
@@ -136,6 +149,18 @@ class TopicTracker:
     _index: dict[str, set[str]] = field(default_factory=dict)
     _hashes: deque = field(default_factory=deque)  # (simhash, ticket id, topic id), oldest first
     _bands: dict[tuple[int, int], list[tuple[int, str, str]]] = field(default_factory=dict)
+    _merged: dict[str, str] = field(default_factory=dict)  # topic merged away -> the topic it went into
+    merges: list[Merge] = field(default_factory=list)
+
+    def take_merges(self) -> list[Merge]:
+        merges, self.merges = self.merges, []
+        return merges
+
+    def current(self, topic_id: str) -> str:
+        """The topic a topic id now stands for (itself, or where it was merged)."""
+        while topic_id in self._merged:
+            topic_id = self._merged[topic_id]
+        return topic_id
 
     def _vector(self, words: list[str]) -> dict[str, float]:
         counts = Counter(words)
@@ -156,11 +181,13 @@ class TopicTracker:
         if fingerprint is not None:
             candidates = {entry for band in _bands(fingerprint) for entry in self._bands.get(band, ())}
             for other, other_ticket, topic_id in sorted(candidates, key=lambda e: e[1]):
+                topic_id = self.current(topic_id)
                 if bin(fingerprint ^ other).count("1") <= self.settings.duplicate_distance and topic_id in self.topics:
                     topic = self.topics[topic_id]
                     similarity = _cosine(vector, topic.centroid)
                     self._join(topic, vector, at, ticket_id, similarity)
                     self._remember(fingerprint, ticket_id, topic_id)
+                    topic_id = self._merge_similar(topic, at)
                     return Assignment(ticket_id, topic_id, round(similarity, 4), other_ticket, False, negative)
 
         best, best_similarity = None, 0.0
@@ -184,7 +211,39 @@ class TopicTracker:
             best_similarity = 1.0
         if fingerprint is not None:
             self._remember(fingerprint, ticket_id, topic_id)
+        topic_id = self._merge_similar(self.topics[topic_id], at)
         return Assignment(ticket_id, topic_id, round(best_similarity, 4), None, new, negative)
+
+    def _merge_similar(self, topic: Topic, at: datetime) -> str:
+        """Fold `topic` and the most similar active topic into one at cosine >= `merge_similarity`: the
+        smaller (the younger on a tie) goes into the larger. Returns the id of the topic that remains."""
+        horizon = at - timedelta(days=self.settings.window_days)
+        telling = topic.label_terms(self.settings.candidate_terms)
+        best, best_similarity = None, 0.0
+        for other_id in set().union(*(self._index.get(t, ()) for t in telling)) - {topic.topic_id}:
+            other = self.topics.get(other_id)
+            if other is None or other.last_seen < horizon:
+                continue
+            similarity = _cosine(topic.centroid, other.centroid)
+            if similarity > best_similarity:
+                best, best_similarity = other, similarity
+        if best is None or best_similarity < self.settings.merge_similarity:
+            return topic.topic_id
+        keep, fold = sorted((topic, best), key=lambda t: (-t.size, t.first_seen, t.topic_id))
+        before = dict(keep.centroid)
+        merged = Counter({t: w * keep.size for t, w in keep.centroid.items()})
+        merged.update({t: w * fold.size for t, w in fold.centroid.items()})
+        top = dict(merged.most_common(self.settings.centroid_terms))
+        norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
+        keep.centroid = {t: v / norm for t, v in top.items()}
+        keep.size += fold.size
+        keep.first_seen = min(keep.first_seen, fold.first_seen)
+        keep.last_seen = max(keep.last_seen, fold.last_seen)
+        self._drop(fold.topic_id)
+        self._reindex(keep, before)
+        self._merged[fold.topic_id] = keep.topic_id
+        self.merges.append(Merge(fold.topic_id, keep.topic_id))
+        return keep.topic_id
 
     def _join(self, topic: Topic, vector: dict[str, float], at: datetime, ticket_id: str, similarity: float) -> None:
         before = dict(topic.centroid)
@@ -224,12 +283,16 @@ class TopicTracker:
         """Drop topics quiet for longer than the window: they take no new members, so they need no memory."""
         horizon = now - timedelta(days=self.settings.window_days)
         for topic_id in [t for t, topic in self.topics.items() if topic.last_seen < horizon]:
-            for term in self.topics.pop(topic_id).centroid:
-                postings = self._index.get(term)
-                if postings is not None:
-                    postings.discard(topic_id)
-                    if not postings:
-                        del self._index[term]
+            self._drop(topic_id)
+        self._merged = {old: into for old, into in self._merged.items() if self.current(into) in self.topics}
+
+    def _drop(self, topic_id: str) -> None:
+        for term in self.topics.pop(topic_id).centroid:
+            postings = self._index.get(term)
+            if postings is not None:
+                postings.discard(topic_id)
+                if not postings:
+                    del self._index[term]
 
     def restore(self, topic: Topic) -> None:
         """Put back a topic kept in the store (after a restart)."""

@@ -20,15 +20,16 @@ whenever HOTLINE_ES_URL names a server (none can be installed on the development
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Iterator
 
 from hotline.alerts import Alert
 from hotline.lifecycle import OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
-from hotline.surges import Surge
+from hotline.surges import Surge, topic_key
 from hotline.timestamps import SHANGHAI
-from hotline.topics import Assignment, Topic
+from hotline.topics import Assignment, Merge, Topic
 from stores import es_schema
 from stores.base import FILTERS, TICKET_FIELDS, TicketQuery
 
@@ -387,10 +388,22 @@ class ElasticsearchStore:
         self._update(self._index("alerts"), [(i, {"published": True}) for i in alert_ids])
 
     # -- opinion monitoring -------------------------------------------------------------------
-    def write_topics(self, assignments: list[Assignment], topics: list[Topic], counts: list[tuple[str, datetime]]) -> None:
+    def write_topics(self, assignments: list[Assignment], topics: list[Topic], counts: list[tuple[str, datetime]],
+                     merges: list[Merge] = ()) -> None:
         """Keep a batch's topic assignments (also on the tickets, for dashboards), the topics it touched and
-        the hourly arrival counts."""
+        the hourly arrival counts. The batch's merges are applied first: this batch's assignments and counts
+        are written under the topic kept, and what earlier batches stored under a merged topic is moved."""
         from elasticsearch import helpers
+
+        into = {}
+        for merge in merges:
+            into = {old: (merge.into if new == merge.topic_id else new) for old, new in into.items()}
+            into[merge.topic_id] = merge.into
+        for old, new in into.items():
+            self._move_topic(old, new)
+        assignments = [replace(a, topic_id=into.get(a.topic_id, a.topic_id)) for a in assignments]
+        renamed = {topic_key(old): topic_key(new) for old, new in into.items()}
+        counts = [(renamed.get(key, key), hour) for key, hour in counts]
 
         updated_seq = self._seqs(1)[0]
         actions = [{"_op_type": "index", "_index": self._index("topics"), "_id": t.topic_id, "_source": {
@@ -400,9 +413,7 @@ class ElasticsearchStore:
         hours = {}
         for key, hour in counts:
             hours[(key, _local(hour))] = hours.get((key, _local(hour)), 0) + 1
-        actions += [{"_op_type": "update", "_index": self._index("arrival-counts"), "_id": f"{key}|{hour}",
-                     "script": {"lang": "painless", "source": "ctx._source.count += params.n", "params": {"n": n}},
-                     "upsert": {"key": key, "hour": hour, "count": n}} for (key, hour), n in hours.items()]
+        actions += [self._count_upsert(key, hour, n) for (key, hour), n in hours.items()]
         helpers.bulk(self.es, actions, refresh="wait_for")
         if assignments:
             self.es.update_by_query(
@@ -414,6 +425,25 @@ class ElasticsearchStore:
         self._create([(self._index("topic-members"), a.ticket_id, {
             "ticket_id": a.ticket_id, "topic_id": a.topic_id, "similarity": a.similarity, "duplicate_of": a.duplicate_of,
             "negative": int(a.negative)}) for a in assignments])
+
+    def _count_upsert(self, key: str, hour: str, n: int) -> dict:
+        return {"_op_type": "update", "_index": self._index("arrival-counts"), "_id": f"{key}|{hour}",
+                "script": {"lang": "painless", "source": "ctx._source.count += params.n", "params": {"n": n}},
+                "upsert": {"key": key, "hour": hour, "count": n}}
+
+    def _move_topic(self, old: str, new: str) -> None:
+        """What is stored under topic `old` (members, tickets' topic, hourly counts) goes to topic `new`."""
+        from elasticsearch import helpers
+
+        script = {"lang": "painless", "source": "ctx._source.topic_id = params.into", "params": {"into": new}}
+        for name in ("topic-members", "tickets"):
+            self.es.update_by_query(index=self._read(name), query={"term": {"topic_id": old}}, script=script,
+                                    conflicts="proceed", refresh=True)
+        moved = list(self._scan("arrival-counts", {"term": {"key": topic_key(old)}}, [{"hour": "asc"}]))
+        helpers.bulk(self.es, [self._count_upsert(topic_key(new), h["_source"]["hour"], h["_source"]["count"]) for h in moved]
+                     + [{"_op_type": "delete", "_index": self._index("arrival-counts"), "_id": h["_id"]} for h in moved]
+                     + [{"_op_type": "delete", "_index": self._index("topics"), "_id": old}],
+                     refresh="wait_for", ignore_status=404)  # the topic may not have been stored yet
 
     def topic_member_ids(self, ticket_ids: list[str]) -> set[str]:
         return self._present("topic-members", ticket_ids)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterator
 
 from hotline.alerts import Alert
-from hotline.surges import Surge
-from hotline.topics import Assignment, Topic
+from hotline.surges import Surge, topic_key
+from hotline.topics import Assignment, Merge, Topic
 from hotline.lifecycle import OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
@@ -451,8 +451,10 @@ class SQLiteStore:
         return cursor.rowcount == 1
 
     # -- opinion monitoring: topics, arrival counts, surge alerts --------------------------------
-    def write_topics(self, assignments: list[Assignment], topics: list[Topic], counts: list[tuple[str, datetime]]) -> None:
-        """Keep a batch's topic assignments, the topics they touched and the hourly arrival counts, at once."""
+    def write_topics(self, assignments: list[Assignment], topics: list[Topic], counts: list[tuple[str, datetime]],
+                     merges: list[Merge] = ()) -> None:
+        """Keep a batch's topic assignments, the topics they touched and the hourly arrival counts, then apply
+        the batch's topic merges in order (members and counts move to the topic kept), at once."""
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -472,6 +474,14 @@ class SQLiteStore:
                 """INSERT INTO arrival_counts (key, hour, count) VALUES (?,?,1)
                 ON CONFLICT(key, hour) DO UPDATE SET count = count + 1""",
                 [(key, _local(hour)) for key, hour in counts])
+            for merge in merges:
+                db.execute("UPDATE topic_members SET topic_id = ? WHERE topic_id = ?", (merge.into, merge.topic_id))
+                db.execute("DELETE FROM topics WHERE topic_id = ?", (merge.topic_id,))
+                db.execute(
+                    """INSERT INTO arrival_counts (key, hour, count) SELECT ?, hour, count FROM arrival_counts WHERE key = ?
+                    ON CONFLICT(key, hour) DO UPDATE SET count = count + excluded.count""",
+                    (topic_key(merge.into), topic_key(merge.topic_id)))
+                db.execute("DELETE FROM arrival_counts WHERE key = ?", (topic_key(merge.topic_id),))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -57,7 +57,10 @@ def observe_batch(store: Store, monitor: OpinionMonitor, payloads: list[bytes], 
     arrivals = [a for a in arrivals if a.ticket_id not in counted]
     if not arrivals:
         return []
-    assignments, counts, surges = monitor.observe(arrivals)
-    touched = {a.topic_id: monitor.topics.topics[a.topic_id] for a in assignments if a.topic_id in monitor.topics.topics}
-    store.write_topics(assignments, list(touched.values()), counts)
-    return store.write_opinion_alerts(surges, clock())
+    observed = monitor.observe(arrivals)
+    touched = {monitor.topics.current(t) for t in [a.topic_id for a in observed.assignments]
+               + [m.into for m in observed.merges]}
+    kept = monitor.topics.topics  # a late arrival's topic may already be forgotten (quiet for the whole window)
+    store.write_topics(observed.assignments, [kept[t] for t in sorted(touched) if t in kept],
+                       observed.counts, observed.merges)
+    return store.write_opinion_alerts(observed.surges, clock())

@@ -51,6 +51,38 @@ def test_near_copies_and_differently_worded_messages_find_their_topic(model):
     assert copy.duplicate_of == flood[0].ticket_id and copy.topic_id == assigned[0].topic_id
 
 
+def test_the_burst_is_one_topic_in_whatever_order_it_arrives(model):
+    """Workers hand tickets on in roughly, not strictly, the order they came in. Without merging, a third of
+    the orders checked split this burst into two topics (28-34 and 16-22 members); topics that grow into one
+    are merged, so the burst is one topic whatever the order, and its counts follow it."""
+    import copy
+    import random
+
+    from hotline.surges import topic_key
+
+    now = datetime(2026, 11, 23, 20, 27, tzinfo=SHANGHAI)
+    monitor = OpinionMonitor()
+    for batch in (lambda s: [s[i:i + 300] for i in range(0, len(s), 300)])(
+            arrivals(model, background(now - timedelta(hours=30), 30, 2000, seed=11), now)):
+        assert monitor.observe(batch).merges == []  # the background's topics stay apart
+    flood = arrivals(model, burst(now - timedelta(minutes=5), 50, minutes=4, seed=9), now)
+    merged_orders = 0
+    for order in range(12):
+        replay = copy.deepcopy(monitor)
+        shuffled = random.Random(order).sample(flood, len(flood))
+        observations = [replay.observe(shuffled[i:i + 10]) for i in range(0, 50, 10)]
+        merges = [m for o in observations for m in o.merges]
+        merged_orders += bool(merges)
+        sizes = Counter(replay.topics.current(a.topic_id) for o in observations for a in o.assignments)
+        biggest, members = sizes.most_common(1)[0]
+        assert members >= 45, (order, sizes)
+        assert replay.topics.topics[biggest].size == members
+        assert not any(topic_key(m.topic_id) in replay.surges.hourly for m in merges)
+        assert sum(replay.surges.hourly[topic_key(biggest)].values()) == members
+        assert sum(1 for o in observations for s in o.surges if s.kind == "topic_surge") == 1  # one alert, not two
+    assert merged_orders >= 2  # the orders that split without merging were put together
+
+
 def test_heat_grows_with_volume_likes_spread_and_recency():
     now = datetime(2026, 11, 23, 12, tzinfo=SHANGHAI)
     def member(minutes, likes=0, district="A1区", negative=False):
@@ -73,12 +105,12 @@ def test_a_day_of_background_raises_no_surge_and_the_burst_does(model):
     monitor = OpinionMonitor()
     false_alarms = []
     for i in range(0, len(stream), 50):
-        false_alarms += monitor.observe(stream[i:i + 50])[2]
+        false_alarms += monitor.observe(stream[i:i + 50]).surges
     assert false_alarms == []  # also measured for seeds 4 and 5: none
     flood = arrivals(model, burst(start + timedelta(hours=47, minutes=50), 50, minutes=8), start)
     surges = []
     for i in range(0, len(flood), 10):
-        surges += monitor.observe(flood[i:i + 10])[2]
+        surges += monitor.observe(flood[i:i + 10]).surges
     topic = [s for s in surges if s.kind == "topic_surge"]
     assert topic and topic[0].observed >= SurgeSettings().topic_min_count
     assert set(topic[0].examples) <= {a.ticket_id for a in flood}
@@ -94,10 +126,10 @@ def test_history_that_began_late_in_the_day_is_no_surge_at_the_hours_it_has_not_
     monitor = OpinionMonitor()
     false_alarms = []
     for i in range(0, len(stream), 300):
-        false_alarms += monitor.observe(stream[i:i + 300])[2]
+        false_alarms += monitor.observe(stream[i:i + 300]).surges
     assert [(s.key, s.observed, s.expected) for s in false_alarms] == []
     flood = arrivals(model, burst(now - timedelta(minutes=5), 50, minutes=4, seed=9), now)
-    surges = [s for i in range(0, len(flood), 25) for s in monitor.observe(flood[i:i + 25])[2]]
+    surges = [s for i in range(0, len(flood), 25) for s in monitor.observe(flood[i:i + 25]).surges]
     assert any(s.kind == "topic_surge" for s in surges)
 
 
@@ -238,9 +270,10 @@ def test_replaying_the_liked_messages_in_event_time_finds_their_known_issues(sha
     monitor = OpinionMonitor()
     surges, sizes = [], Counter()
     for i in range(0, len(stream), 100):
-        assignments, _, found = monitor.observe(stream[i:i + 100])
-        sizes.update(a.topic_id for a in assignments)
-        surges += found
+        observed = monitor.observe(stream[i:i + 100])
+        sizes.update(a.topic_id for a in observed.assignments)
+        surges += observed.surges
+    sizes = Counter(monitor.topics.current(topic_id) for topic_id in sizes.elements())  # merged topics counted as one
     biggest = sizes.most_common(5)  # over the whole replay (the monitor itself forgets topics quiet for a week)
     titles = {a.ticket_id: a.text.split("\n")[0] for a in stream}
     labels = [titles[topic_id.removeprefix("topic-")] for topic_id, _ in biggest]  # the topic's first message

@@ -231,11 +231,7 @@ class TopicTracker:
             return topic.topic_id
         keep, fold = sorted((topic, best), key=lambda t: (-t.size, t.first_seen, t.topic_id))
         before = dict(keep.centroid)
-        merged = Counter({t: w * keep.size for t, w in keep.centroid.items()})
-        merged.update({t: w * fold.size for t, w in fold.centroid.items()})
-        top = dict(merged.most_common(self.settings.centroid_terms))
-        norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
-        keep.centroid = {t: v / norm for t, v in top.items()}
+        keep.centroid = self._mean(keep.centroid, keep.size, fold.centroid, fold.size)
         keep.size += fold.size
         keep.first_seen = min(keep.first_seen, fold.first_seen)
         keep.last_seen = max(keep.last_seen, fold.last_seen)
@@ -247,17 +243,21 @@ class TopicTracker:
 
     def _join(self, topic: Topic, vector: dict[str, float], at: datetime, ticket_id: str, similarity: float) -> None:
         before = dict(topic.centroid)
-        merged = Counter({t: w * topic.size for t, w in topic.centroid.items()})
-        merged.update(vector)
-        top = dict(merged.most_common(self.settings.centroid_terms))
-        norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
-        topic.centroid = {t: v / norm for t, v in top.items()}
+        topic.centroid = self._mean(topic.centroid, topic.size, vector, 1)
         topic.size += 1
         topic.first_seen = min(topic.first_seen, at)
         topic.last_seen = max(topic.last_seen, at)
         if similarity > topic.representative_similarity:
             topic.representative, topic.representative_similarity = ticket_id, similarity
         self._reindex(topic, before)
+
+    def _mean(self, a: dict[str, float], a_size: int, b: dict[str, float], b_size: int) -> dict[str, float]:
+        """The centroid of a and b weighted by their sizes: its heaviest `centroid_terms` terms, unit length."""
+        summed = Counter({t: w * a_size for t, w in a.items()})
+        summed.update({t: w * b_size for t, w in b.items()})
+        top = dict(summed.most_common(self.settings.centroid_terms))
+        norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
+        return {t: v / norm for t, v in top.items()}
 
     def _reindex(self, topic: Topic, before: dict[str, float]) -> None:
         for term in set(before) - set(topic.centroid):

@@ -296,3 +296,23 @@ def test_the_monitor_forgets_what_no_window_needs():
     oldest = min(h for counts in monitor.surges.hourly.values() for h in counts)
     assert monitor.surges.now - oldest <= timedelta(days=SurgeSettings().history_days, hours=1)
     assert not any(key.endswith("t0-0") for key in monitor.surges.hourly)  # the first day's topic key is gone
+
+
+def test_a_ticket_received_before_the_topic_window_is_counted_like_any_other(tmp_path):
+    """A ticket arriving 40 days late starts a topic that is already outside every window (forgotten at once):
+    the monitor still counts it, and the batch goes through."""
+    from hotline.clock import system_clock
+    from stores.sqlite import SQLiteStore
+    from streams.opinion import observe_batch
+    from tests.test_store_contract import T0, make_ticket
+
+    store = SQLiteStore(tmp_path / "store.db")
+    try:
+        tickets = [make_ticket(1), make_ticket(2, received_at=T0 - timedelta(days=40), segmented="路灯 损坏 不亮")]
+        store.write_tickets(tickets)
+        observe_batch(store, OpinionMonitor(), [t.model_dump_json().encode() for t in tickets], system_clock)
+        assert store.topic_member_ids(["web-1", "web-2"]) == {"web-1", "web-2"}
+        counts = store.arrival_counts(T0 - timedelta(days=50))
+        assert sum(n for key, _, n in counts if key.startswith("domain=") and "|" not in key) == 2
+    finally:
+        store.close()

@@ -1,6 +1,5 @@
 """The batch pipeline without Kafka: what the worker does with each batch."""
 
-import asyncio
 import json
 from datetime import datetime
 

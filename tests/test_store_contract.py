@@ -232,23 +232,26 @@ def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
 def test_a_topic_merged_into_another_hands_over_its_members_and_counts(store):
     from hotline.topics import Assignment, Merge, Topic
 
-    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 4)])
+    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 4, 5)])
     first = Topic("topic-web-1", {"积水": 1.0}, 2, T0, T0, "web-1", 1.0)
     store.write_topics([Assignment("web-1", "topic-web-1", 1.0, None, True, True),
                         Assignment("web-2", "topic-web-1", 0.8, None, False, True)], [first],
                        [("topic=topic-web-1", T0), ("topic=topic-web-1", T0), ("district=A6区", T0)])
-    # the next batch: web-3 starts a topic, web-4 joins it and the two topics are found to be one
-    kept = Topic("topic-web-1", {"积水": 0.9, "隧道": 0.4}, 4, T0, T0 + timedelta(hours=1), "web-1", 1.0)
-    store.write_topics([Assignment("web-3", "topic-web-3", 1.0, None, True, True),
+    second = Topic("topic-web-3", {"隧道": 1.0}, 1, T0, T0, "web-3", 1.0)
+    store.write_topics([Assignment("web-3", "topic-web-3", 1.0, None, True, True)], [second], [("topic=topic-web-3", T0)])
+    # the next batch: web-5 starts a topic found to be one with topic-web-3 (stored before); web-4 then joins
+    # topic-web-3, found to be one with topic-web-1
+    kept = Topic("topic-web-1", {"积水": 0.9, "隧道": 0.4}, 5, T0, T0 + timedelta(hours=1), "web-1", 1.0)
+    store.write_topics([Assignment("web-5", "topic-web-5", 1.0, None, True, True),
                         Assignment("web-4", "topic-web-1", 0.7, None, False, True)], [kept],
-                       [("topic=topic-web-3", T0), ("topic=topic-web-1", T0 + timedelta(hours=1))],
-                       [Merge("topic-web-3", "topic-web-1")])
-    assert {store.topic_of(f"web-{n}")["topic_id"] for n in (1, 2, 3, 4)} == {"topic-web-1"}
-    assert [(t.topic_id, t.size) for t in store.recent_topics(T0 - timedelta(days=1))] == [("topic-web-1", 4)]
+                       [("topic=topic-web-5", T0), ("topic=topic-web-1", T0 + timedelta(hours=1))],
+                       [Merge("topic-web-5", "topic-web-3"), Merge("topic-web-3", "topic-web-1")])
+    assert {store.topic_of(f"web-{n}")["topic_id"] for n in (1, 2, 3, 4, 5)} == {"topic-web-1"}
+    assert [(t.topic_id, t.size) for t in store.recent_topics(T0 - timedelta(days=1))] == [("topic-web-1", 5)]
     assert sorted(store.arrival_counts(T0 - timedelta(hours=1))) == [
-        ("district=A6区", T0, 1), ("topic=topic-web-1", T0, 3), ("topic=topic-web-1", T0 + timedelta(hours=1), 1)]
+        ("district=A6区", T0, 1), ("topic=topic-web-1", T0, 4), ("topic=topic-web-1", T0 + timedelta(hours=1), 1)]
     hot = store.hot_topics(T0 - timedelta(days=1))
-    assert [t["topic_id"] for t in hot] == ["topic-web-1"] and len(hot[0]["members"]) == 4
+    assert [t["topic_id"] for t in hot] == ["topic-web-1"] and len(hot[0]["members"]) == 5
 
 
 def test_topics_counts_and_surge_alerts_round_trip(store):

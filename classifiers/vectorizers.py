@@ -1,11 +1,13 @@
 """TF-IDF over segmented text (tokens separated by spaces), giving the same matrices as scikit-learn's
 `TfidfVectorizer` but transforming several times faster, because the classifier's speed is the stream
-workers' speed.
+workers' speed. A batch's tokens are looked up once each (C-level `map` over a dict); everything after that
+runs over the whole batch in numpy.
 
-- `WordNgramTfidf`: word unigrams and bigrams, looked up in the vocabulary by C-level `map` instead of
-  scikit-learn's per-feature Python loop.
+- `WordNgramTfidf`: word unigrams and bigrams. A token becomes a number; a bigram's column is found by its
+  pair of numbers in a sorted table.
 - `CharNgramTfidf`: character n-grams inside tokens (scikit-learn's `analyzer="char_wb"`). Messages repeat
-  a small vocabulary of tokens, so a token's n-gram columns are computed once and then looked up.
+  a small vocabulary of tokens, so a token's n-gram columns are computed once, kept in a table, and
+  gathered for every occurrence.
 
 Fitting uses scikit-learn's own vectorizers, so vocabularies and weights are theirs;
 tests/test_classifier.py checks that transforms give the same matrices.
@@ -36,17 +38,18 @@ def token_char_ngrams(token: str, min_n: int, max_n: int) -> list[str]:
     return grams
 
 
-class _Columns(dict):
-    """Vocabulary whose unknown features map to column -1 (dropped), so lookups can run in `map`."""
+def _split(documents) -> tuple[list[str], np.ndarray]:
+    """All tokens of a batch in order, and where each document's tokens start (one more entry at the end)."""
+    token_lists = [document.split() for document in documents]
+    bounds = np.zeros(len(token_lists) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists)), out=bounds[1:])
+    return list(itertools.chain.from_iterable(token_lists)), bounds
 
-    def __missing__(self, key):
-        return -1
 
-
-def _csr(indices: np.ndarray, indptr, width: int) -> sp.csr_matrix:
-    """Occurrence columns per row -> counts (duplicates summed)."""
-    data = np.ones(len(indices), dtype=np.float64)
-    matrix = sp.csr_matrix((data, indices, np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, width))
+def _counts(rows: np.ndarray, columns: np.ndarray, n_rows: int, width: int) -> sp.csr_matrix:
+    """A count matrix from the (row, column) of each occurrence (duplicates summed)."""
+    data = np.ones(len(columns), dtype=np.float64)
+    matrix = sp.csr_matrix((data, (rows, columns)), shape=(n_rows, width))
     matrix.sum_duplicates()
     return matrix
 
@@ -67,39 +70,90 @@ class WordNgramTfidf(BaseEstimator, TransformerMixin):
         counts = counter.fit_transform(documents)
         self.vocabulary_ = counter.vocabulary_
         self.tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(counts)
-        self._columns = _Columns(self.vocabulary_)
+        self._build_tables()
         return self
 
+    def _build_tables(self) -> None:
+        """Number every token of the vocabulary (unknown tokens get the next number); a unigram's column
+        by token number; bigram columns sorted by the key first * (tokens + 1) + second."""
+        tokens: dict[str, int] = {}
+        for feature in self.vocabulary_:
+            for token in feature.split(" "):
+                tokens.setdefault(token, len(tokens))
+        unknown = len(tokens)
+        self._numbers = tokens
+        self._unigram_columns = np.full(unknown + 1, -1, dtype=np.int64)
+        keys, columns = [], []
+        for feature, column in self.vocabulary_.items():
+            first, _, second = feature.partition(" ")
+            if second:
+                keys.append(tokens[first] * (unknown + 1) + tokens[second])
+                columns.append(column)
+            else:
+                self._unigram_columns[tokens[first]] = column
+        order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
+        self._bigram_keys = np.asarray(keys, dtype=np.int64)[order]
+        self._bigram_columns = np.asarray(columns, dtype=np.int64)[order]
+
     def counts(self, documents) -> sp.csr_matrix:
-        lookup = self._columns.__getitem__
+        tokens, bounds = _split(documents)
+        unknown = len(self._numbers)
+        numbers = np.fromiter(map(self._numbers.get, tokens, itertools.repeat(unknown)), dtype=np.int64,
+                              count=len(tokens))
+        row_of = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+        rows, columns = [], []
         low, high = self.ngram_range
-        pieces, indptr, total = [], [0], 0
-        for document in documents:
-            tokens = document.split()
-            features = []
-            if low == 1:
-                features.append(map(lookup, tokens))
-            if high == 2:
-                features.append(map(lookup, map(" ".join, zip(tokens, tokens[1:]))))
-            columns = np.fromiter(itertools.chain(*features), dtype=np.int32)
-            columns = columns[columns >= 0]
-            pieces.append(columns)
-            total += len(columns)
-            indptr.append(total)
-        indices = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
-        return _csr(indices, indptr, len(self.vocabulary_))
+        if low == 1:
+            rows.append(row_of)
+            columns.append(self._unigram_columns[numbers])
+        if high == 2 and len(numbers) > 1:
+            keys = numbers[:-1] * (unknown + 1) + numbers[1:]
+            keys[row_of[:-1] != row_of[1:]] = -1  # a pair across two documents is no bigram
+            order = np.argsort(keys)  # searching sorted keys is about twice as fast
+            keys = keys[order]
+            at = np.minimum(np.searchsorted(self._bigram_keys, keys), max(len(self._bigram_keys) - 1, 0))
+            known = (self._bigram_keys[at] == keys) if len(self._bigram_keys) else np.zeros(len(keys), dtype=bool)
+            rows.append(row_of[:-1][order[known]])
+            columns.append(self._bigram_columns[at[known]])
+        rows_all = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        columns_all = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+        keep = columns_all >= 0
+        return _counts(rows_all[keep], columns_all[keep], len(bounds) - 1, len(self.vocabulary_))
 
     def transform(self, documents) -> sp.csr_matrix:
         return self.tfidf_.transform(self.counts(documents))
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        del state["_columns"]
+        for derived in ("_numbers", "_unigram_columns", "_bigram_keys", "_bigram_columns", "_columns"):
+            state.pop(derived, None)
         return state
 
     def __setstate__(self, state):
+        state.pop("_columns", None)  # the lookup of model files written before the tables
         self.__dict__.update(state)
-        self._columns = _Columns(self.vocabulary_)
+        self._build_tables()
+
+
+class _TokenColumns(dict):
+    """Each token's n-gram columns, computed once: token -> number (a new token is numbered on lookup, so
+    lookups can run in `map`), and a flat table of columns where number i's run starts at starts[i] and
+    ends where the next begins."""
+
+    def __init__(self, vocabulary: dict, ngram_range: tuple[int, int]):
+        super().__init__()
+        self.vocabulary = vocabulary
+        self.ngram_range = ngram_range
+        self.columns = array("q")
+        self.starts = array("q")
+
+    def __missing__(self, token: str) -> int:
+        vocabulary = self.vocabulary
+        columns = [vocabulary[g] for g in token_char_ngrams(token, *self.ngram_range) if g in vocabulary]
+        number = self[token] = len(self.starts)
+        self.starts.append(len(self.columns))
+        self.columns.extend(columns)
+        return number
 
 
 class CharNgramTfidf(BaseEstimator, TransformerMixin):
@@ -115,36 +169,34 @@ class CharNgramTfidf(BaseEstimator, TransformerMixin):
         counts = counter.fit_transform(documents)
         self.vocabulary_ = counter.vocabulary_
         self.tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(counts)
-        self._columns = {}
+        self._table = _TokenColumns(self.vocabulary_, self.ngram_range)
         return self
 
-    def _new_token_columns(self, token: str) -> array:
-        if len(self._columns) >= _CACHE_LIMIT:
-            self._columns.clear()
-        vocabulary = self.vocabulary_
-        grams = token_char_ngrams(token, *self.ngram_range)
-        columns = self._columns[token] = array("i", [vocabulary[g] for g in grams if g in vocabulary])
-        return columns
-
     def counts(self, documents) -> sp.csr_matrix:
-        indices = array("i")
-        indptr = array("q", [0])
-        known = self._columns.get
-        for document in documents:
-            for token in document.split():
-                columns = known(token)
-                indices.extend(columns if columns is not None else self._new_token_columns(token))
-            indptr.append(len(indices))
-        return _csr(np.frombuffer(indices, dtype=np.int32), indptr, len(self.vocabulary_))
+        if len(self._table) >= _CACHE_LIMIT:
+            self._table = _TokenColumns(self.vocabulary_, self.ngram_range)
+        table = self._table
+        tokens, bounds = _split(documents)
+        numbers = np.fromiter(map(table.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+        # documents x token numbers (occurrences) times token numbers x n-gram columns: the product sums
+        # each document's n-grams over its tokens, without sorting anything
+        occurrences = sp.csr_matrix((np.ones(len(numbers)), numbers, bounds), shape=(len(bounds) - 1, len(table.starts)))
+        # copies of the table, so that it can grow while a matrix made from it is still about
+        grams_ptr = np.append(np.array(table.starts, dtype=np.int64), len(table.columns))
+        grams = sp.csr_matrix((np.ones(len(table.columns)), np.array(table.columns, dtype=np.int64), grams_ptr),
+                              shape=(len(table.starts), len(self.vocabulary_)))
+        return (occurrences @ grams).tocsr()
 
     def transform(self, documents) -> sp.csr_matrix:
         return self.tfidf_.transform(self.counts(documents))
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_columns"] = {}
+        state.pop("_table", None)
+        state.pop("_columns", None)
         return state
 
     def __setstate__(self, state):
+        state.pop("_columns", None)  # the cache of model files written before the table
         self.__dict__.update(state)
-        self._columns = {}
+        self._table = _TokenColumns(self.vocabulary_, self.ngram_range)

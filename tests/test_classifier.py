@@ -1,5 +1,6 @@
 import csv
 import json
+import pickle
 import random
 import subprocess
 
@@ -117,26 +118,53 @@ def test_the_model_card_reports_calibration(sample_model):
     assert sum(b["n"] for b in card["metrics"]["reliability"]["bins"]) == card["data"]["rows"]
 
 
-def test_fast_vectorizers_equal_scikit_learns():
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from classifiers.vectorizers import CharNgramTfidf, WordNgramTfidf
-
+def _sample_documents() -> list[str]:
     segmenter = Segmenter(PROJECT_DIR / "config" / "userdict.txt")
     with open(PROJECT_DIR / "samples" / "training.csv", encoding="utf-8") as handle:
         documents = [segmenter.segment(f"{r['title']} {r['text']}") for r in csv.DictReader(handle)]
-    documents += ["Déjà VU A3区 x", "", "一"]  # mixed case, accents, empty, a one-character token
-    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
-    expected = reference.fit(documents[:600]).transform(documents)
-    cached = CharNgramTfidf(ngram_range=(1, 3), min_df=2).fit(documents[:600])
-    assert cached.vocabulary_ == reference.vocabulary_
+    # mixed case, accents, empty, a one-character token, a token repeated (the title is weighted so)
+    return documents + ["Déjà VU A3区 x", "", "一", "路灯 路灯 路灯 不亮"]
+
+
+def _assert_same(fast, reference, documents):
+    expected = reference.transform(documents)
     for _ in range(2):  # cold cache, then warm
-        assert abs(cached.transform(documents) - expected).max() < 1e-12
-    words = TfidfVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False, ngram_range=(1, 2),
-                            sublinear_tf=True).fit(documents[:600])
-    fast_words = WordNgramTfidf(ngram_range=(1, 2)).fit(documents[:600])
-    assert fast_words.vocabulary_ == words.vocabulary_
-    assert abs(fast_words.transform(documents) - words.transform(documents)).max() < 1e-12
+        assert abs(fast.transform(documents) - expected).max() < 1e-12
+    # a batch's documents do not run into each other: one at a time gives the same rows
+    for i in (0, len(documents) - 3, len(documents) - 1):
+        assert abs(fast.transform(documents[i:i + 1]) - expected[i]).max() < 1e-12
+    assert fast.counts([]).shape == (0, expected.shape[1])
+    assert fast.transform(["", ""]).nnz == 0
+    copy = pickle.loads(pickle.dumps(fast))  # a model file keeps the vocabulary, not the lookup tables
+    assert abs(copy.transform(documents) - expected).max() < 1e-12
+
+
+@pytest.mark.parametrize("ngram_range,min_df", [((1, 3), 2), ((2, 4), 1)])
+def test_fast_char_ngrams_equal_scikit_learns(ngram_range, min_df):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifiers.vectorizers import CharNgramTfidf
+
+    documents = _sample_documents()
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=min_df)
+    reference.fit(documents[:600])
+    fast = CharNgramTfidf(ngram_range=ngram_range, min_df=min_df).fit(documents[:600])
+    assert fast.vocabulary_ == reference.vocabulary_
+    _assert_same(fast, reference, documents)
+
+
+@pytest.mark.parametrize("ngram_range,min_df", [((1, 2), 1), ((1, 1), 1), ((2, 2), 1), ((1, 2), 2)])
+def test_fast_word_ngrams_equal_scikit_learns(ngram_range, min_df):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifiers.vectorizers import WordNgramTfidf
+
+    documents = _sample_documents()
+    reference = TfidfVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False, ngram_range=ngram_range,
+                                sublinear_tf=True, min_df=min_df).fit(documents[:600])
+    fast = WordNgramTfidf(ngram_range=ngram_range, min_df=min_df).fit(documents[:600])
+    assert fast.vocabulary_ == reference.vocabulary_
+    _assert_same(fast, reference, documents)
 
 
 def test_near_duplicates_by_token_overlap():

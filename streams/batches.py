@@ -84,7 +84,7 @@ class BatchReader(ConsumerRebalanceListener):
 
     def __init__(
         self, bootstrap: str, group_id: str, topics: Sequence[str],
-        handle: Callable[[list[Record]], Awaitable[None]], batch_size: int = 500, batch_within: float = 0.05,
+        handle: Callable[[list[Record]], Awaitable[None]], batch_size: int = 500, batch_within: float = 0.0,
         on_assigned: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
         first_delay: float = 0.5, max_delay: float = 30.0,
     ):

@@ -181,7 +181,7 @@ class CharNgramTfidf(BaseEstimator, TransformerMixin):
         # documents x token numbers (occurrences) times token numbers x n-gram columns: the product sums
         # each document's n-grams over its tokens, without sorting anything
         occurrences = sp.csr_matrix((np.ones(len(numbers)), numbers, bounds), shape=(len(bounds) - 1, len(table.starts)))
-        # copies of the table, so that it can grow while a matrix made from it is still about
+        # copies of the table, so that it can grow while a matrix made from it is still in use
         grams_ptr = np.append(np.array(table.starts, dtype=np.int64), len(table.columns))
         grams = sp.csr_matrix((np.ones(len(table.columns)), np.array(table.columns, dtype=np.int64), grams_ptr),
                               shape=(len(table.starts), len(self.vocabulary_)))

@@ -48,8 +48,8 @@ class OpinionMonitor:
             keys = keys_of(arrival.domain, arrival.district, assignment.topic_id)
             counted += self.surges.observe(keys, arrival.ticket_id, arrival.received_at)
             assignments.append(assignment)
-            touched += [k for k in keys if k not in touched]
-        surges = [self._labelled(s) for s in self.surges.check(list(dict.fromkeys(touched)))]
+            touched += keys
+        surges = [self._labelled(s) for s in self.surges.check(list(dict.fromkeys(touched)))]  # each key once
         self._forget()
         return Observation(assignments, counted, merges, surges)
 

@@ -36,11 +36,15 @@ def _child(args: list[str], log_path: Path) -> subprocess.Popen:
                                 stdin=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parent.parent))
 
 
-def _stop(process: subprocess.Popen, grace: float = 20) -> None:
-    if process.poll() is None:
+def _stop(processes: list[subprocess.Popen], grace: float = 20) -> None:
+    """SIGTERM to all at once; those still running after the grace are killed."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in running:
         try:
-            process.wait(grace)
+            process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
@@ -127,16 +131,18 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
             if broker and (code := broker.exit_code()) is not None:
                 # Tansu keeps data in memory only: its records, offsets and groups are gone (the store keeps
                 # what was processed). The worker and the monitor start again with it, so that they read the
-                # new topics from their start, not from positions in the lost ones; the web app's producer
-                # reconnects.
-                click.echo(f"the embedded broker stopped (exit {code}); restarting it on {bootstrap} with empty "
-                           f"topics, and the worker and monitor with it (see {logs / 'broker.log'})", err=True)
+                # new topics from their start; the web app's producer reconnects. They stop before the new
+                # broker is up: a reader that met the new topics would read them from its positions in the lost
+                # ones, past records it never saw, and could commit those positions in the new, empty group.
+                # Without a broker they cannot leave their groups or commit: a few seconds' grace, not twenty.
+                click.echo(f"the embedded broker stopped (exit {code}); stopping the worker and monitor, then "
+                           f"restarting it on {bootstrap} with empty topics, and them with it "
+                           f"(see {logs / 'broker.log'})", err=True)
+                _stop([process for name, process in processes if name in readers], grace=5)
                 broker.start()
                 create_topics(bootstrap, settings.topics)
-                for i, (name, process) in enumerate(processes):
-                    if name in readers:
-                        _stop(process)
-                        processes[i] = (name, _child(readers[name], logs / f"{name}.log"))
+                processes = [(name, _child(readers[name], logs / f"{name}.log") if name in readers else process)
+                             for name, process in processes]
             for name, process in processes:
                 if process.poll() is not None:
                     click.echo(f"the {name} stopped (exit {process.returncode}); see {logs / (name + '.log')}", err=True)
@@ -161,8 +167,7 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         click.echo("stopping ...")
         return 0
     finally:
-        for _, process in reversed(processes):
-            _stop(process)
+        _stop([process for _, process in processes])
         if broker:
             broker.stop()
         runstate.remove(settings.run_file, os.getpid())

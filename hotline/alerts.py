@@ -95,11 +95,20 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
         for step in policy.escalation:
             at = _escalation_at(step, due, calendar)
             if now >= at:
-                late = calendar.working_hours_between(due, now) / calendar.hours_per_day
+                late = _lateness(calendar.working_hours_between(due, now), calendar.hours_per_day)
                 found.append(_alert(ticket, "overdue", step.level, step.to, due, at, now,
-                                    f"超期：答复期限 {due:%Y-%m-%d %H:%M}，已超 {late:.1f} 个工作日，"
-                                    f"{step.level} 级督办至{step.to}"))
+                                    f"超期：答复期限 {due:%Y-%m-%d %H:%M}，{late}，{step.level} 级督办至{step.to}"))
     return found
+
+
+def _lateness(hours: float, hours_per_day: float) -> str:
+    """How far past its deadline a ticket is, in words: working hours under a day, working days from one on;
+    no number before a tenth of a working hour has passed (at the deadline, or outside office hours)."""
+    if hours < 0.05:
+        return "已逾期"
+    if hours < hours_per_day:
+        return f"已超 {hours:.1f} 个工作小时"
+    return f"已超 {hours / hours_per_day:.1f} 个工作日"
 
 
 def next_alert_at(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkCalendar) -> datetime | None:

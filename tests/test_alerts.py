@@ -45,6 +45,17 @@ def test_warning_then_escalation_levels_at_working_times(setup):
     assert alerts_for(ticket(due), level3, policy, calendar)[2].to == "市政府办公室"
 
 
+def test_an_overdue_alert_says_how_late_in_working_hours_then_days(setup):
+    policy, calendar = setup
+    due = t(24, 17, 30)  # Tuesday's close; office hours 9:00-12:00 and 13:30-17:30
+    def level(now, n):
+        return next(a.message for a in alerts_for(ticket(due), now, policy, calendar) if a.level == n)
+    assert level(t(24, 17, 30), 1) == "超期：答复期限 2026-11-24 17:30，已逾期，1 级督办至承办单位"
+    assert "已逾期" in level(t(25, 8, 59), 1)  # the night does not count
+    assert "已超 1.5 个工作小时，1 级" in level(t(25, 10, 30), 1)
+    assert "已超 2.0 个工作日，2 级督办至热线中心督办科" in level(t(26, 17, 30), 2)
+
+
 def test_the_warning_counts_working_hours_back_over_a_weekend(setup):
     policy, calendar = setup
     due = t(30, 10)  # Monday 10:00: one working hour on Monday, three on Friday afternoon

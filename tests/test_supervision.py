@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import time
 from datetime import datetime, timedelta
@@ -123,7 +124,16 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     total = page.locator("#units tbody tr.total td")
     api = replay.client("supervisor").get("/api/supervision").json()["total"]
     assert total.nth(1).inner_text() == str(api["tickets"]) and int(total.nth(2).inner_text()) == api["replied"] >= 1
-    assert "超期" in page.locator("#late tbody tr.overdue").first.inner_text()
+    for row in page.locator("#late tbody tr.overdue").all():  # working days late; under 0.01 said so, not "0"
+        assert re.fullmatch(r"超期 (<0\.01|\d+(\.\d{1,2})?)", row.locator("td").nth(4).inner_text()), row.inner_text()
+
+    # refreshes that overlap (live events, filter changes) fill each table once
+    page.evaluate("() => { const form = document.getElementById('s-filters');"
+                  " for (let i = 0; i < 5; i++) form.dispatchEvent(new Event('change')); }")
+    page.wait_for_timeout(2000)
+    for table, key in (("#alerts", "alertId"), ("#late", "ticketId"), ("#units", "unit")):
+        keys = page.locator(f"{table} tbody tr").evaluate_all(f"rows => rows.map((r) => r.dataset.{key})")
+        assert keys and len(keys) == len(set(keys)), (table, keys)
 
     first_alert = page.locator("#alerts tbody tr").first
     alert_id = first_alert.get_attribute("data-alert-id")

@@ -27,11 +27,17 @@
     return body;
   }
 
+  // Refreshes overlap (live events, filter changes): each fetches all it shows before it changes the page, and
+  // an answer older than the one shown is dropped, so tables are never filled twice or with older figures.
+  let asked = 0, shown = 0;
   async function refresh() {
+    const mine = ++asked;
     const p = query();
+    const [data, open] = await Promise.all([json("/api/supervision?" + p), json("/api/alerts?open=true")]);
+    if (mine < shown) return;
+    shown = mine;
     $("export-csv").href = "/api/supervision/export?format=csv&" + p;
     $("export-xlsx").href = "/api/supervision/export?format=xlsx&" + p;
-    const data = await json("/api/supervision?" + p);
     $("s-now").textContent = when(data.now);
     const units = document.querySelector("#units tbody");
     units.replaceChildren();
@@ -54,14 +60,15 @@
       tr.className = t.level;
       tr.append(cell(t.unit_name), cell(link(t.title || t.ticket_id, "/tickets/" + encodeURIComponent(t.ticket_id))),
         cell(t.status), cell(when(t.reply_due)),
-        cell(t.level === "overdue" ? "超期 " + t.late_working_days : "临期，剩余 " + (-t.late_working_days)));
+        cell(t.level === "overdue" ? "超期 " + (t.late_working_days > 0 ? t.late_working_days : "<0.01")
+                                   : "临期，剩余 " + (-t.late_working_days)));
       late.append(tr);
     }
     $("late-count").textContent = "(" + data.late.filter((t) => t.level === "overdue").length + " 超期, "
       + data.late.filter((t) => t.level === "due_soon").length + " 临期)";
     const alerts = document.querySelector("#alerts tbody");
     alerts.replaceChildren();
-    for (const a of (await json("/api/alerts?open=true")).alerts) {
+    for (const a of open.alerts) {
       const tr = document.createElement("tr");
       tr.dataset.alertId = a.alert_id;
       tr.className = a.kind;

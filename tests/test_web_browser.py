@@ -86,6 +86,27 @@ def test_list_updates_live_and_detail_hides_personal_data_from_a_monitor(browser
     page.close()
 
 
+def test_a_slow_answer_to_an_earlier_search_does_not_replace_a_later_one(browser, stack):
+    send(stack, [{"id": "race-a", "title": "小区垃圾清运不及时", "text": "A3区某小区垃圾三天没人清运", "type": "投诉"},
+                 {"id": "race-b", "title": "路口红绿灯故障", "text": "A4区某路口红绿灯不亮", "type": "投诉"}])
+    page = log_in(browser, stack, "monitor")
+    for ticket_id in ("hotline-race-a", "hotline-race-b"):
+        page.wait_for_selector(f"tr[data-ticket-id='{ticket_id}']", timeout=60_000)
+    # the answer to the first search comes two seconds late (the page's own fetch, slowed in the browser)
+    page.evaluate("""() => { const real = window.fetch; window.fetch = (url, options) => {
+        const answer = real(url, options);
+        return decodeURIComponent(String(url)).includes("垃圾清运")
+          ? answer.then((r) => new Promise((done) => setTimeout(() => done(r), 2000))) : answer; }; }""")
+    page.fill("#q", "垃圾清运")
+    page.wait_for_timeout(600)  # past the typing pause: its request is out
+    page.fill("#q", "红绿灯")
+    page.wait_for_function("!document.querySelector(\"tr[data-ticket-id='hotline-race-a']\")", timeout=30_000)
+    page.wait_for_timeout(2500)  # the late answer has come
+    assert page.locator("tr[data-ticket-id='hotline-race-b']").count() == 1
+    assert page.locator("tr[data-ticket-id='hotline-race-a']").count() == 0
+    page.close()
+
+
 def test_a_dispatcher_sees_the_unmasked_personal_data(browser, stack):
     send(stack, [{"id": "browser-2", "title": "拖欠工资", "text": "公司拖欠三个月工资，电话13600002222",
                   "caller": "赵六", "phone": "13600002222", "type": "求助"}])

@@ -18,10 +18,16 @@
 
   function cell(text) { const td = document.createElement("td"); td.textContent = text == null ? "—" : text; return td; }
 
+  // Refreshes overlap (typing, live events): an answer older than the one shown is dropped, so a slow answer
+  // to an earlier search never replaces the list of a later one.
+  let asked = 0, shown = 0;
   async function refresh() {
+    const mine = ++asked;
     const response = await fetch("/api/tickets?" + params().toString(), { credentials: "same-origin" });
     if (response.status === 401) { location.href = "/login?next=/tickets"; return; }
     const data = await response.json();
+    if (mine < shown) return;
+    shown = mine;
     total.textContent = data.total + " 条工单 tickets";
     rows.replaceChildren();
     for (const t of data.tickets) {

@@ -237,6 +237,22 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F8
     page.wait_for_function(f"parseInt(document.getElementById('m-total').textContent) >= {total + 5}", timeout=60_000)
     assert page.evaluate("window.__marker") == "same page"
 
+    # a slow answer for an earlier window does not replace the figures of a later one (the page's own fetch,
+    # slowed in the browser for the hour window)
+    page.evaluate("""() => { const real = window.fetch; window.fetch = (url, options) => {
+        const answer = real(url, options);
+        return String(url).includes("window=hour")
+          ? answer.then((r) => new Promise((done) => setTimeout(() => done(r), 2000))) : answer; }; }""")
+    page.select_option("#m-window", "hour")
+    page.wait_for_timeout(300)
+    page.select_option("#m-window", "week")
+    page.wait_for_timeout(3000)  # the slow answer has come
+    with busy.client("monitor") as client:
+        week = client.get("/api/monitor/volume", params={"window": "week"}).json()["hours"]
+    assert page.evaluate("window.__charts.volume.getOption().xAxis[0].data.length") == len(week)
+    page.select_option("#m-window", "day")
+    page.wait_for_function("window.__charts.volume.getOption().xAxis[0].data.length === 24")
+
     page.locator("#topics tbody tr a").first.click()
     page.wait_for_selector("#drill-list li a")
     page.set_viewport_size({"width": 1280, "height": 800})  # a laptop

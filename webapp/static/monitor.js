@@ -44,11 +44,17 @@
     }
   }
 
+  // Refreshes overlap (live events, a change of window): an answer older than the one shown is dropped, so a
+  // slow answer for an earlier window never replaces the figures of a later one.
+  let asked = 0, shown = 0;
   async function refresh() {
+    const mine = ++asked;
     const window_ = $("m-window").value;
     const [volume, topics, alerts] = await Promise.all([
       json("/api/monitor/volume?window=" + window_), json("/api/monitor/topics?window=" + window_), json("/api/monitor/alerts"),
     ]);
+    if (mine < shown) return;
+    shown = mine;
     $("m-now").textContent = volume.now.slice(0, 16).replace("T", " ");
     $("m-total").textContent = volume.total;
     lines(charts.volume, volume.hours, volume.by_domain, true);

@@ -107,6 +107,48 @@ def test_a_slow_answer_to_an_earlier_search_does_not_replace_a_later_one(browser
     page.close()
 
 
+def queued(stack, client, source_id: str) -> None:
+    """Wait until the ticket is stored; return it to the queue if it was dispatched."""
+    for _ in range(120):
+        response = client.get(f"/api/tickets/hotline-{source_id}")
+        if response.status_code == 200:
+            break
+        time.sleep(0.5)
+    assert response.status_code == 200, f"{source_id} not stored"
+    if response.json()["status"] == "dispatched":
+        assert client.post(f"/api/tickets/hotline-{source_id}/return", json={"reason": "不归我单位"}).status_code == 202
+
+
+def test_a_slow_queue_answer_does_not_bring_back_a_ticket_dispatched_meanwhile(browser, stack):
+    send(stack, [{"id": "queue-race", "title": "A8县农村饮水有异味", "text": "自来水有股怪味", "type": "投诉",
+                  "time": "2001-01-02 08:00"}])
+    with stack.client("dispatcher") as client:
+        queued(stack, client, "queue-race")
+    page = log_in(browser, stack, "dispatcher")
+    page.click("#nav-queue")
+    entry = "#queue-list li[data-ticket-id='hotline-queue-race']"
+    page.wait_for_selector(entry, timeout=60_000)
+    # the queue's next answer comes 2.5 seconds late (the page's own fetch, slowed in the browser)
+    page.evaluate("""() => { const real = window.fetch; let slow = 1; window.fetch = (url, options) => {
+        const answer = real(url, options);
+        return String(url).includes("/api/queue") && slow-- > 0
+          ? answer.then((r) => new Promise((done) => setTimeout(() => done(r), 2500))) : answer; }; }""")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/queue" in request.url else None)
+    send(stack, [{"id": "queue-race-other", "title": "小区路灯不亮", "text": "路灯坏了", "type": "求助"}])
+    for _ in range(60):  # the store changed: the page loads the queue again, slowly, and it still lists the ticket
+        if asked:
+            break
+        page.wait_for_timeout(500)
+    assert asked, "no load of the queue after a change"
+    with stack.client("dispatcher") as client:  # another dispatcher sends it meanwhile
+        assert client.post("/api/tickets/hotline-queue-race/dispatch", json={}).status_code == 202
+    page.wait_for_selector(entry, state="detached", timeout=30_000)
+    page.wait_for_timeout(3000)  # the slow answer has come
+    assert page.locator(entry).count() == 0
+    page.close()
+
+
 def test_a_dispatcher_sees_the_unmasked_personal_data(browser, stack):
     send(stack, [{"id": "browser-2", "title": "拖欠工资", "text": "公司拖欠三个月工资，电话13600002222",
                   "caller": "赵六", "phone": "13600002222", "type": "求助"}])

@@ -16,8 +16,14 @@
     return body;
   });
 
+  // Loads overlap (live events, a dispatch): an answer older than the one shown is dropped, so a slow answer
+  // never brings back a ticket that a later one no longer lists (dispatched by someone else meanwhile).
+  let asked = 0, shown = 0;
   async function load() {
+    const mine = ++asked;
     const data = await json("/api/queue");
+    if (mine < shown) return;
+    shown = mine;
     items = data.tickets.filter((t) => !sent.has(t.ticket_id));
     $("queue-count").textContent = "(" + items.length + ")";
     list.replaceChildren();

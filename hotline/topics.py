@@ -342,6 +342,12 @@ def _moment(value) -> datetime:
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
 
 
+def topic_label(terms: dict[str, float], title: str) -> str:
+    """A topic as people read it: its three heaviest terms, then the title of its most central message."""
+    heaviest = sorted(terms.items(), key=lambda kv: -kv[1])[:3]
+    return "、".join(term for term, _ in heaviest) + f"：{title}"
+
+
 def hot_topics(rows: list[dict], now: datetime, window: timedelta, limit: int = 20) -> list[dict]:
     """Topics as the dashboards and `hotline hotspots` show them, hottest first: label, heat and its parts,
     trend (members per sixth of the window), districts, domains, first/last seen and the member tickets.
@@ -360,7 +366,7 @@ def hot_topics(rows: list[dict], now: datetime, window: timedelta, limit: int = 
         top_terms = [t for t, _ in sorted(row["terms"].items(), key=lambda kv: -kv[1])[:5]]
         out.append({
             "topic_id": row["topic_id"],
-            "label": "、".join(top_terms[:3]) + f"：{representative['title']}",
+            "label": topic_label(row["terms"], representative["title"]),
             "terms": top_terms,
             "title": representative["title"],
             "heat": score.score, "members_in_window": score.members, "likes": score.likes,

@@ -450,7 +450,14 @@ class ElasticsearchStore:
 
     def topic_of(self, ticket_id: str) -> dict | None:
         hits = self._by_ids("topic-members", [ticket_id])
-        return dict(hits[0]["_source"]) if hits else None
+        if not hits:
+            return None
+        member = dict(hits[0]["_source"])
+        topics = self._by_ids("topics", [member["topic_id"]], source=["terms", "size", "representative"])
+        topic = topics[0]["_source"] if topics else {}
+        titles = self._by_ids("tickets", [topic["representative"]], source=["title"]) if topic else []
+        return {**member, "terms": topic.get("terms", {}), "size": topic.get("size"),
+                "representative_title": titles[0]["_source"]["title"] if titles else None}
 
     @staticmethod
     def _topic(source: dict) -> Topic:

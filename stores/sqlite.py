@@ -556,8 +556,11 @@ class SQLiteStore:
         }
 
     def topic_of(self, ticket_id: str) -> dict | None:
-        row = self._connect().execute("SELECT * FROM topic_members WHERE ticket_id = ?", (ticket_id,)).fetchone()
-        return dict(row) if row else None
+        row = self._connect().execute(
+            """SELECT m.*, tp.terms, tp.size, t.title AS representative_title FROM topic_members m
+            LEFT JOIN topics tp ON tp.topic_id = m.topic_id LEFT JOIN tickets t ON t.ticket_id = tp.representative
+            WHERE m.ticket_id = ?""", (ticket_id,)).fetchone()
+        return {**dict(row), "terms": json.loads(row["terms"] or "{}")} if row else None
 
     def write_opinion_alerts(self, surges: list[Surge], raised_at: datetime) -> list[Surge]:
         if not surges:

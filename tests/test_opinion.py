@@ -14,7 +14,7 @@ from hotline.monitoring import Arrival, OpinionMonitor
 from hotline.records import to_ticket
 from hotline.surges import SurgeSettings
 from hotline.timestamps import SHANGHAI
-from hotline.topics import TopicTracker, heat
+from hotline.topics import TopicTracker, heat, topic_label
 from samples.traffic import background, burst
 from tests.conftest import ARTIFACTS, start_stack, stop_stack, wait_until
 from tests.test_web_browser import browser  # noqa: F401 (the browser fixture)
@@ -96,6 +96,11 @@ def test_heat_grows_with_volume_likes_spread_and_recency():
     steady = heat([member(m) for m in (10, 100, 200, 300)], now, window)
     assert rising.growth > steady.growth and rising.score > steady.score
     assert heat(base, now, window).members == 4 and heat(base, now, timedelta(minutes=60)).members == 2
+
+
+def test_a_topic_is_named_by_its_three_heaviest_terms_and_its_central_title():
+    assert topic_label({"通道": 0.5, "积水": 0.9, "下穿": 0.2, "枫林": 0.7}, "枫林路下穿通道积水") == "积水、枫林、通道：枫林路下穿通道积水"
+    assert topic_label({}, "标题") == "：标题"
 
 
 def test_a_day_of_background_raises_no_surge_and_the_burst_does(model):
@@ -197,6 +202,7 @@ def test_a_burst_on_background_traffic_raises_a_surge_and_a_hot_topic_within_60_
         topic = wait_until(lambda: (r := client.get(f"/api/tickets/{ticket_id}")).status_code == 200 and r.json()["topic"], 60)
         original = topic["duplicate_of"]
         assert original in ids
+        assert "积水" in topic["label"] and topic["size"] >= 2  # named as the monitor names the burst's topic
         assert client.post(f"/api/tickets/{ticket_id}/events", json={"kind": "merged", "data": {"into": "nope"}}).status_code == 400
         assert client.post(f"/api/tickets/{ticket_id}/events", json={"kind": "merged", "data": {"into": original}}).status_code == 202
         merged = wait_until(lambda: (t := client.get(f"/api/tickets/{ticket_id}").json())["status"] == "merged" and t, 60)
@@ -261,6 +267,16 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F8
     alert_id = first_alert.get_attribute("data-alert-id")
     first_alert.locator("button", has_text="确认").click()
     page.wait_for_function(f"!document.querySelector('#surges li[data-alert-id=\"{alert_id}\"]')")
+
+    # a member's own page names its topic as the store has it
+    member = page.locator("#drill-list li a").first
+    ticket_id = member.get_attribute("href").rsplit("/", 1)[1]
+    member.click()
+    page.wait_for_selector("#topic")
+    shown = page.locator("#topic").inner_text()
+    with busy.client("monitor") as client:
+        topic = client.get(f"/api/tickets/{ticket_id}").json()["topic"]
+    assert shown.startswith(f"{topic['label']} · {topic['size']} 件"), (shown, topic)
     page.close()
 
 

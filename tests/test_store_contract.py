@@ -267,6 +267,9 @@ def test_topics_counts_and_surge_alerts_round_trip(store):
     assert store.latest_change() != before
     store.write_topics(assignments, [topic], [])  # a replayed batch adds no member twice
     assert store.topic_of("web-3")["duplicate_of"] == "web-1" and store.topic_of("web-2") is None
+    of = store.topic_of("web-3")  # with what a page needs to name the topic
+    assert (of["topic_id"], of["terms"], of["size"], of["representative_title"]) == (
+        "topic-web-1", {"物业": 0.8, "电梯": 0.6}, 2, "标题1")
     assert store.topic_member_ids(["web-1", "web-2", "web-3", "web-9"]) == {"web-1", "web-3"}
     assert [t.topic_id for t in store.recent_topics(T0 - timedelta(days=1))] == ["topic-web-1"]
     assert store.recent_topics(T0 - timedelta(days=1))[0].centroid == {"物业": 0.8, "电梯": 0.6}

@@ -26,6 +26,7 @@ from hotline.lifecycle import InvalidEvent, Lifecycle, TransitionError, state_of
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.routing import Router
 from hotline.timestamps import TimestampError, parse_timestamp
+from hotline.topics import topic_label
 from stores.base import FILTERS, Store, TicketQuery
 from streams.producer import DeliveryError
 from webapp.auth import User, Users
@@ -155,7 +156,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         events = await run_in_threadpool(store.ticket_events, ticket_id)
         actions = [k for k in EVENT_KINDS if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
-        topic = await run_in_threadpool(store.topic_of, ticket_id)
+        topic = _with_label(await run_in_threadpool(store.topic_of, ticket_id))
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=events, actions=actions,
                       action_names=EVENT_NAMES, units=units, topic=topic)
 
@@ -191,7 +192,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         ticket = await run_in_threadpool(store.get_ticket, ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
-        return {**_visible(ticket, user), "topic": await run_in_threadpool(store.topic_of, ticket_id)}
+        return {**_visible(ticket, user), "topic": _with_label(await run_in_threadpool(store.topic_of, ticket_id))}
 
     @app.get("/api/facets")
     async def api_facets(user: User = Depends(api_user)):
@@ -443,6 +444,13 @@ def _visible_letter(letter: dict, user: User) -> dict:
     else:
         shown["payload"] = f"(binary payload, {letter['payload_size']} bytes, shown to roles that may see personal data)"
     return shown
+
+
+def _with_label(topic: dict | None) -> dict | None:
+    """A ticket's topic with the label the opinion monitor shows for it."""
+    if topic is None:
+        return None
+    return {**topic, "label": topic_label(topic["terms"], topic["representative_title"] or topic["topic_id"])}
 
 
 def _visible(ticket: dict, user: User) -> dict:

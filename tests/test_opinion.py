@@ -202,7 +202,10 @@ def test_a_burst_on_background_traffic_raises_a_surge_and_a_hot_topic_within_60_
         topic = wait_until(lambda: (r := client.get(f"/api/tickets/{ticket_id}")).status_code == 200 and r.json()["topic"], 60)
         original = topic["duplicate_of"]
         assert original in ids
-        assert "积水" in topic["label"] and topic["size"] >= 2  # named as the monitor names the burst's topic
+        # named as the monitor names a topic, by the stored topic's heaviest terms and its central message's title
+        heaviest = sorted(topic["terms"], key=topic["terms"].get, reverse=True)[:3]
+        assert heaviest and topic["label"] == "、".join(heaviest) + "：" + topic["representative_title"], topic
+        assert topic["size"] >= 2
         assert client.post(f"/api/tickets/{ticket_id}/events", json={"kind": "merged", "data": {"into": "nope"}}).status_code == 400
         assert client.post(f"/api/tickets/{ticket_id}/events", json={"kind": "merged", "data": {"into": original}}).status_code == 202
         merged = wait_until(lambda: (t := client.get(f"/api/tickets/{ticket_id}").json())["status"] == "merged" and t, 60)

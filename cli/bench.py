@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cli import services
 from cli.settings import Settings
-from cli.stack import demo_records
+from samples.demo import sample_records
 from hotline.records import encode
 from hotline.timestamps import SHANGHAI
 from streams import topics
@@ -35,7 +35,7 @@ from streams.pipeline import RawRecord
 def bench_records(count: int) -> list[tuple[str, dict]]:
     """The bundled sample, repeated with fresh ids, as web messages arriving now (deadlines days ahead, as in
     a live centre; the sample's own dates would make every ticket overdue)."""
-    sample = demo_records()
+    sample = sample_records()
     received = datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
     out = []
     for i in range(count):
@@ -77,7 +77,7 @@ def classification_texts(path: Path | None) -> tuple[list[str], str]:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.DictReader(handle))
         return [normalise(f"{r.get('留言主题', '')}\n{r.get('留言详情', '')}") for r in rows], str(path)
-    return [normalise(f"{r['title']}\n{r['text']}") for _, r in demo_records()], "bundled sample"
+    return [normalise(f"{r['title']}\n{r['text']}") for _, r in sample_records()], "bundled sample"
 
 
 def bench_classification(settings: Settings, model_path: Path, texts_path: Path | None = None) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import signal
 import socket
@@ -16,7 +14,8 @@ from pathlib import Path
 import click
 
 from cli import runstate, services
-from cli.settings import SAMPLES_DIR, ConfigError, Settings
+from cli.settings import ConfigError, Settings
+from samples.demo import dated, sample_records
 from streams.broker import EmbeddedBroker, create_topics, wait_for_port
 
 
@@ -48,16 +47,6 @@ def _stop(processes: list[subprocess.Popen], grace: float = 20) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-
-
-def demo_records() -> list[tuple[str, dict]]:
-    """The bundled sample, both channels interleaved."""
-    def load(name):
-        with open(SAMPLES_DIR / name, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
-    hotline, web = load("hotline_tickets.jsonl"), load("web_messages.jsonl")
-    pairs = itertools.zip_longest((("hotline", r) for r in hotline), (("web", r) for r in web))
-    return [item for pair in pairs for item in pair if item]
 
 
 def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: float | None = None,
@@ -119,7 +108,8 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         click.echo(f"hotline is up: web {url} (users in config/users.yaml), Kafka {bootstrap}"
                    f"{' (embedded Tansu)' if broker else ''}, store {db}, logs {logs}. Ctrl-C stops.")
 
-        replay = demo_records() if demo else []
+        # the sample dated to the days before now, so the dashboards' recent windows and the deadlines are live
+        replay = dated(sample_records(), services.build_clock(settings)()) if demo else []
         producer = None
         if replay:
             from streams.producer import DeliveryError, HotlineProducer

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
+from hotline.timestamps import SHANGHAI
 from tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
@@ -236,6 +238,11 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
         assert time.monotonic() - started < 60
         channels = {c.strip() for c in page.locator("#rows tr td:nth-child(2)").all_inner_texts()}
         assert channels == {"热线", "网络"}
+        # the sample is dated to the last days before the demo's start, not to when it was written
+        now = datetime.now(SHANGHAI).replace(tzinfo=None)
+        received = [datetime.strptime(c.strip(), "%Y-%m-%d %H:%M")
+                    for c in page.locator("#rows tr td:nth-child(1)").all_inner_texts()]
+        assert all(now - timedelta(days=9) <= r <= now for r in received), (now, received)
         page.screenshot(path=str(ARTIFACTS / "demo.png"))
         page.close()
     finally:

@@ -17,7 +17,7 @@ import pytest
 
 from cli import services
 from cli.settings import load_settings
-from cli.stack import demo_records
+from samples.demo import sample_records
 from hotline.records import encode
 from hotline.timestamps import SHANGHAI
 from streams import topics
@@ -47,7 +47,7 @@ def _count(db: Path, sql: str) -> int:
 
 
 def _records(now: datetime) -> list[tuple[str, bytes, bytes]]:
-    sample = demo_records()
+    sample = sample_records()
     out = []
     for i in range(TICKETS):
         channel, record = sample[i % len(sample)]

@@ -1,0 +1,52 @@
+"""The demo's intake: the bundled sample tickets and web messages in the order they were received, and the
+same records dated to the days just before a given moment, so that a demo run at any date shows a live
+centre (tickets of the last week, some still within their deadline) and not one left weeks ago.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from hotline.timestamps import SHANGHAI, parse_timestamp
+
+HERE = Path(__file__).resolve().parent
+# The date at the start of a sample record's time, as the sample writes it: 2026/11/02 08:53:00 or
+# 2026-11-02T08:53:00+08:00. Moving a record moves this date and keeps the rest as written.
+_LEADING_DATE = re.compile(r"^(\d{4})([/-])(\d{2})\2(\d{2})")
+
+
+def sample_records() -> list[tuple[str, dict]]:
+    """(channel, raw record) for every sample hotline ticket and web message, in the order of their times."""
+    records = []
+    for channel, name in (("hotline", "hotline_tickets.jsonl"), ("web", "web_messages.jsonl")):
+        with open(HERE / name, encoding="utf-8") as handle:
+            records += [(channel, json.loads(line)) for line in handle if line.strip()]
+    return sorted(records, key=lambda item: parse_timestamp(item[1]["time"]))
+
+
+def moved(record: dict, days: int) -> dict:
+    """A copy of a sample record whose time is `days` days later, written in the same form."""
+    text = record["time"]
+    match = _LEADING_DATE.match(text)
+    if match is None:
+        raise ValueError(f"sample record {record.get('id')!r}: time {text!r} does not start with a date")
+    year, separator, month, day = match.groups()
+    when = date(int(year), int(month), int(day)) + timedelta(days=days)
+    written = f"{when.year:04d}{separator}{when.month:02d}{separator}{when.day:02d}"
+    return {**record, "time": written + text[match.end():]}
+
+
+def dated(records: list[tuple[str, dict]], now: datetime) -> list[tuple[str, dict]]:
+    """The records moved by the same whole number of days, so that the newest is received at or just before
+    `now` (times of day, and so the daily rhythm, are kept)."""
+    if not records:
+        return []
+    newest = max(parse_timestamp(record["time"]) for _, record in records).astimezone(SHANGHAI)
+    local_now = now.astimezone(SHANGHAI)
+    days = (local_now.date() - newest.date()).days
+    if newest + timedelta(days=days) > local_now:
+        days -= 1
+    return [(channel, moved(record, days)) for channel, record in records]

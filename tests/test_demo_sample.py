@@ -1,0 +1,56 @@
+"""The demo's sample: in order of receipt, and dated to the days before the moment the demo starts."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from hotline.timestamps import SHANGHAI, parse_timestamp
+from samples.demo import dated, moved, sample_records
+
+
+def shape(text: str) -> str:
+    return re.sub(r"\d", "9", text)
+
+
+def test_the_sample_comes_in_the_order_it_was_received():
+    records = sample_records()
+    times = [parse_timestamp(r["time"]) for _, r in records]
+    assert times == sorted(times)
+    assert {channel for channel, _ in records} == {"hotline", "web"}
+    assert len({(channel, r["id"]) for channel, r in records}) == len(records)
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2031, 3, 5, 23, 59, tzinfo=SHANGHAI),  # later in the day than the sample's newest record
+    datetime(2031, 3, 5, 0, 5, tzinfo=SHANGHAI),  # earlier: the newest record goes to the day before
+    datetime(2026, 11, 1, 12, 0, tzinfo=SHANGHAI),  # before the sample's own dates: moved back
+])
+def test_dated_moves_every_record_by_the_same_whole_days_to_just_before_now(now):
+    records = sample_records()
+    out = dated(records, now)
+    assert len(out) == len(records)
+    shifts = set()
+    for (channel, before), (channel_after, after) in zip(records, out):
+        assert channel_after == channel
+        assert {k: v for k, v in after.items() if k != "time"} == {k: v for k, v in before.items() if k != "time"}
+        assert shape(after["time"]) == shape(before["time"])  # written as the sample writes it
+        shifts.add(parse_timestamp(after["time"]) - parse_timestamp(before["time"]))
+    assert len(shifts) == 1
+    shift = shifts.pop()
+    assert shift % timedelta(days=1) == timedelta(0)
+    newest = max(parse_timestamp(r["time"]) for _, r in out)
+    assert now - timedelta(days=1) < newest <= now
+
+
+def test_moved_crosses_months_and_years_and_refuses_a_time_without_a_date():
+    assert moved({"id": "a", "time": "2026/12/31 23:10:00"}, 1)["time"] == "2027/01/01 23:10:00"
+    assert moved({"id": "b", "time": "2028-03-01T00:30:00+08:00"}, -1)["time"] == "2028-02-29T00:30:00+08:00"
+    with pytest.raises(ValueError, match="'c'.*does not start with a date"):
+        moved({"id": "c", "time": "45000.5"}, 3)
+
+
+def test_dated_of_nothing_is_nothing():
+    assert dated([], datetime.now(SHANGHAI)) == []

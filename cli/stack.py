@@ -80,6 +80,7 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
     logs = settings.home / "logs"
     broker = None
     processes: list[tuple[str, subprocess.Popen]] = []
+    replay = None
     stopping = {"signal": None}
 
     def on_signal(signum, _frame):
@@ -108,15 +109,11 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         click.echo(f"hotline is up: web {url} (users in config/users.yaml), Kafka {bootstrap}"
                    f"{' (embedded Tansu)' if broker else ''}, store {db}, logs {logs}. Ctrl-C stops.")
 
-        # the sample dated to the days before now, so the dashboards' recent windows and the deadlines are live
-        replay = dated(sample_records(), services.build_clock(settings)()) if demo else []
-        producer = None
-        if replay:
-            from streams.producer import DeliveryError, HotlineProducer
+        if demo:
+            from cli.demo import DemoReplay
 
-            producer = HotlineProducer(bootstrap, settings.max_record_bytes)
-            click.echo(f"demo: replaying {len(replay)} sample records ({demo_burst} at once, then {demo_rate}/s)")
-        sent, next_at = 0, time.monotonic()
+            replay = DemoReplay(bootstrap, settings.max_record_bytes, services.store_for(settings, db),
+                                services.build_clock(settings), demo_rate, demo_burst, click.echo)
         while stopping["signal"] is None:
             if broker and (code := broker.exit_code()) is not None:
                 # Tansu keeps data in memory only: its records, offsets and groups are gone (the store keeps
@@ -137,26 +134,14 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
                 if process.poll() is not None:
                     click.echo(f"the {name} stopped (exit {process.returncode}); see {logs / (name + '.log')}", err=True)
                     return 1
-            if producer and sent < len(replay) and time.monotonic() >= next_at:
-                count = demo_burst if sent == 0 else 1
-                try:
-                    for channel, record in replay[sent:sent + count]:
-                        producer.send(channel, record, ref=f"sample:{record['id']}")
-                    producer.flush()
-                except DeliveryError as exc:  # e.g. the broker restarting: the same records again, soon
-                    click.echo(f"demo: {exc}; sending them again in a second", err=True)
-                    producer.discard()
-                    producer = HotlineProducer(bootstrap, settings.max_record_bytes)
-                    next_at = time.monotonic() + 1.0
-                    continue
-                sent += count
-                next_at = time.monotonic() + 1.0 / max(demo_rate, 0.01)
-                if sent >= len(replay):
-                    click.echo("demo: the whole sample has been sent; Ctrl-C stops")
-            time.sleep(0.05 if producer and sent < len(replay) else 0.3)
+            if replay:
+                replay.step()
+            time.sleep(0.05 if replay and not replay.done else 0.3)
         click.echo("stopping ...")
         return 0
     finally:
+        if replay:
+            replay.close()
         _stop([process for _, process in processes])
         if broker:
             broker.stop()

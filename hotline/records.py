@@ -79,6 +79,11 @@ def source_id_of(record: dict, limits: Limits = Limits()) -> str:
     return source_id
 
 
+def ticket_id_of(channel: str, source_id: str) -> str:
+    """The ticket id of a channel's record: the channel, then the source system's id."""
+    return f"{channel}-{source_id}"
+
+
 def to_ticket(channel: str, record: dict, now: datetime, limits: Limits = Limits()) -> Ticket:
     """Validate and normalise one decoded raw record."""
     if channel not in ("hotline", "web"):
@@ -126,7 +131,7 @@ def to_ticket(channel: str, record: dict, now: datetime, limits: Limits = Limits
     phone = _string(record, "phone").strip() or None
     district = text.normalise(_string(record, "district")) or None
     return Ticket(
-        ticket_id=f"{channel}-{source_id}",
+        ticket_id=ticket_id_of(channel, source_id),
         channel=channel,
         source_id=source_id,
         received_at=received_at,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection, rejection_id
 from hotline.models import TicketEvent
+from hotline.records import encode, ticket_id_of
 from streams import topics
-from hotline.records import encode
 
 
 class DeliveryError(RuntimeError):
@@ -63,7 +63,7 @@ class HotlineProducer:
         payload = encode(record)
         source_id = str(record.get("id", "")).strip()
         key = source_id.encode("utf-8") if source_id else ref.encode("utf-8")
-        ticket_id = f"{channel}-{source_id}" if source_id else None
+        ticket_id = ticket_id_of(channel, source_id) if source_id else None
         if len(payload) > self.max_record_bytes:
             reason = f"record is {len(payload)} bytes, over the intake limit of {self.max_record_bytes}"
             return Sent(ticket_id, self.reject(channel, source_id or ref, reason, payload), True)

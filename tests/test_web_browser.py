@@ -243,6 +243,18 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
         received = [datetime.strptime(c.strip(), "%Y-%m-%d %H:%M")
                     for c in page.locator("#rows tr td:nth-child(1)").all_inner_texts()]
         assert all(now - timedelta(days=9) <= r <= now for r in received), (now, received)
+        # the units' side follows: the oldest tickets, sent first, have been accepted and replied to by now
+        with demo.client() as client:
+            deadline = time.monotonic() + 30
+            while (replied := client.get("/api/tickets", params={"status": "replied"}).json())["total"] == 0:
+                assert time.monotonic() < deadline, "no replied ticket 30 s after the tickets showed"
+                time.sleep(1)
+            ticket = client.get(f"/api/tickets/{replied['tickets'][0]['ticket_id']}").json()
+            events = client.get(f"/api/tickets/{ticket['ticket_id']}/events").json()["events"]
+            assert [e["kind"] for e in events] == ["accepted", "replied"]
+            assert {e["actor"] for e in events} == {"demo"}
+            times = [datetime.fromisoformat(t) for t in (ticket["received_at"], events[0]["at"], events[1]["at"])]
+            assert times == sorted(times) and times[2] == datetime.fromisoformat(ticket["replied_at"])
         page.screenshot(path=str(ARTIFACTS / "demo.png"))
         page.close()
     finally:

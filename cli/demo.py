@@ -1,0 +1,104 @@
+"""`hotline demo`'s traffic: the sample replayed into Kafka as if it had arrived over the last days
+(samples/demo.py), and the units' handling of each replayed ticket, sent as ticket events once the worker
+has stored it (samples/handling.py)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from typing import Callable
+
+from hotline.clock import Clock
+from samples.demo import dated, sample_records
+from samples.handling import handling
+from stores.base import Store
+from streams.producer import DeliveryError, HotlineProducer
+
+FIRST_LOOK_S = 2.0  # after sending a record, when to look for its ticket in the store
+LOOK_EVERY_S = 2.0
+GIVE_UP_S = 120.0  # a record not stored by then was refused (it is among the dead letters)
+
+
+class DemoReplay:
+    """Call `step()` often; `done` once everything is sent. Whatever Kafka did not acknowledge is sent again
+    (records and events keep their ids, so the worker keeps each once)."""
+
+    def __init__(self, bootstrap: str, max_record_bytes: int, store: Store, clock: Clock, rate: float, burst: int,
+                 echo: Callable[..., None]):
+        self.bootstrap, self.max_record_bytes = bootstrap, max_record_bytes
+        self.store, self.clock, self.echo = store, clock, echo
+        self.rate, self.burst = max(rate, 0.01), burst
+        self.records = dated(sample_records(), clock())
+        self.producer = HotlineProducer(bootstrap, max_record_bytes)
+        self.sent = 0
+        self.next_at = time.monotonic()
+        # tickets to look for in the store, in the order of when to look: (ticket id, look at, give up at)
+        self.waiting: deque[tuple[str, float, float]] = deque()
+        self.handled: Counter = Counter()
+        self.not_stored = 0
+        self.done = False
+        echo(f"demo: replaying {len(self.records)} sample records received over the last days "
+             f"({burst} at once, then {rate}/s); each stored ticket is then handled by its unit")
+
+    def step(self) -> None:
+        """Send what is due: the next records, and the handling of the tickets stored since."""
+        if self.done:
+            return
+        now = time.monotonic()
+        try:
+            self._send_records(now)
+            self._send_handling(now)
+        except DeliveryError as exc:  # e.g. the broker restarting: a new producer, and the same again soon
+            self.echo(f"demo: {exc}; sending again in a second", err=True)
+            self.producer.discard()
+            self.producer = HotlineProducer(self.bootstrap, self.max_record_bytes)
+            self.next_at = now + 1.0
+            return
+        if self.sent == len(self.records) and not self.waiting:
+            self.done = True
+            counts = ", ".join(f"{kind} {n}" for kind, n in sorted(self.handled.items()))
+            self.echo(f"demo: the whole sample has been sent; the units' handling: {counts or 'none'}"
+                      f"{f'; {self.not_stored} records not stored (see the dead letters)' if self.not_stored else ''}"
+                      "; Ctrl-C stops")
+
+    def _send_records(self, now: float) -> None:
+        if self.sent >= len(self.records) or now < self.next_at:
+            return
+        batch = self.records[self.sent:self.sent + (self.burst if self.sent == 0 else 1)]
+        sent = [self.producer.send(channel, record, ref=f"sample:{record['id']}") for channel, record in batch]
+        self.producer.flush()  # DeliveryError before anything counts as sent
+        self.sent += len(batch)
+        self.next_at = now + 1.0 / self.rate
+        self.waiting.extend((s.ticket_id, now + FIRST_LOOK_S, now + GIVE_UP_S)
+                            for s in sent if s.ticket_id and not s.rejected_at_intake)
+
+    def _send_handling(self, now: float) -> None:
+        """Tickets come off `waiting` only once their events are acknowledged; one not stored yet is looked
+        for again later (appended: `waiting` stays in the order of when to look)."""
+        ready, events = [], []
+        while self.waiting and self.waiting[0][1] <= now:
+            ticket_id, _, give_up_at = self.waiting.popleft()
+            ticket = self.store.get_ticket(ticket_id)
+            if ticket is not None:
+                ready.append((ticket_id, give_up_at))
+                events += handling(ticket, self.clock())
+            elif now < give_up_at:
+                self.waiting.append((ticket_id, now + LOOK_EVERY_S, give_up_at))
+            else:
+                self.not_stored += 1
+        try:
+            for event in events:
+                self.producer.send_event(event)
+            self.producer.flush()
+        except DeliveryError:
+            self.waiting.extendleft((ticket_id, now + 1.0, give_up_at) for ticket_id, give_up_at in reversed(ready))
+            raise
+        self.handled.update(event.kind for event in events)
+
+    def close(self) -> None:
+        try:
+            self.producer.close()
+        except DeliveryError as exc:
+            self.echo(f"demo: {exc}", err=True)
+        finally:
+            self.store.close()

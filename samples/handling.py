@@ -1,0 +1,60 @@
+"""The units' side of the demo: what the lead unit and the callback team did with a dispatched sample ticket
+up to a given moment, as ticket events with their own times (actor "demo").
+
+Most tickets are accepted within hours and replied to within their deadline, some late; most replies get a
+callback with the citizen's satisfaction; now and then a unit returns a ticket to the dispatchers. Steps
+whose time is still to come have not happened, so recent tickets stay open, and an unanswered one goes
+overdue as the demo runs. The same ticket always gets the same handling.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from hotline.models import TicketEvent
+from hotline.timestamps import parse_timestamp
+
+ACTOR = "demo"
+RETURN_SHARE = 0.05
+LATE_SHARE = 0.2
+CALLBACK_SHARE = 0.8
+SATISFACTION_WEIGHTS = {"满意": 0.72, "基本满意": 0.2, "不满意": 0.08}
+REPLIES = [
+    "已联系市民并到现场核实，问题已处理，市民表示认可。",
+    "已转交属地街道办理，相关整改将在本周内完成，已电话告知市民。",
+    "经核查，已按现行政策向市民作出解释答复。",
+    "已约谈相关单位并责令整改，后续将持续跟踪。",
+]
+RETURN_REASONS = [
+    "不属于本单位职责范围，建议改派属地街道。",
+    "诉求地址不在本辖区，请核实后改派。",
+    "该事项由其他部门主管，请重新派单。",
+]
+UNSATISFIED = "市民对答复不满意，要求重新办理。"
+
+
+def handling(ticket: dict, now: datetime) -> list[TicketEvent]:
+    """The events of a stored ticket's handling that have happened by `now` (none unless it is dispatched)."""
+    if ticket["status"] != "dispatched":
+        return []
+    rng = random.Random(ticket["ticket_id"])
+    received = parse_timestamp(ticket["received_at"])
+    due = parse_timestamp(ticket["reply_due"]) if ticket.get("reply_due") else received + timedelta(days=5)
+
+    def event(kind: str, at: datetime, **data) -> TicketEvent:
+        return TicketEvent(event_id=f"demo-{kind}-{ticket['ticket_id']}", ticket_id=ticket["ticket_id"], kind=kind,
+                           at=at, actor=ACTOR, data=data)
+
+    if rng.random() < RETURN_SHARE:
+        at = received + timedelta(hours=rng.uniform(1, 6))
+        return [event("returned", at, reason=rng.choice(RETURN_REASONS), unit=ticket["lead_unit"])] if at <= now else []
+    plan = [event("accepted", received + timedelta(hours=rng.uniform(0.3, 4)))]
+    share = rng.uniform(1.05, 1.8) if rng.random() < LATE_SHARE else rng.uniform(0.2, 0.95)
+    replied_at = max(received + (due - received) * share, plan[0].at + timedelta(minutes=10))
+    plan.append(event("replied", replied_at, reply=rng.choice(REPLIES)))
+    if rng.random() < CALLBACK_SHARE:
+        satisfaction = rng.choices(list(SATISFACTION_WEIGHTS), list(SATISFACTION_WEIGHTS.values()))[0]
+        data = {"satisfaction": satisfaction, **({"reason": UNSATISFIED} if satisfaction == "不满意" else {})}
+        plan.append(event("callback", replied_at + timedelta(hours=rng.uniform(3, 48)), **data))
+    return [e for e in plan if e.at <= now]

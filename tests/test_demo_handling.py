@@ -1,0 +1,69 @@
+"""The units' side of the demo (samples/handling.py) against the real lifecycle rules and calendar."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+
+from hotline.lifecycle import DispatchState
+from hotline.timestamps import SHANGHAI
+from samples.handling import handling
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    from cli.services import build_lifecycle
+    from cli.settings import load_settings
+
+    return build_lifecycle(load_settings())
+
+
+def stored(i: int, received: datetime, status: str = "dispatched") -> dict:
+    """A ticket as the store gives it: times in ISO 8601."""
+    return {"ticket_id": f"web-demo-{i}", "status": status, "lead_unit": "housing", "domain": "城乡建设",
+            "received_at": received.isoformat(), "reply_due": (received + timedelta(days=5)).isoformat()}
+
+
+def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
+    kinds, late, replied, recent_kinds = Counter(), 0, 0, Counter()
+    for i in range(800):
+        # 400 received from now back to eight days ago, 400 long enough ago for their whole handling
+        received = NOW - (timedelta(hours=i % 200) if i < 400 else timedelta(days=20, hours=i))
+        ticket = stored(i, received)
+        events = handling(ticket, NOW)
+        assert handling(ticket, NOW) == events  # the same ticket, the same handling
+        state = DispatchState(status="dispatched", domain="城乡建设", lead_unit="housing", received_at=received,
+                              reply_due=received + timedelta(days=5))
+        times = [e.at for e in events]
+        assert times == sorted(times) and all(received <= t <= NOW for t in times), (i, times)
+        for event in events:
+            state = rules.apply(state, event)  # raises on any impossible step
+        assert len({e.event_id for e in events}) == len(events)
+        if i < 400:
+            recent_kinds.update(e.kind for e in events)
+            continue
+        kinds.update(e.kind for e in events)
+        replied += 1 if state.replied_at is not None else 0
+        late += 1 if state.on_time is False else 0
+    assert 0.02 < kinds["returned"] / 400 < 0.1
+    assert replied == kinds["accepted"] == 400 - kinds["returned"]  # long ago: every accepted one was replied to
+    assert 0.1 < late / replied < 0.35  # some late, most on time
+    assert 0.6 < kinds["callback"] / replied < 0.95
+    # the recent ones are still being handled: fewer replies than acceptances, fewer callbacks than replies
+    assert recent_kinds["callback"] < recent_kinds["replied"] < recent_kinds["accepted"]
+
+
+def test_nothing_has_happened_yet_to_a_ticket_just_received_or_not_with_a_unit():
+    assert handling(stored(1, NOW - timedelta(minutes=5)), NOW) == []
+    assert handling(stored(2, NOW - timedelta(days=6), status="pending_review"), NOW) == []
+    assert handling(stored(3, NOW - timedelta(days=6), status="replied"), NOW) == []
+
+
+def test_a_ticket_handled_long_ago_was_replied_to():
+    ticket = stored(4, NOW - timedelta(days=30))
+    kinds = [e.kind for e in handling(ticket, NOW)]
+    assert kinds in (["returned"], ["accepted", "replied"], ["accepted", "replied", "callback"])

@@ -39,6 +39,8 @@ from hotline.deadlines import DeadlinePolicy
 from hotline.models import TicketEvent
 
 SATISFACTION = ("满意", "基本满意", "不满意")
+STATUS_NAMES = {"pending_review": "待派单", "dispatched": "已派单", "accepted": "已签收", "waiting_citizen": "待市民补充",
+                "replied": "已答复", "closed": "已办结", "merged": "已并单"}
 OPEN_STATUSES = ("pending_review", "dispatched", "accepted", "waiting_citizen")
 
 

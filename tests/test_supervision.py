@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from cli.settings import PROJECT_DIR
+from hotline.lifecycle import STATUS_NAMES
 from hotline.timestamps import SHANGHAI
 from tests.conftest import ARTIFACTS, start_stack, stop_stack, wait_until
 from tests.test_web_browser import browser, log_in  # noqa: F401 (the browser fixture)
@@ -126,6 +127,7 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     assert total.nth(1).inner_text() == str(api["tickets"]) and int(total.nth(2).inner_text()) == api["replied"] >= 1
     for row in page.locator("#late tbody tr.overdue").all():  # working days late; under 0.01 said so, not "0"
         assert re.fullmatch(r"超期 (<0\.01|\d+(\.\d{1,2})?)", row.locator("td").nth(4).inner_text()), row.inner_text()
+        assert row.locator("td").nth(2).inner_text() in STATUS_NAMES.values()
 
     # refreshes that overlap (live events, filter changes) fill each table once
     page.evaluate("() => { const form = document.getElementById('s-filters');"
@@ -158,6 +160,10 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
 
         book = load_workbook(io.BytesIO(xlsx.content))
         assert book.sheetnames == ["units", "overdue and due soon"] and book["units"].max_row == len(rows) + 1
+        sheet = book["overdue and due soon"]
+        header = [c.value for c in sheet[1]]
+        late = [dict(zip(header, [c.value for c in r])) for r in sheet.iter_rows(min_row=2)]
+        assert late and all(row["状态"] == STATUS_NAMES[row["status"]] for row in late), late
         assert client.get("/api/supervision", params={"start": "yesterday"}).status_code == 400
     with replay.client("monitor") as client:
         assert client.get("/api/supervision").status_code == 403

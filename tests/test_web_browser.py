@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from datetime import datetime, timedelta
 
 import pytest
 
+from hotline.lifecycle import STATUS_NAMES
 from hotline.timestamps import SHANGHAI
 from tests.conftest import ARTIFACTS
 
@@ -70,6 +72,14 @@ def test_list_updates_live_and_detail_hides_personal_data_from_a_monitor(browser
     assert page.evaluate("window.__marker") == "same page"
     assert "噪音" in row.inner_text()
     page.screenshot(path=str(ARTIFACTS / "tickets-monitor.png"), full_page=False)
+    # statuses are named as the centre names them, in the list and in the filter; every filter has its label
+    statuses = page.locator("#rows tr td:last-child").all_inner_texts()
+    assert statuses and set(statuses) <= set(STATUS_NAMES.values()), statuses
+    page.reload()  # the filters' choices are those of the tickets stored when the page loads
+    page.wait_for_selector("tr[data-ticket-id='hotline-browser-live']")
+    options = page.locator("#f-status option").all_inner_texts()[1:]
+    assert options and all(re.fullmatch(r"(待派单|已派单) \(\d+\)", o) for o in options), options
+    assert all(s.locator("option").first.inner_text() for s in page.locator("#filters select").all())
 
     # Search narrows the list.
     page.fill("#q", "物业 电梯")
@@ -191,16 +201,16 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
     options = page.locator("#event-kind option").all_inner_texts()
     assert any("accepted" in o for o in options) and not any("callback" in o for o in options)
     assert record(page, "accepted") == "已记录 recorded"
-    page.wait_for_function("document.getElementById('status').textContent === 'accepted'", timeout=60_000)
+    page.wait_for_function("document.getElementById('status').textContent === '已签收'", timeout=60_000)
     assert record(page, "replied", reply="已联系路灯管理所维修") == "已记录 recorded"
-    page.wait_for_function("document.getElementById('status').textContent === 'replied'", timeout=60_000)
+    page.wait_for_function("document.getElementById('status').textContent === '已答复'", timeout=60_000)
     assert "工作日" in page.locator("#replied").inner_text()
     page.close()
 
     page = log_in(browser, stack, "supervisor")
     page.goto(stack.url + "/tickets/hotline-browser-loop")
     assert record(page, "closed") == "已记录 recorded"
-    page.wait_for_function("document.getElementById('status').textContent === 'closed'", timeout=60_000)
+    page.wait_for_function("document.getElementById('status').textContent === '已办结'", timeout=60_000)
     assert "满意" not in page.locator("#satisfaction").inner_text()
     result = record(page, "reopened")  # without a reason: refused with the reason shown
     assert "needs a reason" in result

@@ -22,7 +22,7 @@ from classifiers.segment import Segmenter
 from hotline import pii
 from hotline.alerts import AlertPolicy
 from hotline.clock import Clock, system_clock
-from hotline.lifecycle import InvalidEvent, Lifecycle, TransitionError, state_of
+from hotline.lifecycle import STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, state_of
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.routing import Router
 from hotline.timestamps import TimestampError, parse_timestamp
@@ -72,6 +72,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     supervision = lifecycle.calendar is not None and alert_policy is not None
     templates.env.globals["supervision"] = supervision
     templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id)
+    templates.env.globals["status_name"] = lambda status: STATUS_NAMES.get(status, status)
     producer_lock = threading.Lock()
     producer_holder: dict = {}
 
@@ -185,7 +186,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         )
         rows, total = await run_in_threadpool(store.search, query)
         return {"total": total, "latest_seq": await run_in_threadpool(store.latest_seq),
-                "tickets": [{**_summary(r), "lead_unit_name": unit_names.get(r["lead_unit"], r["lead_unit"])} for r in rows]}
+                "tickets": [{**_summary(r), "lead_unit_name": unit_names.get(r["lead_unit"], r["lead_unit"]),
+                             "status_name": STATUS_NAMES.get(r["status"], r["status"])} for r in rows]}
 
     @app.get("/api/tickets/{ticket_id}")
     async def api_ticket(ticket_id: str, user: User = Depends(api_user)):

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from hotline.alerts import AlertPolicy
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
+from hotline.lifecycle import STATUS_NAMES
 from hotline.statistics import Period, overdue_and_due_soon, select, unit_statistics
 from hotline.timestamps import SHANGHAI
 from stores.base import Store
@@ -28,7 +29,8 @@ UNIT_COLUMNS = [
     ("median_reply_days", "答复用时中位数(自然日)"), ("satisfaction_rate", "满意率"), ("callbacks", "回访"),
     ("returned_rate", "退单率"), ("reopened", "重办"), ("open", "在办"), ("overdue_open", "超期未办结"),
 ]
-LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办单位"), ("title", "标题"), ("status", "状态"),
+LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办单位"), ("title", "标题"), ("status", "status"),
+                ("status_name", "状态"),
                 ("reply_due", "答复期限"), ("late_working_days", "超期(工作日，负数为剩余)"), ("level", "类别")]
 
 
@@ -69,7 +71,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
             "filters": {"from": start, "to": end, "domain": domain, "district": district},
             "units": [{**u.as_dict(), "unit_name": name(u.unit)} for u in units],
             "total": {**total.as_dict(), "unit_name": name("all")},
-            "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit)}
+            "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
+                      "status_name": STATUS_NAMES.get(item.status, item.status)}
                      for item in late],
         }
 

@@ -59,7 +59,7 @@
       tr.dataset.ticketId = t.ticket_id;
       tr.className = t.level;
       tr.append(cell(t.unit_name), cell(link(t.title || t.ticket_id, "/tickets/" + encodeURIComponent(t.ticket_id))),
-        cell(t.status), cell(when(t.reply_due)),
+        cell(t.status_name), cell(when(t.reply_due)),
         cell(t.level === "overdue" ? "超期 " + (t.late_working_days > 0 ? t.late_working_days : "<0.01")
                                    : "临期，剩余 " + (-t.late_working_days)));
       late.append(tr);

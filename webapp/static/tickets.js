@@ -42,7 +42,7 @@
       title.append(a);
       tr.append(title, cell(t.district), cell(t.ticket_type), cell(t.domain + " " + t.confidence.toFixed(2)));
       tr.append(cell(t.lead_unit_name || t.lead_unit), cell(t.reply_due ? t.reply_due.slice(0, 16).replace("T", " ") : null));
-      const status = cell(t.status); status.className = "badge " + t.status; tr.append(status);
+      const status = cell(t.status_name); status.className = "badge " + t.status; tr.append(status);
       rows.append(tr);
     }
     seenSeq = data.latest_seq;

@@ -225,11 +225,14 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F8
     page.fill("input[name=username]", "monitor")
     page.fill("input[name=password]", "monitor-demo")
     page.click("button[type=submit]")
-    page.wait_for_selector("#topics tbody tr")
+    page.wait_for_selector("#topics tbody tr[data-topic-id]")
     page.wait_for_function("document.getElementById('live').classList.contains('on')")
     total = int(page.locator("#m-total").inner_text())
     series = page.evaluate("window.__charts.volume.getOption().series.map(s => s.data.reduce((a, b) => a + b, 0))")
     assert sum(series) == total > 0
+    assert page.evaluate("window.__charts.volume.getOption().title[0].show") is False  # no "no tickets" note
+    legend = page.evaluate("window.__charts.channel.getOption().series.map(s => s.name)")
+    assert set(legend) <= {"热线 hotline", "网络 web"} and legend, legend
     painted = page.evaluate("""() => {
         const canvas = document.querySelector('#chart-volume canvas');
         const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;

@@ -253,6 +253,8 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
         received = [datetime.strptime(c.strip(), "%Y-%m-%d %H:%M")
                     for c in page.locator("#rows tr td:nth-child(1)").all_inner_texts()]
         assert all(now - timedelta(days=9) <= r <= now for r in received), (now, received)
+        page.screenshot(path=str(ARTIFACTS / "demo.png"))
+        page.close()
         # the units' side follows: the oldest tickets, sent first, have been accepted and replied to by now
         with demo.client() as client:
             deadline = time.monotonic() + 30
@@ -265,7 +267,15 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
             assert {e["actor"] for e in events} == {"demo"}
             times = [datetime.fromisoformat(t) for t in (ticket["received_at"], events[0]["at"], events[1]["at"])]
             assert times == sorted(times) and times[2] == datetime.fromisoformat(ticket["replied_at"])
-        page.screenshot(path=str(ARTIFACTS / "demo.png"))
+        # the replay starts with the oldest days: the opinion monitor's last hour is still empty, and says so
+        page = log_in(browser, demo, "monitor")
+        page.goto(demo.url + "/monitor")
+        page.select_option("#m-window", "hour")
+        page.wait_for_function("document.getElementById('m-total').textContent === '0'")
+        page.wait_for_function("window.__charts.volume.getOption().title[0].show === true")
+        assert page.evaluate("window.__charts.districts.getOption().title[0].text") == "该时段无工单 No tickets in this window"
+        assert "无热点话题" in page.locator("#topics tbody").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "demo-monitor-empty-hour.png"))
         page.close()
     finally:
         assert stop_stack(demo.process) == 0

@@ -20,9 +20,15 @@
   }
   function text(tag, content, className) { const el = document.createElement(tag); el.textContent = content; if (className) el.className = className; return el; }
 
-  function lines(chart, hours, series, stacked) {
+  const CHANNELS = { hotline: "热线 hotline", web: "网络 web" };
+  // A window without tickets says so in each chart, rather than showing bare axes.
+  const EMPTY = "该时段无工单 No tickets in this window";
+  const emptyTitle = (empty) => ({ show: empty, text: EMPTY, left: "center", top: "middle",
+                                   textStyle: { color: "#888", fontSize: 14, fontWeight: "normal" } });
+
+  function lines(chart, hours, series, stacked, empty) {
     chart.setOption({
-      tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 }, grid: { left: 40, right: 16, top: 40, bottom: 30 },
+      title: emptyTitle(empty), tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 }, grid: { left: 40, right: 16, top: 40, bottom: 30 },
       xAxis: { type: "category", data: hours.map(hourLabel) }, yAxis: { type: "value", minInterval: 1 },
       series: Object.entries(series).map(([name, data]) => ({ name, type: "line", data, smooth: true, stack: stacked ? "all" : undefined, areaStyle: stacked ? {} : undefined, showSymbol: false })),
     }, true);
@@ -57,11 +63,13 @@
     shown = mine;
     $("m-now").textContent = volume.now.slice(0, 16).replace("T", " ");
     $("m-total").textContent = volume.total;
-    lines(charts.volume, volume.hours, volume.by_domain, true);
-    lines(charts.channel, volume.hours, volume.by_channel, false);
+    const empty = volume.total === 0;
+    lines(charts.volume, volume.hours, volume.by_domain, true, empty);
+    lines(charts.channel, volume.hours,
+      Object.fromEntries(Object.entries(volume.by_channel).map(([c, data]) => [CHANNELS[c] || c, data])), false, empty);
     const districts = Object.entries(volume.by_district).slice(0, 12);
     charts.districts.setOption({
-      tooltip: {}, grid: { left: 70, right: 16, top: 10, bottom: 20 },
+      title: emptyTitle(empty), tooltip: {}, grid: { left: 70, right: 16, top: 10, bottom: 20 },
       xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", data: districts.map((d) => d[0]).reverse() },
       series: [{ type: "bar", data: districts.map((d) => d[1]).reverse() }],
     }, true);
@@ -79,6 +87,13 @@
       label.append(a);
       tr.append(label, text("td", t.members_in_window), text("td", t.likes), text("td", Object.keys(t.districts).join(" ") || "—"));
       tr.append(text("td", t.trend.map((n) => "▁▂▃▄▅▆▇█"[Math.min(7, n)]).join(""), "trend"));
+      body.append(tr);
+    }
+    if (!topics.topics.length) {
+      const td = text("td", "该时段无热点话题 No hot topics in this window", "quiet");
+      td.colSpan = 6;
+      const tr = document.createElement("tr");
+      tr.append(td);
       body.append(tr);
     }
 

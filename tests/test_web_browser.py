@@ -285,7 +285,9 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
     with stack.client("dispatcher") as client:
         # Received long ago, so it stands near the top of a queue that is oldest first.
         send(stack, [{"id": "queue-1", "title": "A6区幼儿园收费太高", "text": "幼儿园每月保教费三千元", "type": "投诉",
-                      "time": "2001-01-01 08:00"}])
+                      "time": "2001-01-01 08:00"},
+                     {"id": "queue-past", "title": "A6区幼儿园收费太高", "text": "幼儿园每月保教费三千元太贵", "type": "投诉",
+                      "time": "2000-06-01 08:00"}])  # the same title earlier: a similar past ticket
         ticket = None
         for _ in range(120):
             response = client.get("/api/tickets/hotline-queue-1")
@@ -304,6 +306,9 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
     page.wait_for_function("document.getElementById('q-title').textContent.includes('幼儿园')")
     assert "不归我单位" in page.locator("#q-returned").inner_text() or ticket["status"] == "pending_review"
     assert page.locator("#q-domains button").count() == 3
+    # a similar past ticket with the same title is told apart by when it came, and opens from the queue
+    past = page.wait_for_selector("#q-similar li:has(a[href='/tickets/hotline-queue-past'])")
+    assert past.inner_text().startswith("2000-06-01 08:00 A6区幼儿园收费太高 → ")
     second = page.locator("#q-domains button").nth(1).get_attribute("data-domain")
     page.keyboard.press("2")
     page.wait_for_function(f"document.getElementById('q-domain').value === {json.dumps(second)}")

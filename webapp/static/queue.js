@@ -81,8 +81,13 @@
     document.querySelectorAll("#q-domains button").forEach((b) => b.classList.toggle("chosen", b.dataset.domain === t.domain));
     const similar = await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/similar");
     $("q-similar").replaceChildren(...similar.tickets.map((s) => {
+      // when it came and a link to it, so that past tickets with the same title can be told apart and opened
       const li = document.createElement("li");
-      li.textContent = s.title + " → " + s.lead_unit_name + " (" + s.domain + ")";
+      const a = document.createElement("a");
+      a.href = "/tickets/" + encodeURIComponent(s.ticket_id);
+      a.target = "_blank";
+      a.textContent = s.title || s.ticket_id;
+      li.append(s.received_at.slice(0, 16).replace("T", " ") + " ", a, " → " + s.lead_unit_name + " (" + s.domain + ")");
       return li;
     }));
   }

@@ -1,6 +1,7 @@
 """The demo's intake: the bundled sample tickets and web messages in the order they were received, and the
 same records dated to the days just before a given moment, so that a demo run at any date shows a live
-centre (tickets of the last week, some still within their deadline) and not one left weeks ago.
+centre (tickets of the last week, some still within their deadline) and not one left weeks ago; and a few
+malformed records among them, as every real intake has, for the dead letters.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ HERE = Path(__file__).resolve().parent
 _LEADING_DATE = re.compile(r"^(\d{4})([/-])(\d{2})\2(\d{2})")
 
 
+# Each is refused at intake with its reason (see 退回记录 Dead letters); none has a time to move.
+MALFORMED: list[tuple[str, dict]] = [
+    ("hotline", {"id": "H-DEMO-EMPTY", "title": "", "text": "  ", "caller": "张伟", "type": "咨询"}),
+    ("web", {"id": "W-DEMO-BADTIME", "title": "小区停水三天", "text": "A3区某小区停水三天没有通知。", "time": "2026年13月45日"}),
+    ("web", {"title": "没有编号的留言", "text": "留言系统导出时丢了编号。"}),
+    ("web", {"id": "W-DEMO-LIKES", "title": "路灯不亮", "text": "A2区某路段路灯不亮。", "likes": -3}),
+]
+
+
 def sample_records() -> list[tuple[str, dict]]:
     """(channel, raw record) for every sample hotline ticket and web message, in the order of their times."""
     records = []
@@ -25,6 +35,14 @@ def sample_records() -> list[tuple[str, dict]]:
         with open(HERE / name, encoding="utf-8") as handle:
             records += [(channel, json.loads(line)) for line in handle if line.strip()]
     return sorted(records, key=lambda item: parse_timestamp(item[1]["time"]))
+
+
+def with_malformed(records: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """The records with the MALFORMED ones spread evenly among them."""
+    out = list(records)
+    for i, item in enumerate(reversed(MALFORMED)):
+        out.insert(len(records) * (len(MALFORMED) - i) // (len(MALFORMED) + 1), item)
+    return out
 
 
 def moved(record: dict, days: int) -> dict:

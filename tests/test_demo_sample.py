@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.timestamps import SHANGHAI, parse_timestamp
-from samples.demo import dated, moved, sample_records
+from samples.demo import MALFORMED, dated, moved, sample_records, with_malformed
 
 
 def shape(text: str) -> str:
@@ -54,3 +54,21 @@ def test_moved_crosses_months_and_years_and_refuses_a_time_without_a_date():
 
 def test_dated_of_nothing_is_nothing():
     assert dated([], datetime.now(SHANGHAI)) == []
+
+
+def test_each_malformed_record_of_the_demo_is_refused_with_a_reason_and_spread_through_the_replay():
+    from hotline.records import RecordError, decode, encode, to_ticket
+
+    now = datetime.now(SHANGHAI)
+    reasons = []
+    for channel, record in MALFORMED:
+        with pytest.raises(RecordError) as refused:
+            to_ticket(channel, decode(encode(record)), now)
+        reasons.append(str(refused.value))
+    assert len(set(reasons)) == len(MALFORMED), reasons  # each shows a different fault
+    records = sample_records()
+    out = with_malformed(records)
+    positions = [out.index(item) for item in MALFORMED]
+    assert len(out) == len(records) + len(MALFORMED) and positions == sorted(positions)
+    assert positions[0] > 40 and positions[-1] < len(out) - 40  # none in the first burst, none at the very end
+    assert [item for item in out if item not in MALFORMED] == records

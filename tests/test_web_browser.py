@@ -267,6 +267,13 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
             assert {e["actor"] for e in events} == {"demo"}
             times = [datetime.fromisoformat(t) for t in (ticket["received_at"], events[0]["at"], events[1]["at"])]
             assert times == sorted(times) and times[2] == datetime.fromisoformat(ticket["replied_at"])
+            # malformed records among the sample are refused, each with its reason
+            deadline = time.monotonic() + 30
+            while not (letters := [r for r in client.get("/api/rejections").json()["rejections"]
+                                   if r["source_ref"] == "H-DEMO-EMPTY"]):
+                assert time.monotonic() < deadline, "the demo's first malformed record is not among the dead letters"
+                time.sleep(1)
+            assert "empty text" in letters[0]["reason"]
         # the replay starts with the oldest days: the opinion monitor's last hour is still empty, and says so
         page = log_in(browser, demo, "monitor")
         page.goto(demo.url + "/monitor")

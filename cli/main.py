@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cli import services
-from cli.settings import ConfigError, load_settings, read_yaml
+from cli.settings import ConfigError, load_settings
 
 CHANNEL = click.Choice(["hotline", "web"])
 
@@ -114,13 +114,13 @@ def web(settings, host, port, bootstrap, db):
 
     from streams.producer import HotlineProducer
     from webapp.app import create_app
-    from webapp.auth import Users, session_secret
+    from webapp.auth import session_secret
 
     bootstrap = bootstrap or settings.bootstrap or None
     router = services.build_router(settings)
     app = create_app(
         store=services.store_for(settings, db),
-        users=Users.from_config(read_yaml(settings.users_file), str(settings.users_file)),
+        users=services.build_users(settings, router),
         router=router,
         lifecycle=services.build_lifecycle(settings, router),
         clock=services.build_clock(settings),

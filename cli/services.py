@@ -36,6 +36,19 @@ def build_router(settings: Settings) -> Router:
         raise ConfigError(f"{path}{f':{line}' if line else ''}: {exc}") from None
 
 
+def build_users(settings: Settings, router: Router):
+    """The users of config/users.yaml, each unit user's unit checked against the router's units; an error
+    names the file and the line of the entry at fault."""
+    from webapp.auth import Users, UsersConfigError
+
+    path = settings.users_file
+    try:
+        return Users.from_config(read_yaml(path), units=set(router.units))
+    except UsersConfigError as exc:
+        line = yaml_line(path, exc.where)
+        raise ConfigError(f"{path}{f':{line}' if line else ''}: {exc}") from None
+
+
 def build_calendar(settings: Settings) -> WorkCalendar:
     """chinese-calendar's holidays and make-up workdays, with config/calendar.yaml on top."""
     import chinese_calendar

@@ -58,7 +58,7 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
     if not _port_free(settings.web_host, settings.web_port):
         raise click.ClickException(f"port {settings.web_port} on {settings.web_host} is in use; set HOTLINE_WEB_PORT")
     try:
-        services.build_router(settings)  # configuration errors show now, not at the first ticket
+        services.build_users(settings, services.build_router(settings))  # configuration errors show now, not at the first ticket
         services.build_deadlines(settings)
         services.build_alert_policy(settings)
         services.build_opinion_settings(settings)

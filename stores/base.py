@@ -42,6 +42,7 @@ class TicketQuery:
     status: str | None = None
     district: str | None = None
     ticket_type: str | None = None
+    unit: str | None = None  # tickets this unit leads or assists in (协办): what a unit's user may see
     after_seq: int | None = None
     limit: int = 50
     offset: int = 0

@@ -198,6 +198,9 @@ class ElasticsearchStore:
 
     def search(self, query: TicketQuery) -> tuple[list[dict], int]:
         must = [{"term": {name: value}} for name, value in query.filters().items()]
+        if query.unit is not None:
+            must.append({"bool": {"should": [{"term": {"lead_unit": query.unit}}, {"term": {"co_units": query.unit}}],
+                                  "minimum_should_match": 1}})
         if query.after_seq is not None:
             must.append({"range": {"seq": {"gt": query.after_seq}}})
         must += [{"match_phrase": {"words": word}} for word in query.words if word.strip()]

@@ -682,6 +682,9 @@ class SQLiteStore:
         for name, value in query.filters().items():
             where.append(f"t.{name} = ?")
             params.append(value)
+        if query.unit is not None:
+            where.append("(t.lead_unit = ? OR EXISTS (SELECT 1 FROM json_each(t.co_units) WHERE value = ?))")
+            params += [query.unit, query.unit]
         if query.after_seq is not None:
             where.append("t.seq > ?")
             params.append(query.after_seq)

@@ -117,11 +117,10 @@ def test_the_web_intake_says_503_while_kafka_is_away_and_takes_tickets_again_aft
     from fastapi.testclient import TestClient
 
     from cli import services
-    from cli.settings import load_settings, read_yaml
+    from cli.settings import load_settings
     from streams.broker import EmbeddedBroker, create_topics
     from streams.producer import HotlineProducer
     from webapp.app import create_app
-    from webapp.auth import Users
 
     settings = load_settings({"HOTLINE_HOME": str(tmp_path)})
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
@@ -129,7 +128,7 @@ def test_the_web_intake_says_503_while_kafka_is_away_and_takes_tickets_again_aft
     try:
         create_topics(broker.bootstrap, settings.topics)
         router = services.build_router(settings)
-        app = create_app(store=store, users=Users.from_config(read_yaml(settings.users_file), str(settings.users_file)),
+        app = create_app(store=store, users=services.build_users(settings, router),
                          router=router, segmenter=services.segmenter(settings), secret="test",
                          producer=lambda: HotlineProducer(broker.bootstrap, delivery_timeout=4))
         with TestClient(app) as client:

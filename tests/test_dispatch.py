@@ -88,9 +88,10 @@ def test_units_and_supervisors_record_the_handling_loop_over_http(stack):
     tid = ticket["ticket_id"]
     events = f"/api/tickets/{tid}/events"
     with stack.client("dispatcher") as dispatcher, stack.client("unit") as unit, stack.client("supervisor") as supervisor:
-        if ticket["status"] == "pending_review":
-            assert dispatcher.post(f"/api/tickets/{tid}/dispatch", json={}).status_code == 202
-            until_status(dispatcher, tid, "dispatched")
+        if ticket["status"] == "pending_review":  # to the demo unit user's unit (config/users.yaml)
+            assert dispatcher.post(f"/api/tickets/{tid}/dispatch", json={"lead_unit": "housing"}).status_code == 202
+            ticket = until_status(dispatcher, tid, "dispatched")
+        assert ticket["lead_unit"] == "housing", "the unit user below sees only its unit's tickets"
         refused = unit.post(events, json={"kind": "callback", "data": {"satisfaction": "满意"}})
         assert refused.status_code == 403 and "supervise" in refused.json()["detail"]
         early = supervisor.post(events, json={"kind": "closed"})

@@ -98,6 +98,20 @@ def test_full_text_search_and_filters(store):
     assert total == 2
 
 
+def test_a_units_tickets_are_those_it_leads_or_assists_in(store):
+    store.write_tickets([make_ticket(1), make_ticket(2), make_ticket(3, co_units=["a1-gov", "ecology-environment"]),
+                         make_ticket(4, co_units=[])])
+    _, total = store.search(TicketQuery(unit="housing"))
+    assert total == 2  # 1 and 3 lead
+    rows, total = store.search(TicketQuery(unit="ecology-environment"))
+    assert total == 3 and {r["ticket_id"] for r in rows} == {"web-2", "web-3", "web-4"}
+    rows, total = store.search(TicketQuery(unit="a1-gov"))
+    assert {r["ticket_id"] for r in rows} == {"web-1", "web-2", "web-3"}
+    rows, total = store.search(TicketQuery(unit="a1-gov", domain="城乡建设", words=["物业"]))
+    assert {r["ticket_id"] for r in rows} == {"web-1", "web-3"}
+    assert store.search(TicketQuery(unit="a1"))[1] == 0  # a whole unit id, not a part of one
+
+
 def test_facets_count_tickets(store):
     store.write_tickets([make_ticket(n) for n in range(1, 6)])
     facets = store.facets()

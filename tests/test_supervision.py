@@ -104,9 +104,11 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
         assert client.post("/api/intake/hotline", json=records).status_code == 202
         for n in range(2):
             ticket = wait_until(lambda: (r := client.get(f"/api/tickets/hotline-page-{n}")).status_code == 200 and r.json(), 60)
-            if ticket["status"] == "pending_review":
-                assert client.post(f"/api/tickets/hotline-page-{n}/dispatch", json={}).status_code == 202
-                wait_until(lambda: client.get(f"/api/tickets/hotline-page-{n}").json()["status"] == "dispatched", 60)
+            if ticket["status"] == "pending_review":  # page-0 to the demo unit user's unit (config/users.yaml)
+                body = {"lead_unit": "housing"} if n == 0 else {}
+                assert client.post(f"/api/tickets/hotline-page-{n}/dispatch", json=body).status_code == 202
+                ticket = wait_until(lambda: (t := client.get(f"/api/tickets/hotline-page-{n}").json())["status"] == "dispatched" and t, 60)
+            assert n or ticket["lead_unit"] == "housing", "the unit user below sees only its unit's tickets"
     with replay.client("unit") as unit:  # a unit replies late to one of them: the figures count it
         tid = "hotline-page-0"
         assert unit.post(f"/api/tickets/{tid}/events", json={"kind": "replied", "data": {"reply": "已答复"}}).status_code == 202

@@ -78,7 +78,8 @@ def test_list_updates_live_and_detail_hides_personal_data_from_a_monitor(browser
     page.reload()  # the filters' choices are those of the tickets stored when the page loads
     page.wait_for_selector("tr[data-ticket-id='hotline-browser-live']")
     options = page.locator("#f-status option").all_inner_texts()[1:]
-    assert options and all(re.fullmatch(r"(待派单|已派单) \(\d+\)", o) for o in options), options
+    names = "|".join(STATUS_NAMES.values())
+    assert options and all(re.fullmatch(rf"({names}) \(\d+\)", o) for o in options), options
     assert all(s.locator("option").first.inner_text() for s in page.locator("#filters select").all())
 
     # Search narrows the list.
@@ -180,9 +181,10 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
     send(stack, [{"id": "browser-loop", "title": "A3区路灯不亮", "text": "小区门口路灯坏了一个月", "type": "求助"}])
     with stack.client("dispatcher") as client:
         ticket = wait_until(lambda: (r := client.get("/api/tickets/hotline-browser-loop")).status_code == 200 and r.json(), 60)
-        if ticket["status"] == "pending_review":
-            assert client.post("/api/tickets/hotline-browser-loop/dispatch", json={}).status_code == 202
-            wait_until(lambda: client.get("/api/tickets/hotline-browser-loop").json()["status"] == "dispatched", 60)
+        if ticket["status"] == "pending_review":  # to the demo unit user's unit (config/users.yaml)
+            assert client.post("/api/tickets/hotline-browser-loop/dispatch", json={"lead_unit": "housing"}).status_code == 202
+            ticket = wait_until(lambda: (t := client.get("/api/tickets/hotline-browser-loop").json())["status"] == "dispatched" and t, 60)
+        assert ticket["lead_unit"] == "housing", "the unit user below sees only its unit's tickets"
 
     def record(page, kind, **fields):
         page.select_option("#event-kind", kind)

@@ -151,9 +151,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/tickets/{ticket_id}", response_class=HTMLResponse)
     async def ticket_page(request: Request, ticket_id: str, user: User = Depends(page_user)):
-        ticket = await run_in_threadpool(store.get_ticket, ticket_id)
-        if ticket is None:
-            raise HTTPException(404, f"no ticket {ticket_id}")
+        ticket = await run_in_threadpool(stored_for, ticket_id, user)
         events = await run_in_threadpool(store.ticket_events, ticket_id)
         actions = [k for k in EVENT_KINDS if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
@@ -163,6 +161,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
+        centre_only(user)
         letters = await run_in_threadpool(store.recent_rejections, 500)
         total = await run_in_threadpool(store.count_rejections)
         return render(request, "rejected.html", user, letters=[_visible_letter(r, user) for r in letters], total=total)
@@ -175,14 +174,16 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/api/tickets")
     async def api_tickets(
         request: Request, q: str = "", channel: str | None = None, domain: str | None = None,
-        lead_unit: str | None = None, status: str | None = None, district: str | None = None,
-        ticket_type: str | None = None, after_seq: int | None = None, limit: int = 50, offset: int = 0,
-        user: User = Depends(api_user),
+        subdomain: str | None = None, lead_unit: str | None = None, status: str | None = None,
+        district: str | None = None, ticket_type: str | None = None, after_seq: int | None = None, limit: int = 50,
+        offset: int = 0, user: User = Depends(api_user),
     ):
+        """Tickets newest first, by words and filters; a unit's user gets only its unit's tickets."""
         query = TicketQuery(
             words=segmenter.tokens(q) if q.strip() else [], channel=channel or None, domain=domain or None,
-            lead_unit=lead_unit or None, status=status or None, district=district or None,
-            ticket_type=ticket_type or None, after_seq=after_seq, limit=max(1, min(limit, 500)), offset=max(0, offset),
+            subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
+            district=district or None, ticket_type=ticket_type or None, unit=user.unit, after_seq=after_seq,
+            limit=max(1, min(limit, 500)), offset=max(0, offset),
         )
         rows, total = await run_in_threadpool(store.search, query)
         return {"total": total, "latest_seq": await run_in_threadpool(store.latest_seq),
@@ -191,9 +192,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/api/tickets/{ticket_id}")
     async def api_ticket(ticket_id: str, user: User = Depends(api_user)):
-        ticket = await run_in_threadpool(store.get_ticket, ticket_id)
-        if ticket is None:
-            raise HTTPException(404, f"no ticket {ticket_id}")
+        ticket = await run_in_threadpool(stored_for, ticket_id, user)
         return {**_visible(ticket, user), "topic": _with_label(await run_in_threadpool(store.topic_of, ticket_id))}
 
     @app.get("/api/facets")
@@ -203,6 +202,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/api/rejections")
     async def api_rejections(limit: int = 500, user: User = Depends(api_user)):
         """The newest dead letters; payloads are masked for roles that may not see personal data."""
+        centre_only(user)
         letters = await run_in_threadpool(store.recent_rejections, max(1, min(limit, 5000)))
         return {"total": await run_in_threadpool(store.count_rejections),
                 "rejections": [_visible_letter(r, user) for r in letters]}
@@ -257,11 +257,19 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             raise HTTPException(403, f"role {user.role.name} may not dispatch tickets")
         return user
 
-    def stored_or_404(ticket_id: str) -> dict:
+    def stored_for(ticket_id: str, user: User) -> dict:
+        """The stored ticket, if this user may see it: 404 if there is none, 403 if it is another unit's."""
         ticket = store.get_ticket(ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
+        if not user.sees(ticket):
+            raise HTTPException(403, f"ticket {ticket_id} is not with {unit_names.get(user.unit, user.unit)}: "
+                                     "a unit sees the tickets it leads or assists in")
         return ticket
+
+    def centre_only(user: User) -> None:
+        if user.unit is not None:
+            raise HTTPException(403, "dead letters are kept by the hotline centre, not shown to units")
 
     def suggestion(ticket: dict, domain: str) -> dict:
         prediction = Prediction(label=domain, confidence=1.0, top=[(domain, 1.0)], model_version="dispatcher")
@@ -285,20 +293,22 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/api/tickets/{ticket_id}/suggest")
     async def api_suggest(ticket_id: str, domain: str, user: User = Depends(dispatcher)):
-        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        ticket = await run_in_threadpool(stored_for, ticket_id, user)
         return suggestion(ticket, domain)
 
     @app.get("/api/tickets/{ticket_id}/similar")
     async def api_similar(ticket_id: str, limit: int = 5, user: User = Depends(api_user)):
         def find():
-            stored_or_404(ticket_id)
-            return store.similar(ticket_id, store.segmented_text(ticket_id).split(), max(1, min(limit, 20)))
+            stored_for(ticket_id, user)
+            found = store.similar(ticket_id, store.segmented_text(ticket_id).split(), max(1, min(limit, 20)))
+            return [t for t in found if user.sees(t)]
         return {"tickets": [{"ticket_id": t["ticket_id"], "title": t["title"], "domain": t["domain"],
                              "lead_unit": t["lead_unit"], "lead_unit_name": unit_names.get(t["lead_unit"], t["lead_unit"]),
                              "received_at": t["received_at"]} for t in await run_in_threadpool(find)]}
 
     @app.get("/api/tickets/{ticket_id}/events")
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):
+        await run_in_threadpool(stored_for, ticket_id, user)
         return {"events": await run_in_threadpool(store.ticket_events, ticket_id)}
 
     def emit(kind: str, ticket: dict, actor: User, data: dict, event_id: str | None = None,
@@ -319,7 +329,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def api_dispatch(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
         """Send a waiting ticket to a unit: the suggestion as it is, or corrected (domain and/or unit)."""
         body = await _json_object(request)
-        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        ticket = await run_in_threadpool(stored_for, ticket_id, user)
         domain = body.get("domain") or ticket["domain"]
         if domain not in domains:
             raise HTTPException(400, f"unknown domain {domain!r}")
@@ -341,7 +351,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def api_return(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
         """Record a unit's return (退单) with its reason; the ticket goes back to the queue."""
         body = await _json_object(request)
-        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        ticket = await run_in_threadpool(stored_for, ticket_id, user)
         data = {"reason": str(body.get("reason") or "").strip(), "unit": body.get("unit") or ticket["lead_unit"]}
         return await run_in_threadpool(emit, "returned", ticket, user, data)
 
@@ -370,7 +380,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
                 raise HTTPException(400, f"at: {exc}") from None
             if at > clock() + timedelta(minutes=5):
                 raise HTTPException(400, f"at: {at.isoformat()} is in the future")
-        ticket = await run_in_threadpool(stored_or_404, ticket_id)
+        ticket = await run_in_threadpool(stored_for, ticket_id, user)
         if kind == "merged" and data.get("into") and await run_in_threadpool(store.get_ticket, str(data["into"])) is None:
             raise HTTPException(400, f"no ticket {data['into']} to merge into")
         return await run_in_threadpool(emit, kind, ticket, user, data, event_id, at)

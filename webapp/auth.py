@@ -15,7 +15,11 @@ _ITERATIONS = 200_000
 
 
 class UsersConfigError(ValueError):
-    pass
+    """users.yaml is inconsistent; `where` is the path to the entry at fault (for its line number)."""
+
+    def __init__(self, message: str, where: tuple = ()):
+        super().__init__(message)
+        self.where = where
 
 
 def hash_password(password: str, salt: str | None = None, iterations: int = _ITERATIONS) -> str:
@@ -49,6 +53,10 @@ class User:
     username: str
     role: Role
     display_name: str
+    unit: str | None = None  # a unit's user sees only the tickets that unit leads or assists in
+
+    def sees(self, ticket: dict) -> bool:
+        return self.unit is None or ticket["lead_unit"] == self.unit or self.unit in (ticket.get("co_units") or ())
 
 
 class Users:
@@ -57,28 +65,36 @@ class Users:
         self._users = users
 
     @classmethod
-    def from_config(cls, data: dict, source: str = "users.yaml") -> "Users":
+    def from_config(cls, data: dict, units: set[str] | None = None) -> "Users":
+        """units: the unit ids a user's `unit` may name (None: not checked)."""
         roles = {}
         for name, spec in (data.get("roles") or {}).items():
             if name not in ROLES:
-                raise UsersConfigError(f"{source}: unknown role {name!r} (roles are {', '.join(ROLES)})")
+                raise UsersConfigError(f"unknown role {name!r} (roles are {', '.join(ROLES)})", ("roles", name))
             spec = spec or {}
             unknown = set(spec) - set(PERMISSIONS)
             if unknown:
-                raise UsersConfigError(f"{source}: role {name!r}: unknown permission(s) {', '.join(sorted(unknown))} "
-                                       f"(permissions are {', '.join(PERMISSIONS)})")
+                raise UsersConfigError(f"role {name!r}: unknown permission(s) {', '.join(sorted(unknown))} "
+                                       f"(permissions are {', '.join(PERMISSIONS)})", ("roles", name))
             roles[name] = Role(name, **{p: bool(spec.get(p, False)) for p in PERMISSIONS})
         users = {}
-        for entry in data.get("users") or []:
+        for i, entry in enumerate(data.get("users") or []):
+            where = ("users", i)
             try:
                 username, role, password = entry["username"], entry["role"], entry["password"]
             except (KeyError, TypeError):
-                raise UsersConfigError(f"{source}: each user needs username, role and password (a hash)") from None
+                raise UsersConfigError(f"each user needs username, role and password (a hash)", where) from None
             if role not in roles:
-                raise UsersConfigError(f"{source}: user {username!r} has undefined role {role!r}")
+                raise UsersConfigError(f"user {username!r} has undefined role {role!r}", where)
             if not str(password).startswith("pbkdf2_sha256$"):
-                raise UsersConfigError(f"{source}: user {username!r}: password must be a hash from `hotline hash-password`")
-            users[username] = (User(username, roles[role], entry.get("name", username)), password)
+                raise UsersConfigError(f"user {username!r}: password must be a hash from `hotline hash-password`", where)
+            unit = entry.get("unit")
+            if role == "unit" and not unit:
+                raise UsersConfigError(f"user {username!r} has role unit: name its unit (`unit:`, "
+                                       "a unit id from config/routing.yaml)", where)
+            if unit is not None and (units is not None and unit not in units):
+                raise UsersConfigError(f"user {username!r}: unknown unit {unit!r} (not in config/routing.yaml)", where)
+            users[username] = (User(username, roles[role], entry.get("name", username), unit), password)
         return cls(roles, users)
 
     def authenticate(self, username: str, password: str) -> User | None:

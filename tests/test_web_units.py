@@ -1,0 +1,89 @@
+"""A unit's user (承办单位) sees only the tickets its unit leads or assists in, and no dead letters; the web app
+on a real SQLite file through FastAPI's test client (no Kafka: nothing here sends to it). users.yaml names each
+unit user's unit, checked at start-up with the file and line."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cli import services
+from cli.settings import PROJECT_DIR, ConfigError, load_settings
+from hotline.deadletters import make_rejection
+from stores.sqlite import SQLiteStore
+from tests.test_store_contract import T0, make_ticket
+from webapp.app import create_app
+
+
+@pytest.fixture
+def app(tmp_path):
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home")})
+    store = SQLiteStore(tmp_path / "store.db")
+    # make_ticket: odd numbers lead housing, even ones ecology-environment; both assisted by a1-gov
+    store.write_tickets([make_ticket(1, subdomain="物业服务"), make_ticket(2),
+                         make_ticket(3, co_units=["housing"], lead_unit="transport"), make_ticket(4, co_units=[])])
+    store.write_rejections([make_rejection("web", "bad-1", "normalise", "empty text", b'{"id": "bad-1"}', T0)])
+    router = services.build_router(settings)
+    yield create_app(store=store, users=services.build_users(settings, router), router=router,
+                     segmenter=services.segmenter(settings), secret="test")
+    store.close()
+
+
+def get(app, user: str, path: str, **params):
+    """The API with HTTP Basic; a page (not under /api) in a logged-in session, as a browser asks for it."""
+    with TestClient(app) as client:
+        if path.startswith("/api/"):
+            return client.get(path, params=params, auth=(user, f"{user}-demo"))
+        assert client.post("/login", data={"username": user, "password": f"{user}-demo"}).status_code == 200
+        return client.get(path, params=params, follow_redirects=False)
+
+
+def test_a_unit_lists_only_the_tickets_it_leads_or_assists_in(app):
+    listed = get(app, "unit", "/api/tickets").json()
+    assert {t["ticket_id"] for t in listed["tickets"]} == {"web-1", "web-3"} and listed["total"] == 2
+    # a filter cannot widen it
+    assert get(app, "unit", "/api/tickets", lead_unit="ecology-environment").json()["total"] == 0
+    assert get(app, "dispatcher", "/api/tickets").json()["total"] == 4
+
+
+def test_another_units_ticket_is_refused_with_the_reason(app):
+    for path in ("/api/tickets/web-2", "/api/tickets/web-2/events", "/api/tickets/web-2/similar", "/tickets/web-2"):
+        refused = get(app, "unit", path)
+        assert refused.status_code == 403, path
+        assert "not with A市住房和城乡建设局" in refused.text, path
+    assert get(app, "unit", "/api/tickets/web-3").status_code == 200  # assisting (协办)
+    assert get(app, "unit", "/api/tickets/web-1/events").status_code == 200
+    assert get(app, "dispatcher", "/api/tickets/web-2").status_code == 200
+    assert get(app, "unit", "/api/tickets/web-9").status_code == 404
+
+
+def test_dead_letters_are_the_centres(app):
+    assert get(app, "unit", "/api/rejections").status_code == 403
+    assert get(app, "unit", "/rejected").status_code == 403
+    assert 'href="/rejected"' not in get(app, "unit", "/tickets").text
+    assert get(app, "dispatcher", "/api/rejections").json()["total"] == 1
+    assert 'href="/rejected"' in get(app, "dispatcher", "/tickets").text
+
+
+def test_the_second_level_topic_filter_narrows_the_list(app):
+    listed = get(app, "dispatcher", "/api/tickets", subdomain="物业服务").json()
+    assert [t["ticket_id"] for t in listed["tickets"]] == ["web-1"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ("role: unit, unit: housing,", "user 'unit' has role unit: name its unit"),
+    ("unit: housing,", "user 'unit': unknown unit 'housnig'"),
+])
+def test_a_unit_user_without_a_known_unit_is_refused_at_start_with_its_line(tmp_path, change, message):
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_DIR / "config", config)
+    users = config / "users.yaml"
+    lines = users.read_text(encoding="utf-8").splitlines()
+    number = next(i for i, line in enumerate(lines) if "username: unit," in line)
+    lines[number] = lines[number].replace(change, "role: unit," if change.startswith("role") else "unit: housnig,")
+    users.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home"), "HOTLINE_CONFIG_DIR": str(config)})
+    with pytest.raises(ConfigError, match=rf"^{users}:{number + 1}: {message}"):
+        services.build_users(settings, services.build_router(settings))

@@ -53,6 +53,9 @@ def test_another_units_ticket_is_refused_with_the_reason(app):
         refused = get(app, "unit", path)
         assert refused.status_code == 403, path
         assert "not with A市住房和城乡建设局" in refused.text, path
+    with TestClient(app) as client:  # nor can it act on one
+        acted = client.post("/api/tickets/web-2/events", json={"kind": "accepted"}, auth=("unit", "unit-demo"))
+        assert acted.status_code == 403 and "not with" in acted.text
     assert get(app, "unit", "/api/tickets/web-3").status_code == 200  # assisting (协办)
     assert get(app, "unit", "/api/tickets/web-1/events").status_code == 200
     assert get(app, "dispatcher", "/api/tickets/web-2").status_code == 200

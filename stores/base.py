@@ -69,8 +69,8 @@ class Store(Protocol):
     def search(self, query: TicketQuery) -> tuple[list[dict], int]:
         """Matching tickets (newest first) and the total number that match."""
 
-    def facets(self) -> dict[str, dict[str, int]]:
-        """Ticket counts per value of each filter field."""
+    def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
+        """Ticket counts per value of each filter field; of the tickets a unit leads or assists in, if given."""
 
     def iter_tickets(self) -> Iterator[dict]: ...
 

@@ -199,8 +199,7 @@ class ElasticsearchStore:
     def search(self, query: TicketQuery) -> tuple[list[dict], int]:
         must = [{"term": {name: value}} for name, value in query.filters().items()]
         if query.unit is not None:
-            must.append({"bool": {"should": [{"term": {"lead_unit": query.unit}}, {"term": {"co_units": query.unit}}],
-                                  "minimum_should_match": 1}})
+            must.append(_unit_filter(query.unit))
         if query.after_seq is not None:
             must.append({"range": {"seq": {"gt": query.after_seq}}})
         must += [{"match_phrase": {"words": word}} for word in query.words if word.strip()]
@@ -209,8 +208,9 @@ class ElasticsearchStore:
                                   track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)
         return [self._ticket(h) for h in response["hits"]["hits"]], response["hits"]["total"]["value"]
 
-    def facets(self) -> dict[str, dict[str, int]]:
+    def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
         response = self.es.search(index=self._read("tickets"), size=0,
+                                  query=_unit_filter(unit) if unit is not None else {"match_all": {}},
                                   aggs={name: {"terms": {"field": name, "size": 1000}} for name in FILTERS},
                                   ignore_unavailable=True, allow_no_indices=True)
         aggs = response.get("aggregations", {})
@@ -583,3 +583,8 @@ class ElasticsearchStore:
         except NotFoundError:
             return False
         return True
+
+
+def _unit_filter(unit: str) -> dict:
+    """The tickets a unit leads or assists in."""
+    return {"bool": {"should": [{"term": {"lead_unit": unit}}, {"term": {"co_units": unit}}], "minimum_should_match": 1}}

@@ -179,6 +179,8 @@ CREATE TABLE IF NOT EXISTS rejections (
 """
 
 _JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings")
+# the tickets a unit leads or assists in (two parameters: the unit, twice)
+_UNIT_CLAUSE = "(t.lead_unit = ? OR EXISTS (SELECT 1 FROM json_each(t.co_units) WHERE value = ?))"
 # Columns added after the first version of the schema: (name, type) for ALTER TABLE.
 MIGRATIONS = (
     ("ticket_type_source", "TEXT"), ("type_confidence", "REAL"), ("returns", "INTEGER NOT NULL DEFAULT 0"),
@@ -683,7 +685,7 @@ class SQLiteStore:
             where.append(f"t.{name} = ?")
             params.append(value)
         if query.unit is not None:
-            where.append("(t.lead_unit = ? OR EXISTS (SELECT 1 FROM json_each(t.co_units) WHERE value = ?))")
+            where.append(_UNIT_CLAUSE)
             params += [query.unit, query.unit]
         if query.after_seq is not None:
             where.append("t.seq > ?")
@@ -701,12 +703,14 @@ class SQLiteStore:
         ).fetchall()
         return [self._ticket(r) for r in rows], total
 
-    def facets(self) -> dict[str, dict[str, int]]:
+    def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
         db = self._connect()
+        scope, params = (f" AND {_UNIT_CLAUSE}", (unit, unit)) if unit is not None else ("", ())
         out = {}
         for name in FILTERS:
             rows = db.execute(
-                f"SELECT {name}, count(*) FROM tickets WHERE {name} IS NOT NULL GROUP BY {name} ORDER BY count(*) DESC"
+                f"SELECT {name}, count(*) FROM tickets t WHERE {name} IS NOT NULL{scope} GROUP BY {name} ORDER BY count(*) DESC",
+                params,
             ).fetchall()
             out[name] = {row[0]: row[1] for row in rows}
         return out

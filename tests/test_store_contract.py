@@ -117,6 +117,9 @@ def test_facets_count_tickets(store):
     facets = store.facets()
     assert facets["domain"] == {"城乡建设": 3, "环境保护": 2}
     assert facets["channel"] == {"web": 5}
+    store.write_tickets([make_ticket(6, co_units=["housing"])])
+    assert store.facets(unit="housing")["lead_unit"] == {"housing": 3, "ecology-environment": 1}
+    assert store.facets(unit="nobody") == {name: {} for name in facets}
 
 
 def test_dead_letters_are_idempotent_and_keep_the_payload(store):

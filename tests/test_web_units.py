@@ -46,6 +46,9 @@ def test_a_unit_lists_only_the_tickets_it_leads_or_assists_in(app):
     # a filter cannot widen it
     assert get(app, "unit", "/api/tickets", lead_unit="ecology-environment").json()["total"] == 0
     assert get(app, "dispatcher", "/api/tickets").json()["total"] == 4
+    # the filters' counts are of the same tickets
+    assert get(app, "unit", "/api/facets").json()["lead_unit"] == {"housing": 1, "transport": 1}
+    assert get(app, "dispatcher", "/api/facets").json()["lead_unit"]["ecology-environment"] == 2
 
 
 def test_another_units_ticket_is_refused_with_the_reason(app):

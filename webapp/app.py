@@ -146,7 +146,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/tickets", response_class=HTMLResponse)
     async def tickets_page(request: Request, user: User = Depends(page_user)):
-        facets = await run_in_threadpool(store.facets)
+        facets = await run_in_threadpool(store.facets, user.unit)
         return render(request, "tickets.html", user, facets=facets, filters=FILTERS)
 
     @app.get("/tickets/{ticket_id}", response_class=HTMLResponse)
@@ -197,7 +197,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/api/facets")
     async def api_facets(user: User = Depends(api_user)):
-        return await run_in_threadpool(store.facets)
+        return await run_in_threadpool(store.facets, user.unit)
 
     @app.get("/api/rejections")
     async def api_rejections(limit: int = 500, user: User = Depends(api_user)):

@@ -75,9 +75,11 @@ def test_list_updates_live_and_detail_hides_personal_data_from_a_monitor(browser
     # statuses are named as the centre names them, in the list and in the filter; every filter has its label
     statuses = page.locator("#rows tr td:last-child").all_inner_texts()
     assert statuses and set(statuses) <= set(STATUS_NAMES.values()), statuses
-    page.reload()  # the filters' choices are those of the tickets stored when the page loads
-    page.wait_for_selector("tr[data-ticket-id='hotline-browser-live']")
+    # the filters' choices and counts follow the list live, and count the same tickets
+    page.wait_for_function("document.querySelectorAll('#f-status option').length > 1")
     options = page.locator("#f-status option").all_inner_texts()[1:]
+    listed = int(page.locator("#total").inner_text().split()[0])
+    assert sum(int(re.search(r"\((\d+)\)$", o).group(1)) for o in options) == listed
     names = "|".join(STATUS_NAMES.values())
     assert options and all(re.fullmatch(rf"({names}) \(\d+\)", o) for o in options), options
     assert all(s.locator("option").first.inner_text() for s in page.locator("#filters select").all())

@@ -147,7 +147,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/tickets", response_class=HTMLResponse)
     async def tickets_page(request: Request, user: User = Depends(page_user)):
         facets = await run_in_threadpool(store.facets, user.unit)
-        return render(request, "tickets.html", user, facets=facets, filters=FILTERS)
+        return render(request, "tickets.html", user, facets=facets, filters=FILTERS,
+                      names={"lead_unit": unit_names, "status": STATUS_NAMES})
 
     @app.get("/tickets/{ticket_id}", response_class=HTMLResponse)
     async def ticket_page(request: Request, ticket_id: str, user: User = Depends(page_user)):

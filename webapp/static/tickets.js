@@ -1,10 +1,12 @@
 // Ticket list: fetches /api/tickets with the current search and filters, and refreshes
-// whenever /api/stream reports new tickets; rows that arrived since the last view are marked.
+// whenever /api/stream reports new tickets; rows that arrived since the last view are marked. The filters'
+// choices and counts (/api/facets) are refreshed with the list, so they count the same tickets.
 (function () {
   const rows = document.getElementById("rows");
   const total = document.getElementById("total");
   const live = document.getElementById("live");
   const form = document.getElementById("filters");
+  const names = JSON.parse(document.getElementById("filter-names").textContent);
   let seenSeq = null;
   // Filters given in the address (drill-down links such as /tickets?lead_unit=housing) start selected.
   for (const [name, value] of new URLSearchParams(location.search)) if (form.elements[name]) form.elements[name].value = value;
@@ -16,6 +18,25 @@
     return p;
   }
 
+  // Each filter keeps its label (the first option) and its chosen value, even one no ticket has any more; one
+  // being chosen from (it has the focus) is left as it is until the next refresh.
+  function showFacets(facets) {
+    for (const select of form.querySelectorAll("select")) {
+      if (select === document.activeElement) continue;
+      const counts = Object.assign({}, facets[select.name] || {});
+      const chosen = select.value;
+      if (chosen && !(chosen in counts)) counts[chosen] = 0;
+      const options = Object.entries(counts).map(([value, count]) => {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = ((names[select.name] || {})[value] || value) + " (" + count + ")";
+        return option;
+      });
+      select.replaceChildren(select.options[0], ...options);
+      select.value = chosen;
+    }
+  }
+
   function cell(text) { const td = document.createElement("td"); td.textContent = text == null ? "—" : text; return td; }
 
   // Refreshes overlap (typing, live events): an answer older than the one shown is dropped, so a slow answer
@@ -23,11 +44,15 @@
   let asked = 0, shown = 0;
   async function refresh() {
     const mine = ++asked;
-    const response = await fetch("/api/tickets?" + params().toString(), { credentials: "same-origin" });
-    if (response.status === 401) { location.href = "/login?next=/tickets"; return; }
-    const data = await response.json();
+    const [response, facetsResponse] = await Promise.all([
+      fetch("/api/tickets?" + params().toString(), { credentials: "same-origin" }),
+      fetch("/api/facets", { credentials: "same-origin" }),
+    ]);
+    if (response.status === 401 || facetsResponse.status === 401) { location.href = "/login?next=/tickets"; return; }
+    const [data, facets] = await Promise.all([response.json(), facetsResponse.json()]);
     if (mine < shown) return;
     shown = mine;
+    showFacets(facets);
     total.textContent = data.total + " 条工单 tickets";
     rows.replaceChildren();
     for (const t of data.tickets) {

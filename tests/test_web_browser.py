@@ -57,6 +57,23 @@ def test_no_ticket_data_without_logging_in(browser, stack):
     page.close()
 
 
+def test_a_page_whose_session_lapses_goes_to_the_log_in_and_back(browser, stack):
+    page = browser.new_page()
+    page.goto(stack.url + "/login?next=/tickets")
+    page.fill("input[name=username]", "monitor")
+    page.fill("input[name=password]", "monitor-demo")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#total:not(:text('…'))")
+    page.context.clear_cookies()  # the session is gone; the page's next refresh is answered 401
+    page.fill("#q", "物业")
+    page.wait_for_url("**/login?next=*", timeout=10_000)
+    page.fill("input[name=username]", "monitor")
+    page.fill("input[name=password]", "monitor-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(stack.url + "/tickets")
+    page.close()
+
+
 def test_list_updates_live_and_detail_hides_personal_data_from_a_monitor(browser, stack):
     ARTIFACTS.mkdir(exist_ok=True)
     send(stack, [{"id": "browser-1", "title": "A2区小区物业乱收费", "text": "物业费上涨，电梯坏了，我的电话13700001111",

@@ -11,13 +11,7 @@
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
   const hourLabel = (h) => h.slice(5, 10) + " " + h.slice(11, 13) + "时";
 
-  async function json(url, options) {
-    const r = await fetch(url, Object.assign({ credentials: "same-origin" }, options));
-    if (r.status === 401) { location.href = "/login?next=/monitor"; throw new Error("login"); }
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.detail || r.statusText);
-    return body;
-  }
+  const json = Live.json;
   function text(tag, content, className) { const el = document.createElement(tag); el.textContent = content; if (className) el.className = className; return el; }
 
   const CHANNELS = { hotline: "热线 hotline", web: "网络 web" };
@@ -50,17 +44,13 @@
     }
   }
 
-  // Refreshes overlap (live events, a change of window): an answer older than the one shown is dropped, so a
-  // slow answer for an earlier window never replaces the figures of a later one.
-  let asked = 0, shown = 0;
-  async function refresh() {
-    const mine = ++asked;
+  // a slow answer for an earlier window never replaces the figures of a later one (Live.latest)
+  const refresh = Live.latest(() => {
     const window_ = $("m-window").value;
-    const [volume, topics, alerts] = await Promise.all([
-      json("/api/monitor/volume?window=" + window_), json("/api/monitor/topics?window=" + window_), json("/api/monitor/alerts"),
-    ]);
-    if (mine < shown) return;
-    shown = mine;
+    return Promise.all([json("/api/monitor/volume?window=" + window_), json("/api/monitor/topics?window=" + window_),
+                        json("/api/monitor/alerts")]);
+  }, draw);
+  function draw([volume, topics, alerts]) {
     $("m-now").textContent = volume.now.slice(0, 16).replace("T", " ");
     $("m-total").textContent = volume.total;
     const empty = volume.total === 0;

@@ -10,20 +10,12 @@
   let items = [], index = 0, selectedId = null, sent = new Set();
 
   const $ = (id) => document.getElementById(id);
-  const json = (url, options) => fetch(url, Object.assign({ credentials: "same-origin" }, options)).then(async (r) => {
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.detail || r.statusText);
-    return body;
-  });
+  const json = Live.json;
 
-  // Loads overlap (live events, a dispatch): an answer older than the one shown is dropped, so a slow answer
-  // never brings back a ticket that a later one no longer lists (dispatched by someone else meanwhile).
-  let asked = 0, shown = 0;
-  async function load() {
-    const mine = ++asked;
-    const data = await json("/api/queue");
-    if (mine < shown) return;
-    shown = mine;
+  // a slow answer never brings back a ticket that a later one no longer lists, dispatched by someone else
+  // meanwhile (Live.latest)
+  const load = Live.latest(() => json("/api/queue"), draw);
+  function draw(data) {
     items = data.tickets.filter((t) => !sent.has(t.ticket_id));
     $("queue-count").textContent = "(" + items.length + ")";
     list.replaceChildren();

@@ -19,23 +19,15 @@
   }
   function link(text, href) { const a = document.createElement("a"); a.href = href; a.textContent = text; return a; }
 
-  async function json(url, options) {
-    const r = await fetch(url, Object.assign({ credentials: "same-origin" }, options));
-    if (r.status === 401) { location.href = "/login?next=/supervision"; throw new Error("login"); }
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.detail || r.statusText);
-    return body;
-  }
+  const json = Live.json;
 
-  // Refreshes overlap (live events, filter changes): each fetches all it shows before it changes the page, and
-  // an answer older than the one shown is dropped, so tables are never filled twice or with older figures.
-  let asked = 0, shown = 0;
-  async function refresh() {
-    const mine = ++asked;
+  // each refresh fetches all it shows before it changes the page, so tables are never filled twice or with
+  // older figures (Live.latest)
+  const refresh = Live.latest(() => {
     const p = query();
-    const [data, open] = await Promise.all([json("/api/supervision?" + p), json("/api/alerts?open=true")]);
-    if (mine < shown) return;
-    shown = mine;
+    return Promise.all([json("/api/supervision?" + p), json("/api/alerts?open=true"), p]);
+  }, draw);
+  function draw([data, open, p]) {
     $("export-csv").href = "/api/supervision/export?format=csv&" + p;
     $("export-xlsx").href = "/api/supervision/export?format=xlsx&" + p;
     $("s-now").textContent = when(data.now);

@@ -39,19 +39,11 @@
 
   function cell(text) { const td = document.createElement("td"); td.textContent = text == null ? "—" : text; return td; }
 
-  // Refreshes overlap (typing, live events): an answer older than the one shown is dropped, so a slow answer
-  // to an earlier search never replaces the list of a later one.
-  let asked = 0, shown = 0;
-  async function refresh() {
-    const mine = ++asked;
-    const [response, facetsResponse] = await Promise.all([
-      fetch("/api/tickets?" + params().toString(), { credentials: "same-origin" }),
-      fetch("/api/facets", { credentials: "same-origin" }),
-    ]);
-    if (response.status === 401 || facetsResponse.status === 401) { location.href = "/login?next=/tickets"; return; }
-    const [data, facets] = await Promise.all([response.json(), facetsResponse.json()]);
-    if (mine < shown) return;
-    shown = mine;
+  // a slow answer to an earlier search never replaces the list of a later one (Live.latest)
+  const refresh = Live.latest(
+    () => Promise.all([Live.json("/api/tickets?" + params().toString()), Live.json("/api/facets")]),
+    draw);
+  function draw([data, facets]) {
     showFacets(facets);
     total.textContent = data.total + " 条工单 tickets";
     rows.replaceChildren();

@@ -1,6 +1,6 @@
 """`hotline demo`'s traffic: the sample replayed into Kafka as if it had arrived over the last days, with a
-few malformed records among it (samples/demo.py), and the units' handling of each replayed ticket, sent as ticket events once the worker
-has stored it (samples/handling.py)."""
+few malformed records among it (samples/demo.py), and the units' handling of each replayed ticket, sent as
+ticket events once the worker has stored it (samples/handling.py)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,6 @@ import click
 
 from cli import runstate, services
 from cli.settings import ConfigError, Settings
-from samples.demo import dated, sample_records
 from streams.broker import EmbeddedBroker, create_topics, wait_for_port
 
 
@@ -58,7 +57,8 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
     if not _port_free(settings.web_host, settings.web_port):
         raise click.ClickException(f"port {settings.web_port} on {settings.web_host} is in use; set HOTLINE_WEB_PORT")
     try:
-        services.build_users(settings, services.build_router(settings))  # configuration errors show now, not at the first ticket
+        # configuration errors show now, not at the first ticket
+        services.build_users(settings, services.build_router(settings))
         services.build_deadlines(settings)
         services.build_alert_policy(settings)
         services.build_opinion_settings(settings)

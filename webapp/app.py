@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import uuid
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -76,7 +77,19 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     producer_lock = threading.Lock()
     producer_holder: dict = {}
 
-    app = FastAPI(title="hotline-pipeline", version="0.1.0")
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        # shutting down: the Kafka producer, then the store
+        producer = producer_holder.pop("producer", None)
+        if producer:
+            try:
+                producer.close()
+            except DeliveryError as exc:  # every request already flushed: nothing accepted is in here
+                log.warning("closing the Kafka producer: %s", exc)
+        store.close()
+
+    app = FastAPI(title="hotline-pipeline", version="0.1.0", lifespan=lifespan)
     app.add_middleware(SessionMiddleware, secret_key=secret,
                        session_cookie="hotline_session", same_site="strict", max_age=12 * 3600)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -414,16 +427,6 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return {"accepted": len(sent), "records": [
             {"ticket_id": s.ticket_id, "rejection_id": s.rejection_id, "rejected_at_intake": s.rejected_at_intake}
             for s in sent]}
-
-    @app.on_event("shutdown")
-    def _close():
-        producer = producer_holder.pop("producer", None)
-        if producer:
-            try:
-                producer.close()
-            except DeliveryError as exc:  # every request already flushed: nothing accepted is in here
-                log.warning("closing the Kafka producer: %s", exc)
-        store.close()
 
     return app
 

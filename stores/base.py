@@ -42,7 +42,7 @@ class TicketQuery:
     status: str | None = None
     district: str | None = None
     ticket_type: str | None = None
-    unit: str | None = None  # tickets this unit leads or assists in (协办): what a unit's user may see
+    unit: str | None = None  # tickets dispatched to this unit, as lead or co-unit (协办): what a unit's user sees
     after_seq: int | None = None
     limit: int = 50
     offset: int = 0
@@ -70,7 +70,7 @@ class Store(Protocol):
         """Matching tickets (newest first) and the total number that match."""
 
     def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
-        """Ticket counts per value of each filter field; of the tickets a unit leads or assists in, if given."""
+        """Ticket counts per value of each filter field; of the tickets dispatched to a unit, if given."""
 
     def iter_tickets(self) -> Iterator[dict]: ...
 

@@ -586,5 +586,6 @@ class ElasticsearchStore:
 
 
 def _unit_filter(unit: str) -> dict:
-    """The tickets a unit leads or assists in."""
-    return {"bool": {"should": [{"term": {"lead_unit": unit}}, {"term": {"co_units": unit}}], "minimum_should_match": 1}}
+    """The tickets dispatched to a unit, as lead or co-unit (not those waiting for a dispatcher)."""
+    return {"bool": {"should": [{"term": {"lead_unit": unit}}, {"term": {"co_units": unit}}], "minimum_should_match": 1,
+                     "must_not": [{"term": {"status": "pending_review"}}]}}

@@ -179,8 +179,10 @@ CREATE TABLE IF NOT EXISTS rejections (
 """
 
 _JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings")
-# the tickets a unit leads or assists in (two parameters: the unit, twice)
-_UNIT_CLAUSE = "(t.lead_unit = ? OR EXISTS (SELECT 1 FROM json_each(t.co_units) WHERE value = ?))"
+# the tickets dispatched to a unit, as lead or co-unit (two parameters: the unit, twice); one waiting for a
+# dispatcher is not with any unit yet, whatever its suggestion (or the unit that returned it) says
+_UNIT_CLAUSE = ("(t.status != 'pending_review' AND "
+                "(t.lead_unit = ? OR EXISTS (SELECT 1 FROM json_each(t.co_units) WHERE value = ?)))")
 # Columns added after the first version of the schema: (name, type) for ALTER TABLE.
 MIGRATIONS = (
     ("ticket_type_source", "TEXT"), ("type_confidence", "REAL"), ("returns", "INTEGER NOT NULL DEFAULT 0"),

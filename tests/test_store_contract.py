@@ -98,11 +98,11 @@ def test_full_text_search_and_filters(store):
     assert total == 2
 
 
-def test_a_units_tickets_are_those_it_leads_or_assists_in(store):
+def test_a_units_tickets_are_those_dispatched_to_it_as_lead_or_co_unit(store):
     store.write_tickets([make_ticket(1), make_ticket(2), make_ticket(3, co_units=["a1-gov", "ecology-environment"]),
-                         make_ticket(4, co_units=[])])
+                         make_ticket(4, co_units=[]), make_ticket(5, status="pending_review")])
     _, total = store.search(TicketQuery(unit="housing"))
-    assert total == 2  # 1 and 3 lead
+    assert total == 2  # 1 and 3 lead; 5 only waits for a dispatcher
     rows, total = store.search(TicketQuery(unit="ecology-environment"))
     assert total == 3 and {r["ticket_id"] for r in rows} == {"web-2", "web-3", "web-4"}
     rows, total = store.search(TicketQuery(unit="a1-gov"))

@@ -1,4 +1,4 @@
-"""A unit's user (承办单位) sees only the tickets its unit leads or assists in, and no dead letters; the web app
+"""A unit's user (承办单位) sees only the tickets dispatched to its unit (lead or co-unit), and no dead letters; the web app
 on a real SQLite file through FastAPI's test client (no Kafka: nothing here sends to it). users.yaml names each
 unit user's unit, checked at start-up with the file and line."""
 
@@ -23,7 +23,8 @@ def app(tmp_path):
     store = SQLiteStore(tmp_path / "store.db")
     # make_ticket: odd numbers lead housing, even ones ecology-environment; both assisted by a1-gov
     store.write_tickets([make_ticket(1, subdomain="物业服务"), make_ticket(2),
-                         make_ticket(3, co_units=["housing"], lead_unit="transport"), make_ticket(4, co_units=[])])
+                         make_ticket(3, co_units=["housing"], lead_unit="transport"), make_ticket(4, co_units=[]),
+                         make_ticket(5, status="pending_review")])  # suggested for housing, not dispatched yet
     store.write_rejections([make_rejection("web", "bad-1", "normalise", "empty text", b'{"id": "bad-1"}', T0)])
     router = services.build_router(settings)
     yield create_app(store=store, users=services.build_users(settings, router), router=router,
@@ -45,7 +46,7 @@ def test_a_unit_lists_only_the_tickets_it_leads_or_assists_in(app):
     assert {t["ticket_id"] for t in listed["tickets"]} == {"web-1", "web-3"} and listed["total"] == 2
     # a filter cannot widen it
     assert get(app, "unit", "/api/tickets", lead_unit="ecology-environment").json()["total"] == 0
-    assert get(app, "dispatcher", "/api/tickets").json()["total"] == 4
+    assert get(app, "dispatcher", "/api/tickets").json()["total"] == 5
     # the filters' counts are of the same tickets
     assert get(app, "unit", "/api/facets").json()["lead_unit"] == {"housing": 1, "transport": 1}
     assert get(app, "dispatcher", "/api/facets").json()["lead_unit"]["ecology-environment"] == 2
@@ -56,6 +57,12 @@ def test_another_units_ticket_is_refused_with_the_reason(app):
         refused = get(app, "unit", path)
         assert refused.status_code == 403, path
         assert "not with A市住房和城乡建设局" in refused.text, path
+    # the API says so in JSON, a page in a page of the app's own
+    assert get(app, "unit", "/api/tickets/web-2").json()["detail"].startswith("ticket web-2 is not with")
+    page = get(app, "unit", "/tickets/web-2")
+    assert page.headers["content-type"].startswith("text/html") and 'id="error-detail"' in page.text
+    assert 'id="whoami"' in page.text  # with the user's header and navigation
+    assert get(app, "unit", "/tickets/web-9").status_code == 404
     with TestClient(app) as client:  # nor can it act on one
         acted = client.post("/api/tickets/web-2/events", json={"kind": "accepted"}, auth=("unit", "unit-demo"))
         assert acted.status_code == 403 and "not with" in acted.text
@@ -63,6 +70,7 @@ def test_another_units_ticket_is_refused_with_the_reason(app):
     assert get(app, "unit", "/api/tickets/web-1/events").status_code == 200
     assert get(app, "dispatcher", "/api/tickets/web-2").status_code == 200
     assert get(app, "unit", "/api/tickets/web-9").status_code == 404
+    assert get(app, "unit", "/api/tickets/web-5").status_code == 403  # waiting for a dispatcher: with no unit yet
 
 
 def test_dead_letters_are_the_centres(app):

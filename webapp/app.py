@@ -16,7 +16,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi.exception_handlers import http_exception_handler
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from classifiers.segment import Segmenter
@@ -127,6 +129,16 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     def render(request: Request, name: str, user: User | None, **context):
         return templates.TemplateResponse(request, name, {"user": user, **context})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _error(request: Request, exc: StarletteHTTPException):
+        """A page's refusal (no such ticket, another unit's ticket, …) as a page with the reason; the API's as JSON."""
+        path = request.url.path
+        if path.startswith(("/api/", "/static/")) or path in ("/metrics", "/docs", "/openapi.json"):
+            return await http_exception_handler(request, exc)
+        user = users.get(request.session.get("user", ""))
+        return templates.TemplateResponse(request, "error.html", {"user": user, "status": exc.status_code,
+                                                                  "detail": exc.detail}, status_code=exc.status_code)
 
     app.include_router(monitor_routes(store, clock, api_user, page_user, render))
     app.include_router(metrics_routes(store, clock, bootstrap))
@@ -282,7 +294,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             raise HTTPException(404, f"no ticket {ticket_id}")
         if not user.sees(ticket):
             raise HTTPException(403, f"ticket {ticket_id} is not with {unit_names.get(user.unit, user.unit)}: "
-                                     "a unit sees the tickets it leads or assists in")
+                                     "a unit sees the tickets dispatched to it, as lead or co-unit")
         return ticket
 
     def centre_only(user: User) -> None:

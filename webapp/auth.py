@@ -53,10 +53,15 @@ class User:
     username: str
     role: Role
     display_name: str
-    unit: str | None = None  # a unit's user sees only the tickets that unit leads or assists in
+    unit: str | None = None  # a unit's user sees only the tickets dispatched to that unit (lead or co-unit)
 
     def sees(self, ticket: dict) -> bool:
-        return self.unit is None or ticket["lead_unit"] == self.unit or self.unit in (ticket.get("co_units") or ())
+        """Whether the ticket is this user's to see: any, or for a unit's user one dispatched to the unit (one
+        waiting for a dispatcher is with no unit yet, whatever its suggestion says)."""
+        if self.unit is None:
+            return True
+        return ticket["status"] != "pending_review" and (
+            ticket["lead_unit"] == self.unit or self.unit in (ticket.get("co_units") or ()))
 
 
 class Users:

@@ -101,3 +101,13 @@ def test_a_unit_user_without_a_known_unit_is_refused_at_start_with_its_line(tmp_
     settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home"), "HOTLINE_CONFIG_DIR": str(config)})
     with pytest.raises(ConfigError, match=rf"^{users}:{number + 1}: {message}"):
         services.build_users(settings, services.build_router(settings))
+
+
+def test_the_pages_own_requests_get_no_basic_challenge_when_logged_out(app):
+    """A browser would answer the challenge with its own log-in dialog, and the page never see the 401."""
+    with TestClient(app) as client:
+        for headers in ({"X-Requested-With": "fetch"}, {"Accept": "text/event-stream"}):
+            refused = client.get("/api/tickets" if "X-Requested-With" in headers else "/api/stream", headers=headers)
+            assert refused.status_code == 401 and "www-authenticate" not in refused.headers, headers
+        tool = client.get("/api/tickets")  # curl, a script: the challenge says how to log in
+        assert tool.status_code == 401 and tool.headers["www-authenticate"] == "Basic"

@@ -110,9 +110,11 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     def api_user(request: Request) -> User:
         user = users.get(request.session.get("user", "")) or _basic_user(request)
         if user is None:
-            # The Basic challenge is left out for the pages' own requests (static/live.js): a browser answers it
-            # with its log-in dialog and never hands the 401 to the page, which would send the user to /login.
-            page = request.headers.get("x-requested-with") == "fetch"
+            # The Basic challenge is left out for the pages' own requests (static/live.js, and their event
+            # streams): a browser answers it with its log-in dialog and never hands the 401 to the page, which
+            # would send the user to /login.
+            page = (request.headers.get("x-requested-with") == "fetch"
+                    or request.headers.get("accept") == "text/event-stream")
             raise HTTPException(401, "log in first (session or HTTP Basic)",
                                 headers=None if page else {"WWW-Authenticate": "Basic"})
         return user

@@ -1,5 +1,7 @@
 // What every live page shares (loaded by base.html before the page's own script).
 const Live = {
+  leaving: false,  // on the way to the log-in page: set by the first 401, so requests in flight do not go again
+
   // JSON from the app as the logged-in user. A lapsed session goes to the log-in page and back to this one;
   // an answer that is not OK throws with the server's reason.
   async json(url, options) {
@@ -7,7 +9,10 @@ const Live = {
     options.headers = Object.assign({ "X-Requested-With": "fetch" }, options.headers);  // no Basic challenge for a page
     const r = await fetch(url, options);
     if (r.status === 401) {
-      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      if (!Live.leaving) {
+        Live.leaving = true;
+        location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      }
       throw new Error("log in first");
     }
     const body = await r.json();

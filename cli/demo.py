@@ -80,14 +80,17 @@ class DemoReplay:
     def _send_handling(self, now: float) -> None:
         """Tickets come off `waiting` only once their events are acknowledged; one not stored yet is looked
         for again later (appended: `waiting` stays in the order of when to look)."""
-        ready, events = [], []
+        due = []
         while self.waiting and self.waiting[0][2] <= now:
-            ticket_id, rejection_id, _, give_up_at = self.waiting.popleft()
+            due.append(self.waiting.popleft())
+        refused = self.store.stored_rejection_ids([rejection_id for _, rejection_id, _, _ in due]) if due else set()
+        ready, events = [], []
+        for ticket_id, rejection_id, _, give_up_at in due:
             ticket = self.store.get_ticket(ticket_id) if ticket_id else None
             if ticket is not None:
                 ready.append((ticket_id, rejection_id, give_up_at))
                 events += handling(ticket, self.clock())
-            elif self.store.stored_rejection_ids([rejection_id]):
+            elif rejection_id in refused:
                 self.refused += 1
             elif now < give_up_at:
                 self.waiting.append((ticket_id, rejection_id, now + LOOK_EVERY_S, give_up_at))

@@ -88,7 +88,7 @@ class Users:
             try:
                 username, role, password = entry["username"], entry["role"], entry["password"]
             except (KeyError, TypeError):
-                raise UsersConfigError(f"each user needs username, role and password (a hash)", where) from None
+                raise UsersConfigError("each user needs username, role and password (a hash)", where) from None
             if role not in roles:
                 raise UsersConfigError(f"user {username!r} has undefined role {role!r}", where)
             if not str(password).startswith("pbkdf2_sha256$"):

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -175,6 +176,20 @@ def ingest(settings, path, channel, fmt, encoding, sheet, wait, timeout, **cols)
     sys.exit(code)
 
 
+def _period(start: str, end: str):
+    """The period of --from and --to, whole days, both included."""
+    from hotline.statistics import Period
+    from hotline.timestamps import TimestampError, parse_timestamp
+
+    try:
+        first, last = parse_timestamp(start), parse_timestamp(end)
+    except TimestampError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if last < first:
+        raise click.BadParameter(f"--to {end} is before --from {start}")
+    return Period(first, last + timedelta(days=1))
+
+
 @main.command()
 @click.option("--from", "start", required=True, help="First day of the period (received on or after).")
 @click.option("--to", "end", required=True, help="Last day of the period (inclusive).")
@@ -186,19 +201,11 @@ def ingest(settings, path, channel, fmt, encoding, sheet, wait, timeout, **cols)
 @click.pass_obj
 def report(settings, start, end, fmt, domain, district, out, db):
     """Per-unit figures for a period: on-time rate, reply time, satisfaction, returns, overdue."""
-    from datetime import timedelta
-
     from cli.report import render, rows
-    from hotline.statistics import Period, select, unit_statistics
-    from hotline.timestamps import TimestampError, parse_timestamp
+    from hotline.statistics import select, unit_statistics
 
-    try:
-        first, last = parse_timestamp(start), parse_timestamp(end)
-    except TimestampError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if last < first:
-        raise click.BadParameter(f"--to {end} is before --from {start}")
-    period = Period(first, last + timedelta(days=1))
+    period = _period(start, end)
+    first, last = period.start, period.end - timedelta(days=1)
     router = services.build_router(settings)
     now = services.build_clock(settings)()
     store = services.store_for(settings, db)
@@ -215,6 +222,33 @@ def report(settings, start, end, fmt, domain, district, out, db):
         click.echo(f"wrote {out} ({total.tickets} tickets, {len(units)} units)", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--from", "start", required=True, help="First day of the period (received on or after).")
+@click.option("--to", "end", required=True, help="Last day of the period (inclusive).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output); a CSV file begins with a byte-order mark for Excel.")
+@click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
+@click.pass_obj
+def archive(settings, start, end, fmt, out, db):
+    """Answered tickets of a period for publication (归档公开): personal data removed, reports (举报) withheld."""
+    from cli.archive import write_archive
+    from hotline.archive import WITHHELD_REASONS
+
+    period = _period(start, end)
+    router = services.build_router(settings)
+    store = services.store_for(settings, db)
+    if out:
+        with open(out, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as handle:
+            counts = write_archive(store, period, router.unit_name, fmt, handle)
+    else:
+        counts = write_archive(store, period, router.unit_name, fmt, click.get_text_stream("stdout"))
+    withheld = ", ".join(f"{WITHHELD_REASONS[k]} {n}" for k, n in sorted(counts.items()) if k != "published")
+    where = f" to {out}" if out else ""
+    click.echo(f"{counts['published']} ticket(s) published{where}" + (f"; withheld: {withheld}" if withheld else ""),
+               err=True)
 
 
 @main.command()

@@ -201,6 +201,22 @@ def test_replayed_replies_reproduce_the_files_latency(stack, shared_data):
     assert f"<td>{total['median_reply_days']}</td>" in html_file.read_text(encoding="utf-8")
     assert stack.run("report", "--from", "2020-12-31", "--to", "2010-01-01").returncode != 0
 
+    from hotline.pii import mask
+    from hotline.text import clean
+
+    archived = stack.run("archive", "--from", "2010-01-01", "--to", "2020-12-31", "--format", "jsonl")
+    assert archived.returncode == 0, archived.stderr.decode()
+    published = by_id([json.loads(line) for line in archived.stdout.decode().splitlines()])
+    answered = {t["ticket_id"] for t in replied if t["ticket_type"] != "举报"}
+    assert answered and answered == set(published) & {t["ticket_id"] for t in replied}, "answered ones, no report"
+    assert f"{len(published)} ticket(s) published" in archived.stderr.decode()
+    checked = [(row, published[stored[row["留言编号"]]["ticket_id"]]) for row in rows[:200]
+               if stored[row["留言编号"]]["ticket_id"] in published]
+    assert len(checked) > 100
+    for row, record in checked:
+        assert record["reply"] == (mask(clean(row["答复意见"])) or None)
+        assert record["text"] == stored[row["留言编号"]]["text"] and "caller" not in record
+
     again = stack.run(*args)  # replies are events with fixed ids: a second replay changes nothing
     assert again.returncode == 0, again.stderr.decode()
     assert stack.run("report", "--from", "2010-01-01", "--to", "2020-12-31", "--format", "csv").stdout == report.stdout

@@ -1,0 +1,75 @@
+"""Archiving for publication (归档公开): which answered tickets the centre publishes, and what of each.
+
+A ticket is published once it has its answer (replied or closed). A report (举报) is never published: reports
+are kept confidential to protect the people who make them. A ticket reopened or rerouted waits for its new
+answer. A published record carries no personal data: no caller, no phone number, and its title, text and
+reply masked (`hotline.pii.mask`; the ticket's own title and text were masked at intake, and the reply is
+masked here). Names written into free text are not recognised and stay as written.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from hotline.pii import mask
+from hotline.text import clean
+
+ANSWERED = ("replied", "closed")
+CONFIDENTIAL_TYPES = ("举报",)
+CHANNEL_NAMES = {"hotline": "热线电话", "web": "网络留言"}
+
+# field, column heading of the published file
+COLUMNS = (
+    ("ticket_id", "编号"), ("channel", "渠道"), ("received_at", "受理时间"), ("title", "主题"), ("text", "内容"),
+    ("district", "区域"), ("domain", "领域"), ("unit", "承办单位"), ("replied_at", "答复时间"),
+    ("reply", "答复意见"), ("satisfaction", "回访满意度"),
+)
+
+WITHHELD_REASONS = {
+    "unanswered": "未答复（在办、待派单、已并单）",
+    "confidential": "举报件不公开",
+}
+
+
+def withheld(ticket: dict) -> str | None:
+    """Why a stored ticket is not published (a key of WITHHELD_REASONS), or None when it is."""
+    if ticket.get("status") not in ANSWERED:
+        return "unanswered"
+    if ticket.get("ticket_type") in CONFIDENTIAL_TYPES:
+        return "confidential"
+    return None
+
+
+def latest_reply(events: list[dict]) -> str | None:
+    """The text of the ticket's last reply event (a reopened ticket's answer is its last one)."""
+    replies = [e for e in events if e["kind"] == "replied"]
+    if not replies:
+        return None
+    text = (replies[-1].get("data") or {}).get("reply")
+    return text if text else None
+
+
+def public_record(ticket: dict, events: list[dict], unit_name: Callable[[str], str]) -> dict:
+    """What the centre publishes of an answered ticket, keyed by the fields of COLUMNS."""
+    reply = latest_reply(events)
+    return {
+        "ticket_id": ticket["ticket_id"],
+        "channel": CHANNEL_NAMES.get(ticket["channel"], ticket["channel"]),
+        "received_at": _minute(ticket["received_at"]),
+        "title": mask(ticket["title"]),
+        "text": mask(ticket["text"]),
+        "district": ticket.get("district"),
+        "domain": ticket.get("domain"),
+        "unit": unit_name(ticket["lead_unit"]) if ticket.get("lead_unit") else None,
+        "replied_at": _minute(ticket.get("replied_at")),
+        "reply": mask(clean(reply)) if reply else None,
+        "satisfaction": ticket.get("satisfaction"),
+    }
+
+
+def _minute(moment) -> str | None:
+    """An ISO time (text or datetime) to the minute, as published: 2026-11-23 09:30."""
+    if moment is None:
+        return None
+    text = moment if isinstance(moment, str) else moment.isoformat()
+    return text[:16].replace("T", " ")

@@ -8,6 +8,7 @@ import time
 from collections import Counter, deque
 from typing import Callable
 
+from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
 from samples.demo import dated, sample_records, with_malformed
 from samples.handling import handling
@@ -23,10 +24,10 @@ class DemoReplay:
     """Call `step()` often; `done` once everything is sent. Whatever Kafka did not acknowledge is sent again
     (records and events keep their ids, so the worker keeps each once)."""
 
-    def __init__(self, bootstrap: str, max_record_bytes: int, store: Store, clock: Clock, rate: float, burst: int,
-                 echo: Callable[..., None]):
+    def __init__(self, bootstrap: str, max_record_bytes: int, store: Store, clock: Clock, calendar: WorkCalendar,
+                 rate: float, burst: int, echo: Callable[..., None]):
         self.bootstrap, self.max_record_bytes = bootstrap, max_record_bytes
-        self.store, self.clock, self.echo = store, clock, echo
+        self.store, self.clock, self.calendar, self.echo = store, clock, calendar, echo
         self.rate, self.burst = max(rate, 0.01), burst
         self.records = with_malformed(dated(sample_records(), clock()))
         self.producer = HotlineProducer(bootstrap, max_record_bytes)
@@ -89,7 +90,7 @@ class DemoReplay:
             ticket = self.store.get_ticket(ticket_id) if ticket_id else None
             if ticket is not None:
                 ready.append((ticket_id, rejection_id, give_up_at))
-                events += handling(ticket, self.clock())
+                events += handling(ticket, self.clock(), self.calendar)
             elif rejection_id in refused:
                 self.refused += 1
             elif now < give_up_at:

@@ -113,7 +113,8 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
             from cli.demo import DemoReplay
 
             replay = DemoReplay(bootstrap, settings.max_record_bytes, services.store_for(settings, db),
-                                services.build_clock(settings), demo_rate, demo_burst, click.echo)
+                                services.build_clock(settings), services.build_calendar(settings), demo_rate,
+                                demo_burst, click.echo)
         while stopping["signal"] is None:
             if broker and (code := broker.exit_code()) is not None:
                 # Tansu keeps data in memory only: its records, offsets and groups are gone (the store keeps

@@ -2,9 +2,10 @@
 up to a given moment, as ticket events with their own times (actor "demo").
 
 Most tickets are accepted within hours and replied to within their deadline, some late; most replies get a
-callback with the citizen's satisfaction; now and then a unit returns a ticket to the dispatchers. Steps
-whose time is still to come have not happened, so recent tickets stay open, and an unanswered one goes
-overdue as the demo runs. The same ticket always gets the same handling.
+callback with the citizen's satisfaction; now and then a unit returns a ticket to the dispatchers. People do
+this at work: every step falls in office hours on a working day of the centre's calendar. Steps whose time
+is still to come have not happened, so recent tickets stay open, and an unanswered one goes overdue as the
+demo runs. The same ticket always gets the same handling.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from hotline.calendar import WorkCalendar
 from hotline.models import TicketEvent
 from hotline.timestamps import parse_timestamp
 
@@ -34,7 +36,7 @@ RETURN_REASONS = [
 UNSATISFIED = "市民对答复不满意，要求重新办理。"
 
 
-def handling(ticket: dict, now: datetime) -> list[TicketEvent]:
+def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[TicketEvent]:
     """The events of a stored ticket's handling that have happened by `now` (none unless it is dispatched)."""
     if ticket["status"] != "dispatched":
         return []
@@ -42,19 +44,23 @@ def handling(ticket: dict, now: datetime) -> list[TicketEvent]:
     received = parse_timestamp(ticket["received_at"])
     due = parse_timestamp(ticket["reply_due"]) if ticket.get("reply_due") else received + timedelta(days=5)
 
+    def after(moment: datetime, working_hours: float) -> datetime:
+        return calendar.add_working_hours(moment, working_hours).at
+
     def event(kind: str, at: datetime, **data) -> TicketEvent:
         return TicketEvent(event_id=f"demo-{kind}-{ticket['ticket_id']}", ticket_id=ticket["ticket_id"], kind=kind,
                            at=at, actor=ACTOR, data=data)
 
     if rng.random() < RETURN_SHARE:
-        at = received + timedelta(hours=rng.uniform(1, 6))
+        at = after(received, rng.uniform(1, 6))
         return [event("returned", at, reason=rng.choice(RETURN_REASONS), unit=ticket["lead_unit"])] if at <= now else []
-    plan = [event("accepted", received + timedelta(hours=rng.uniform(0.3, 4)))]
+    plan = [event("accepted", after(received, rng.uniform(0.3, 4)))]
     share = rng.uniform(1.05, 1.8) if rng.random() < LATE_SHARE else rng.uniform(0.2, 0.95)
-    replied_at = max(received + (due - received) * share, plan[0].at + timedelta(minutes=10))
+    allowed = max(calendar.working_hours_between(received, due), 1.0)
+    replied_at = max(after(received, allowed * share), after(plan[0].at, 1 / 6))
     plan.append(event("replied", replied_at, reply=rng.choice(REPLIES)))
     if rng.random() < CALLBACK_SHARE:
         satisfaction = rng.choices(list(SATISFACTION_WEIGHTS), list(SATISFACTION_WEIGHTS.values()))[0]
         data = {"satisfaction": satisfaction, **({"reason": UNSATISFIED} if satisfaction == "不满意" else {})}
-        plan.append(event("callback", replied_at + timedelta(hours=rng.uniform(3, 48)), **data))
+        plan.append(event("callback", after(replied_at, rng.uniform(1, 14)), **data))
     return [e for e in plan if e.at <= now]

@@ -22,6 +22,12 @@ def rules():
     return build_lifecycle(load_settings())
 
 
+def at_work(calendar, moment: datetime) -> bool:
+    """In office hours on a working day."""
+    local = moment.astimezone(SHANGHAI)
+    return calendar.is_workday(local.date()) and any(start <= local.time() <= end for start, end in calendar.office_hours)
+
+
 def stored(i: int, received: datetime, status: str = "dispatched") -> dict:
     """A ticket as the store gives it: times in ISO 8601."""
     return {"ticket_id": f"web-demo-{i}", "status": status, "lead_unit": "housing", "domain": "城乡建设",
@@ -34,8 +40,9 @@ def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
         # 400 received from now back to eight days ago, 400 long enough ago for their whole handling
         received = NOW - (timedelta(hours=i % 200) if i < 400 else timedelta(days=20, hours=i))
         ticket = stored(i, received)
-        events = handling(ticket, NOW)
-        assert handling(ticket, NOW) == events  # the same ticket, the same handling
+        events = handling(ticket, NOW, rules.calendar)
+        assert handling(ticket, NOW, rules.calendar) == events  # the same ticket, the same handling
+        assert all(at_work(rules.calendar, e.at) for e in events), [e.at for e in events]
         state = DispatchState(status="dispatched", domain="城乡建设", lead_unit="housing", received_at=received,
                               reply_due=received + timedelta(days=5))
         times = [e.at for e in events]
@@ -57,13 +64,13 @@ def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
     assert recent_kinds["callback"] < recent_kinds["replied"] < recent_kinds["accepted"]
 
 
-def test_nothing_has_happened_yet_to_a_ticket_just_received_or_not_with_a_unit():
-    assert handling(stored(1, NOW - timedelta(minutes=5)), NOW) == []
-    assert handling(stored(2, NOW - timedelta(days=6), status="pending_review"), NOW) == []
-    assert handling(stored(3, NOW - timedelta(days=6), status="replied"), NOW) == []
+def test_nothing_has_happened_yet_to_a_ticket_just_received_or_not_with_a_unit(rules):
+    assert handling(stored(1, NOW - timedelta(minutes=5)), NOW, rules.calendar) == []
+    assert handling(stored(2, NOW - timedelta(days=6), status="pending_review"), NOW, rules.calendar) == []
+    assert handling(stored(3, NOW - timedelta(days=6), status="replied"), NOW, rules.calendar) == []
 
 
-def test_a_ticket_handled_long_ago_was_replied_to():
+def test_a_ticket_handled_long_ago_was_replied_to(rules):
     ticket = stored(4, NOW - timedelta(days=30))
-    kinds = [e.kind for e in handling(ticket, NOW)]
+    kinds = [e.kind for e in handling(ticket, NOW, rules.calendar)]
     assert kinds in (["returned"], ["accepted", "replied"], ["accepted", "replied", "callback"])

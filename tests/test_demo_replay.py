@@ -42,19 +42,20 @@ def test_the_replay_sends_every_record_then_each_stored_tickets_handling(tmp_pat
     now = datetime.now(SHANGHAI).replace(microsecond=0)
     records = with_malformed(dated(sample_records(), now))
     store = services.open_store(tmp_path / "demo.db")
+    calendar = services.build_calendar(settings)
     result = services.build_pipeline(settings, store, sample_model).process(
         [RawRecord(channel, str(record["id"]).encode() if "id" in record else None, encode(record))
          for channel, record in records])
     store.write_rejections(result.rejections)
     assert len(result.rejections) == len(MALFORMED) and result.stored == len(records) - len(MALFORMED)
-    expected = {e.event_id: e for t in store.iter_tickets() for e in handling(t, now)}
+    expected = {e.event_id: e for t in store.iter_tickets() for e in handling(t, now, calendar)}
     assert {e.kind for e in expected.values()} == {"accepted", "replied", "callback", "returned"}
 
     said = []
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
         create_topics(broker.bootstrap, settings.topics)
-        replay = DemoReplay(broker.bootstrap, settings.max_record_bytes, store, lambda: now, rate=2000, burst=100,
-                            echo=lambda message, err=False: said.append(message))
+        replay = DemoReplay(broker.bootstrap, settings.max_record_bytes, store, lambda: now, calendar, rate=2000,
+                            burst=100, echo=lambda message, err=False: said.append(message))
         try:
             deadline = time.monotonic() + 120
             while not replay.done:

@@ -208,7 +208,7 @@ def report(settings, start, end, fmt, domain, district, out, db):
     first, last = period.start, period.end - timedelta(days=1)
     router = services.build_router(settings)
     now = services.build_clock(settings)()
-    store = services.store_for(settings, db)
+    store = services.read_store(settings, db)
     tickets = select(store.iter_tickets(), period, domain, district)
     units, total = unit_statistics(tickets, now)
     title = f"12345热线办理情况报告 {first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
@@ -239,7 +239,7 @@ def archive(settings, start, end, fmt, out, db):
 
     period = _period(start, end)
     router = services.build_router(settings)
-    store = services.store_for(settings, db)
+    store = services.read_store(settings, db)
     if out:
         with open(out, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as handle:
             counts = write_archive(store, period, router.unit_name, fmt, handle)
@@ -259,7 +259,7 @@ def archive(settings, start, end, fmt, out, db):
 @click.pass_obj
 def alerts(settings, as_json, everything, limit, db):
     """Open alerts, newest first: due-soon warnings and overdue escalations, and surge alerts."""
-    store = services.store_for(settings, db)
+    store = services.read_store(settings, db)
     found = store.alerts(open_only=not everything, limit=limit)
     surges = store.opinion_alerts(open_only=not everything, limit=limit)
     if as_json:
@@ -283,7 +283,7 @@ def hotspots(settings, as_json, window, limit, db):
     """Current hot topics (热点): heat, trend, districts and member tickets."""
     from hotline.topics import WINDOWS, hot_topics
 
-    store = services.store_for(settings, db)
+    store = services.read_store(settings, db)
     now = services.build_clock(settings)()
     topics = hot_topics(store.hot_topics(now - WINDOWS[window]), now, WINDOWS[window], limit)
     if as_json:
@@ -302,7 +302,7 @@ def export(settings, rejected, db):
     """Print stored tickets (or dead letters) as JSON Lines."""
     from cli.export import ticket_line
 
-    store = services.store_for(settings, db)
+    store = services.read_store(settings, db)
     out = click.get_text_stream("stdout")
     if rejected:
         for letter in store.iter_rejections():
@@ -356,7 +356,7 @@ def train(settings, data, title_col, text_col, label_col, encoding, out, cv, tas
     if with_corrections:
         if task != "domain":
             raise click.UsageError("--with-corrections adds domain labels: use it with --task domain")
-        corrections = services.store_for(settings, db).corrections()
+        corrections = services.read_store(settings, db).corrections()
         texts += [f"{c['title']}\n{c['text']}" for c in corrections]
         labels += [c["domain"] for c in corrections]
         source += f" + {len(corrections)} dispatcher corrections"

@@ -120,6 +120,17 @@ def store_for(settings: Settings, db: Path | None = None) -> Store:
     return open_store(db or db_path(settings))
 
 
+def read_store(settings: Settings, db: Path | None = None) -> Store:
+    """The store for a command that only reads it: a SQLite file that is not there is an error (a mistyped
+    --db, or nothing started yet), not a new empty store that answers with nothing."""
+    if not settings.es_url:
+        path = Path(db or db_path(settings))
+        if not path.is_file():
+            raise click.ClickException(f"no store at {path}: nothing has been stored there (`hotline up` creates "
+                                       "it; --db names another file)")
+    return store_for(settings, db)
+
+
 def segmenter(settings: Settings) -> Segmenter:
     return Segmenter(settings.userdict)
 

@@ -1,0 +1,40 @@
+"""Commands that read the store refuse a SQLite file that is not there instead of creating an empty one."""
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+
+READING = [
+    ["archive", "--from", "2026-01-01", "--to", "2026-12-31"],
+    ["report", "--from", "2026-01-01", "--to", "2026-12-31"],
+    ["export"],
+    ["export", "--rejected"],
+    ["alerts"],
+    ["hotspots"],
+]
+
+
+@pytest.mark.parametrize("command", READING, ids=lambda c: " ".join(c[:2]))
+def test_a_missing_store_file_is_an_error_and_stays_missing(command, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HOTLINE_ES_URL", raising=False)
+    missing = tmp_path / "typo.db"
+    result = CliRunner().invoke(main, [*command, "--db", str(missing)])
+    assert result.exit_code == 1 and f"no store at {missing}" in result.output, result.output
+    assert not missing.exists()
+    result = CliRunner().invoke(main, command)  # nothing started in this home yet
+    assert result.exit_code == 1 and "no store at" in result.output and "hotline.db" in result.output
+
+
+def test_an_existing_store_is_read(tmp_path, monkeypatch):
+    from stores.sqlite import SQLiteStore
+    from tests.test_store_contract import make_ticket
+
+    monkeypatch.setenv("HOTLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HOTLINE_ES_URL", raising=False)
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(1)])
+    store.close()
+    result = CliRunner().invoke(main, ["export", "--db", str(tmp_path / "store.db")])
+    assert result.exit_code == 0 and '"ticket_id": "web-1"' in result.stdout

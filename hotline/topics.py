@@ -1,9 +1,11 @@
 """Hot topics (舆情热点): messages about the same issue grouped as they stream in, and a heat score.
 
 Two steps per message, over its jieba tokens:
-1. near-duplicates: a 64-bit SimHash of the message's weighted tokens; a recent message within
-   `duplicate_distance` bits is a near-copy (the same text posted again, lightly edited) and the new one
-   joins its topic, marked as its duplicate (a dispatcher may merge them into one ticket, 并单);
+1. near-duplicates: a 64-bit SimHash of the message's tokens weighted by their counts (1 + ln count: not by
+   the stream's document frequencies, which change as messages arrive, so that the same text always has the
+   same fingerprint); a recent message within `duplicate_distance` bits is a near-copy (the same text posted
+   again, lightly edited) and the new one joins its topic, marked as its duplicate (a dispatcher may merge
+   them into one ticket, 并单);
 2. topics: otherwise, single-pass clustering: the message's TF-IDF vector (document frequencies learnt
    from the stream itself) is compared with the centroids of topics active within `window_days` that share
    one of its telling terms; it joins the most similar one at cosine >= `similarity`, else starts a topic;
@@ -176,7 +178,7 @@ class TopicTracker:
         self.document_frequency.update(unique)
         vector = self._vector(words)
         negative = is_negative(text)
-        fingerprint = simhash(vector) if vector else None
+        fingerprint = simhash({t: 1 + math.log(c) for t, c in Counter(words).items()}) if vector else None
 
         if fingerprint is not None:
             candidates = {entry for band in _bands(fingerprint) for entry in self._bands.get(band, ())}

@@ -51,6 +51,29 @@ def test_near_copies_and_differently_worded_messages_find_their_topic(model):
     assert copy.duplicate_of == flood[0].ticket_id and copy.topic_id == assigned[0].topic_id
 
 
+def test_the_same_text_again_is_a_near_copy_however_the_stream_went_on(model):
+    """Near-copies are found by fingerprints of the text alone. Weighted by the stream's document
+    frequencies, which change as messages arrive, a text repeated after the rest of its burst could be
+    missed, depending on the order the burst came in."""
+    import random
+
+    now = datetime(2026, 11, 23, 20, 27, tzinfo=SHANGHAI)
+    stream = arrivals(model, background(now - timedelta(hours=30), 30, 2000, seed=11), now)
+    flood = arrivals(model, burst(now - timedelta(minutes=5), 50, minutes=4, seed=9), now)
+    ids = {a.ticket_id for a in flood}
+    missed = []
+    for order in range(8):
+        tracker = TopicTracker()
+        shuffled = random.Random(order).sample(flood, len(flood))
+        for a in stream + shuffled:
+            tracker.add(a.ticket_id, a.segmented, a.text, a.received_at)
+        for first in (shuffled[0], shuffled[25]):
+            copy = tracker.add(f"copy-{order}-{first.ticket_id}", first.segmented, first.text, now)
+            if copy.duplicate_of not in ids:
+                missed.append((order, first.ticket_id))
+    assert missed == []
+
+
 def test_the_burst_is_one_topic_in_whatever_order_it_arrives(model):
     """Workers hand tickets on in roughly, not strictly, the order they came in. Without merging, a third of
     the orders checked split this burst into two topics (28-34 and 16-22 members); topics that grow into one

@@ -228,11 +228,13 @@ def report(settings, start, end, fmt, domain, district, out, db):
 @click.option("--from", "start", required=True, help="First day of the period (received on or after).")
 @click.option("--to", "end", required=True, help="Last day of the period (inclusive).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--domain", help="Only tickets of this domain.")
+@click.option("--district", help="Only tickets of this district.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: standard output); a CSV file begins with a byte-order mark for Excel.")
 @click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
 @click.pass_obj
-def archive(settings, start, end, fmt, out, db):
+def archive(settings, start, end, fmt, domain, district, out, db):
     """Answered tickets of a period for publication (归档公开): personal data removed, reports (举报) withheld."""
     from cli.archive import write_archive
     from hotline.archive import WITHHELD_REASONS
@@ -242,9 +244,10 @@ def archive(settings, start, end, fmt, out, db):
     store = services.read_store(settings, db)
     if out:
         with open(out, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as handle:
-            counts = write_archive(store, period, router.unit_name, fmt, handle)
+            counts = write_archive(store, period, domain, district, router.unit_name, fmt, handle)
     else:
-        counts = write_archive(store, period, router.unit_name, fmt, click.get_text_stream("stdout"))
+        counts = write_archive(store, period, domain, district, router.unit_name, fmt,
+                               click.get_text_stream("stdout"))
     withheld = ", ".join(f"{WITHHELD_REASONS[k]} {n}" for k, n in sorted(counts.items()) if k != "published")
     where = f" to {out}" if out else ""
     click.echo(f"{counts['published']} ticket(s) published{where}" + (f"; withheld: {withheld}" if withheld else ""),

@@ -9,7 +9,8 @@ masked here). Names written into free text are not recognised and stay as writte
 
 from __future__ import annotations
 
-from typing import Callable
+from collections import Counter
+from typing import Callable, Iterable, Iterator
 
 from hotline.pii import mask
 from hotline.text import clean
@@ -65,6 +66,25 @@ def public_record(ticket: dict, events: list[dict], unit_name: Callable[[str], s
         "reply": mask(clean(reply)) if reply else None,
         "satisfaction": ticket.get("satisfaction"),
     }
+
+
+def publish(tickets: Iterable[dict], events_of: Callable[[str], list[dict]], unit_name: Callable[[str], str],
+            counts: Counter) -> Iterator[dict]:
+    """The published records of `tickets`, in their order; `counts` gets "published" and each withheld reason."""
+    for ticket in tickets:
+        reason = withheld(ticket)
+        if reason:
+            counts[reason] += 1
+            continue
+        counts["published"] += 1
+        yield public_record(ticket, events_of(ticket["ticket_id"]), unit_name)
+
+
+def csv_rows(records: Iterable[dict]) -> Iterator[list[str]]:
+    """The headings, then one row per record (an empty cell for a missing value)."""
+    yield [heading for _, heading in COLUMNS]
+    for record in records:
+        yield ["" if record[name] is None else record[name] for name, _ in COLUMNS]
 
 
 def _minute(moment) -> str | None:

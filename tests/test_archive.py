@@ -4,6 +4,7 @@ import csv
 import json
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from cli.main import main
@@ -43,9 +44,12 @@ def test_a_published_record_has_no_personal_data():
     assert "张三" not in published and "13812345678" not in published and "原文" not in published
 
 
-def test_hotline_archive_writes_a_periods_answered_tickets(tmp_path):
-    db = tmp_path / "store.db"
-    store = SQLiteStore(db)
+@pytest.fixture
+def db(tmp_path):
+    """A SQLite file: web-1 replied and called back, web-2 unanswered, web-3 a replied report (举报), web-4
+    replied, received three days later; odd numbers are 城乡建设 (housing), even ones 环境保护."""
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path)
     try:
         store.write_tickets([make_ticket(1), make_ticket(2), make_ticket(3, ticket_type="举报"),
                              make_ticket(4, received_at=T0 + timedelta(days=3))])
@@ -60,7 +64,10 @@ def test_hotline_archive_writes_a_periods_answered_tickets(tmp_path):
         assert store.apply_event(callback, rules) == ("applied", "")
     finally:
         store.close()
+    return path
 
+
+def test_hotline_archive_writes_a_periods_answered_tickets(db, tmp_path):
     out = tmp_path / "archive.csv"
     result = CliRunner().invoke(main, ["archive", "--from", "2026-11-20", "--to", "2026-11-21", "--db", str(db),
                                        "--out", str(out)])
@@ -81,6 +88,41 @@ def test_hotline_archive_writes_a_periods_answered_tickets(tmp_path):
     published = [json.loads(line) for line in lines.stdout.splitlines()]
     assert [r["ticket_id"] for r in published] == ["web-1", "web-4"]
     assert published[1]["satisfaction"] is None and published[1]["reply"] == "已答复，电话0731-****7890"
+    environment = CliRunner().invoke(main, ["archive", "--from", "2026-11-20", "--to", "2026-11-30",
+                                            "--format", "jsonl", "--domain", "环境保护", "--db", str(db)])
+    assert [json.loads(line)["ticket_id"] for line in environment.stdout.splitlines()] == ["web-4"]
 
     backwards = CliRunner().invoke(main, ["archive", "--from", "2026-11-21", "--to", "2026-11-20", "--db", str(db)])
     assert backwards.exit_code == 2 and "is before" in backwards.output
+
+
+def test_the_supervision_pages_archive_download(db, tmp_path):
+    """The web app on the same SQLite file through FastAPI's test client (no Kafka: nothing here sends to it)."""
+    from cli import services
+    from cli.settings import load_settings
+    from tests.test_web_units import get
+    from webapp.app import create_app
+
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home")})
+    router = services.build_router(settings)
+    store = SQLiteStore(db)
+    app = create_app(store=store, users=services.build_users(settings, router), router=router,
+                     segmenter=services.segmenter(settings), secret="test",
+                     lifecycle=services.build_lifecycle(settings, router),
+                     alert_policy=services.build_alert_policy(settings))
+    try:
+        response = get(app, "supervisor", "/api/supervision/archive", start="2026-11-20", end="2026-11-21")
+        assert response.status_code == 200 and response.content.startswith(b"\xef\xbb\xbf")
+        assert response.headers["x-archive-counts"] == "confidential=1; published=1; unanswered=1"
+        assert 'filename="archive-' in response.headers["content-disposition"]
+        rows = list(csv.DictReader(response.content.decode("utf-8-sig").splitlines()))
+        assert [r["编号"] for r in rows] == ["web-1"] and rows[0]["承办单位"] == "A市住房和城乡建设局"
+        everything = get(app, "supervisor", "/api/supervision/archive", district="A1区")
+        assert everything.headers["x-archive-counts"] == "confidential=1; published=2; unanswered=1"
+        assert get(app, "supervisor", "/api/supervision/archive", start="last week").status_code == 400
+        for user in ("unit", "monitor"):
+            assert get(app, user, "/api/supervision/archive").status_code == 403, user
+        page = get(app, "supervisor", "/supervision")
+        assert 'id="export-archive" href="/api/supervision/archive"' in page.text
+    finally:
+        store.close()

@@ -146,6 +146,14 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     acknowledged = [a for a in replay.client("supervisor").get("/api/alerts").json()["alerts"] if a["alert_id"] == alert_id]
     assert acknowledged[0]["acknowledged_by"] == "supervisor"
 
+    # 归档公开: the page's link downloads the answered tickets of the page's period, without personal data
+    href = page.locator("#export-archive").get_attribute("href")
+    assert href.startswith("/api/supervision/archive?"), href
+    archive = page.request.get(replay.url + href)
+    assert archive.ok and archive.headers["content-type"].startswith("text/csv")
+    published = {r["编号"]: r for r in csv.DictReader(io.StringIO(archive.body().decode("utf-8-sig")))}
+    assert published["hotline-page-0"]["答复意见"] == "已答复" and "hotline-page-1" not in published
+
     # drill-down: a unit's name opens the ticket list filtered to that unit
     unit_row = page.locator("#units tbody tr:not(.total)").first
     unit_id = unit_row.get_attribute("data-unit")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hotline.alerts import AlertPolicy
+from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
 from hotline.lifecycle import STATUS_NAMES
@@ -43,6 +45,13 @@ def _day(value: str | None, name: str) -> date | None:
         raise HTTPException(400, f"{name} must be a date like 2026-11-01, got {value!r}") from None
 
 
+def _period(start: str | None, end: str | None) -> Period:
+    """Tickets received from the day `start` to the day `end`, both included; either may be left open."""
+    first, last = _day(start, "from"), _day(end, "to")
+    return Period(datetime.combine(first, time(0), SHANGHAI) if first else None,
+                  datetime.combine(last + timedelta(days=1), time(0), SHANGHAI) if last else None)
+
+
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
                        clock: Clock, api_user, page_user, render) -> APIRouter:
     router = APIRouter()
@@ -58,11 +67,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         return user
 
     def figures(start: str | None, end: str | None, domain: str | None, district: str | None) -> dict:
-        first, last = _day(start, "from"), _day(end, "to")
-        period = Period(datetime.combine(first, time(0), SHANGHAI) if first else None,
-                        datetime.combine(last + timedelta(days=1), time(0), SHANGHAI) if last else None)
         now = clock()
-        tickets = select(store.iter_tickets(), period, domain or None, district or None)
+        tickets = select(store.iter_tickets(), _period(start, end), domain or None, district or None)
         units, total = unit_statistics(tickets, now)
         late = overdue_and_due_soon(tickets, now, calendar, policy.due_soon_working_hours)
         name = lambda unit: "全部单位" if unit == "all" else unit_names.get(unit, unit)  # noqa: E731
@@ -108,6 +114,26 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         return Response(_xlsx(units, data["late"]),
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="supervision-{stamp}.xlsx"'})
+
+    @router.get("/api/supervision/archive")
+    async def api_supervision_archive(start: str | None = None, end: str | None = None, domain: str | None = None,
+                                      district: str | None = None, user: User = Depends(supervisor)):
+        """归档公开: the answered tickets received in the period as the centre publishes them, as CSV (see
+        hotline.archive); the X-Archive-Counts header counts the published and the withheld by reason."""
+        def build() -> tuple[str, Counter]:
+            counts: Counter = Counter()
+            tickets = select(store.iter_tickets(), _period(start, end), domain or None, district or None)
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows(csv_rows(publish(tickets, store.ticket_events,
+                                                          lambda unit: unit_names.get(unit, unit), counts)))
+            return buffer.getvalue(), counts
+
+        text, counts = await run_in_threadpool(build)
+        stamp = clock().strftime("%Y%m%d-%H%M")
+        return Response(("\ufeff" + text).encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="archive-{stamp}.csv"',
+            "X-Archive-Counts": "; ".join(f"{kind}={n}" for kind, n in sorted(counts.items())),
+        })
 
     @router.get("/api/alerts")
     async def api_alerts(open: bool = False, ticket_id: str | None = None, limit: int = 200, user: User = Depends(api_user)):

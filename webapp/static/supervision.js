@@ -30,6 +30,7 @@
   function draw([data, open, p]) {
     $("export-csv").href = "/api/supervision/export?format=csv&" + p;
     $("export-xlsx").href = "/api/supervision/export?format=xlsx&" + p;
+    $("export-archive").href = "/api/supervision/archive?" + p;
     $("s-now").textContent = when(data.now);
     const units = document.querySelector("#units tbody");
     units.replaceChildren();

@@ -1,6 +1,7 @@
 """A unit's user (承办单位) sees only the tickets dispatched to its unit (lead or co-unit), and no dead letters; the web app
 on a real SQLite file through FastAPI's test client (no Kafka: nothing here sends to it). users.yaml names each
-unit user's unit, checked at start-up with the file and line."""
+unit user's unit, checked at start-up with the file and line. Roles that may not see personal data see the
+texts of events masked."""
 
 from __future__ import annotations
 
@@ -111,3 +112,20 @@ def test_the_pages_own_requests_get_no_basic_challenge_when_logged_out(app):
             assert refused.status_code == 401 and "www-authenticate" not in refused.headers, headers
         tool = client.get("/api/tickets")  # curl, a script: the challenge says how to log in
         assert tool.status_code == 401 and tool.headers["www-authenticate"] == "Basic"
+
+
+def test_event_texts_are_masked_for_roles_that_may_not_see_personal_data(app, tmp_path):
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+
+    store = SQLiteStore(tmp_path / "store.db")  # the app's file
+    reply = TicketEvent(event_id="reply-1", ticket_id="web-1", kind="replied", at=T0.replace(hour=15), actor="unit",
+                        data={"reply": "已联系市民，电话13812345678"})
+    assert store.apply_event(reply, Lifecycle(max_returns=1)) == ("applied", "")
+    store.close()
+    for user, shown in (("supervisor", "已联系市民，电话138****5678"), ("dispatcher", "已联系市民，电话13812345678")):
+        events = get(app, user, "/api/tickets/web-1/events").json()["events"]
+        assert [e["data"]["reply"] for e in events] == [shown], user
+        page = get(app, user, "/tickets/web-1")
+        assert page.status_code == 200 and shown in page.text, user
+    assert "13812345678" not in get(app, "supervisor", "/tickets/web-1").text

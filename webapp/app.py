@@ -188,8 +188,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         actions = [k for k in EVENT_KINDS if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
         topic = _with_label(await run_in_threadpool(store.topic_of, ticket_id))
-        return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=events, actions=actions,
-                      action_names=EVENT_NAMES, units=units, topic=topic)
+        return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
+                      actions=actions, action_names=EVENT_NAMES, units=units, topic=topic)
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -341,7 +341,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/api/tickets/{ticket_id}/events")
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):
         await run_in_threadpool(stored_for, ticket_id, user)
-        return {"events": await run_in_threadpool(store.ticket_events, ticket_id)}
+        return {"events": _visible_events(await run_in_threadpool(store.ticket_events, ticket_id), user)}
 
     def emit(kind: str, ticket: dict, actor: User, data: dict, event_id: str | None = None,
              at: datetime | None = None) -> dict:
@@ -485,6 +485,14 @@ def _with_label(topic: dict | None) -> dict | None:
     if topic is None:
         return None
     return {**topic, "label": topic_label(topic["terms"], topic["representative_title"] or topic["topic_id"])}
+
+
+def _visible_events(events: list[dict], user: User) -> list[dict]:
+    """A ticket's events as this user may see them: a reply or reason may quote a phone number or an ID."""
+    if user.role.see_personal_data:
+        return events
+    return [{**e, "data": {k: pii.mask(v) if isinstance(v, str) else v for k, v in e["data"].items()}}
+            for e in events]
 
 
 def _visible(ticket: dict, user: User) -> dict:

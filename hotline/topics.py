@@ -164,21 +164,19 @@ class TopicTracker:
             topic_id = self._merged[topic_id]
         return topic_id
 
-    def _vector(self, words: list[str]) -> dict[str, float]:
-        counts = Counter(words)
+    def _vector(self, counts: Counter) -> dict[str, float]:
         vector = {t: (1 + math.log(c)) * math.log((self.documents + 1) / (self.document_frequency[t] + 1) + 1)
                   for t, c in counts.items()}
         norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
         return {t: v / norm for t, v in vector.items()}
 
     def add(self, ticket_id: str, segmented: str, text: str, at: datetime) -> Assignment:
-        words = terms(segmented)
-        unique = set(words)
+        counts = Counter(terms(segmented))
         self.documents += 1
-        self.document_frequency.update(unique)
-        vector = self._vector(words)
+        self.document_frequency.update(counts.keys())
+        vector = self._vector(counts)
         negative = is_negative(text)
-        fingerprint = simhash({t: 1 + math.log(c) for t, c in Counter(words).items()}) if vector else None
+        fingerprint = simhash({t: 1 + math.log(c) for t, c in counts.items()}) if vector else None
 
         if fingerprint is not None:
             candidates = {entry for band in _bands(fingerprint) for entry in self._bands.get(band, ())}

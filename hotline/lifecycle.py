@@ -13,7 +13,8 @@ Statuses:
 Events and what they do:
   dispatched            pending_review -> dispatched (a dispatcher confirms or corrects the suggestion)
   rerouted (改派)        dispatched/accepted -> dispatched to another lead unit; needs a reason
-  returned (退单)        dispatched/accepted -> pending_review; needs a reason; too many flag a supervisor
+  returned (退单)        dispatched/accepted -> pending_review; needs a reason; the unit it was with is kept in
+                        `returned_by`; too many returns flag a supervisor
   accepted (签收)        dispatched -> accepted
   paused / resumed      accepted <-> waiting_citizen; the paused working time is added to the reply deadline
   extension_requested   accepted/waiting_citizen, none pending; `days` working days and a reason
@@ -59,6 +60,7 @@ class DispatchState:
     lead_unit: str
     co_units: tuple[str, ...] = ()
     returns: int = 0
+    returned_by: tuple[str, ...] = ()  # the lead unit at each return, in order
     last_return_reason: str | None = None
     flagged: str | None = None
     corrected: bool = False
@@ -97,6 +99,7 @@ def state_of(ticket: dict) -> DispatchState:
         if value is not None:
             values[name] = value
     values["co_units"] = tuple(values.get("co_units", ()))
+    values["returned_by"] = tuple(values.get("returned_by", ()))
     values["corrected"] = bool(values.get("corrected", False))
     if "on_time" in values:
         values["on_time"] = bool(values["on_time"])
@@ -149,8 +152,8 @@ class Lifecycle:
         flagged = state.flagged
         if returns > self.max_returns:
             flagged = f"returned {returns} times (more than {self.max_returns}): needs a supervisor"
-        return replace(state, status="pending_review", returns=returns, last_return_reason=reason, flagged=flagged,
-                       accepted_at=None)
+        return replace(state, status="pending_review", returns=returns, returned_by=(*state.returned_by, state.lead_unit),
+                       last_return_reason=reason, flagged=flagged, accepted_at=None)
 
     # -- handling --------------------------------------------------------------------------------
     def _accepted(self, state, event):

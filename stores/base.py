@@ -18,7 +18,7 @@ TICKET_FIELDS = (
     "stored_at", "title", "text", "caller", "phone", "district", "ticket_type", "ticket_type_source",
     "urgency", "likes", "content_hash", "domain", "confidence", "top", "model_version", "type_confidence",
     "lead_unit", "co_units", "rule_id", "routing_explanation", "status", "personal",
-    "returns", "last_return_reason", "flagged", "corrected", "updated_at",
+    "returns", "returned_by", "last_return_reason", "flagged", "corrected", "updated_at",
     "accept_due", "reply_due", "deadline_policy", "deadline_warnings", "subdomain",
     "accepted_at", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_since", "paused_hours",
     "extension_pending", "extensions", "closed_at", "satisfaction", "reopened", "merged_into",

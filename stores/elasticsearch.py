@@ -75,11 +75,15 @@ class ElasticsearchStore:
         return f"{self.prefix}-{name}-*" if es_schema.INDICES[name][1] else f"{self.prefix}-{name}"
 
     def ensure_schema(self) -> None:
+        """The lifecycle policy and index templates; indices made by an earlier version gain the fields added
+        since (a mapping only ever gains fields)."""
         self.es.ilm.put_lifecycle(name=es_schema.LIFECYCLE_POLICY, policy=es_schema.POLICY)
-        for name, (_, monthly) in es_schema.INDICES.items():
+        for name, (properties, monthly) in es_schema.INDICES.items():
             self.es.indices.put_index_template(**es_schema.template(self.prefix, name))
             if not monthly and not self.es.indices.exists(index=self._index(name)):
                 self.es.indices.create(index=self._index(name))
+            else:
+                self.es.indices.put_mapping(index=self._read(name), properties=properties, allow_no_indices=True)
 
     def close(self) -> None:
         self.es.close()
@@ -170,7 +174,7 @@ class ElasticsearchStore:
             doc.update(seq=seq, stored_at=now, received_at=_local(t.received_at), ingested_at=_local(t.ingested_at),
                        accept_due=_local(t.accept_due) if t.accept_due else None,
                        reply_due=_local(t.reply_due) if t.reply_due else None,
-                       returns=0, corrected=False, paused_hours=0.0, extensions=0, reopened=0,
+                       returns=0, returned_by=[], corrected=False, paused_hours=0.0, extensions=0, reopened=0,
                        words=t.segmented, topic_id=None, event_ids=[])
             docs.append((self._index("tickets", _month(t.received_at)), t.ticket_id, doc))
         return len(self._create(docs))
@@ -181,6 +185,7 @@ class ElasticsearchStore:
         record = {name: source.get(name) for name in TICKET_FIELDS}
         record["top"] = [tuple(pair) for pair in record["top"] or []]
         record["co_units"] = record["co_units"] or []
+        record["returned_by"] = record["returned_by"] or []
         record["deadline_warnings"] = record["deadline_warnings"] or []
         record["corrected"] = bool(record["corrected"])
         return record

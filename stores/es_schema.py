@@ -41,7 +41,7 @@ TICKET_PROPERTIES = {
     "model_version": KEYWORD, "type_confidence": {"type": "float"},
     "lead_unit": KEYWORD, "co_units": KEYWORD, "rule_id": KEYWORD,
     "routing_explanation": {"type": "text", "index": False},
-    "status": KEYWORD, "returns": {"type": "integer"}, "last_return_reason": {"type": "text", "index": False},
+    "status": KEYWORD, "returns": {"type": "integer"}, "returned_by": KEYWORD, "last_return_reason": {"type": "text", "index": False},
     "flagged": KEYWORD, "corrected": {"type": "boolean"},
     "accept_due": DATE, "reply_due": DATE, "deadline_policy": KEYWORD, "deadline_warnings": {"type": "text", "index": False},
     "accepted_at": DATE, "replied_at": DATE, "reply_seconds": {"type": "float"}, "reply_working_days": {"type": "float"},

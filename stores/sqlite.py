@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     status TEXT NOT NULL,
     personal TEXT NOT NULL,
     returns INTEGER NOT NULL DEFAULT 0,
+    returned_by TEXT NOT NULL DEFAULT '[]',
     last_return_reason TEXT,
     flagged TEXT,
     corrected INTEGER NOT NULL DEFAULT 0,
@@ -178,7 +179,7 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 """
 
-_JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings")
+_JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings", "returned_by")
 # the tickets dispatched to a unit, as lead or co-unit (two parameters: the unit, twice); one waiting for a
 # dispatcher is not with any unit yet, whatever its suggestion (or the unit that returned it) says
 _UNIT_CLAUSE = ("(t.status != 'pending_review' AND "
@@ -192,7 +193,7 @@ MIGRATIONS = (
     ("replied_at", "TEXT"), ("reply_seconds", "REAL"), ("reply_working_days", "REAL"), ("on_time", "INTEGER"),
     ("paused_since", "TEXT"), ("paused_hours", "REAL NOT NULL DEFAULT 0"), ("extension_pending", "INTEGER"),
     ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
-    ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"),
+    ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"), ("returned_by", "TEXT NOT NULL DEFAULT '[]'"),
 )
 # Ticket fields the lifecycle changes (hotline.lifecycle.DispatchState less what intake sets).
 _EVENT_COLUMNS = tuple(f for f in STATE_FIELDS if f not in ("received_at", "ticket_type", "urgency"))

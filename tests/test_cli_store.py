@@ -1,4 +1,5 @@
-"""Commands that read the store refuse a SQLite file that is not there instead of creating an empty one."""
+"""Commands that read the store refuse a SQLite file that is not there instead of creating an empty one; a
+store file written by an earlier version gains the columns added since."""
 
 import pytest
 from click.testing import CliRunner
@@ -38,3 +39,21 @@ def test_an_existing_store_is_read(tmp_path, monkeypatch):
     store.close()
     result = CliRunner().invoke(main, ["export", "--db", str(tmp_path / "store.db")])
     assert result.exit_code == 0 and '"ticket_id": "web-1"' in result.stdout
+
+
+def test_a_store_file_of_an_earlier_version_gains_the_columns_added_since(tmp_path):
+    import sqlite3
+
+    from stores.sqlite import SQLiteStore
+    from tests.test_store_contract import make_ticket
+
+    path = tmp_path / "old.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as db:  # as a version before returns were attributed to units wrote it
+        db.execute("ALTER TABLE tickets DROP COLUMN returned_by")
+    store = SQLiteStore(path)
+    try:
+        store.write_tickets([make_ticket(1)])
+        assert store.get_ticket("web-1")["returned_by"] == []
+    finally:
+        store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -30,6 +31,7 @@ def test_return_requeue_correct_and_flag(stack):
         if ticket["status"] == "pending_review":
             assert client.post(f"/api/tickets/{tid}/dispatch", json={}).status_code == 202
             until_status(client, tid, "dispatched")
+        first_unit = client.get(f"/api/tickets/{tid}").json()["lead_unit"]
         assert client.post(f"/api/tickets/{tid}/return", json={"reason": ""}).status_code == 400
         assert client.post(f"/api/tickets/{tid}/return", json={"reason": "停车收费归发改部门"}).status_code == 202
         waiting = until_status(client, tid, "pending_review")
@@ -51,6 +53,10 @@ def test_return_requeue_correct_and_flag(stack):
         assert client.get("/api/queue").json()["tickets"][0]["ticket_id"] == tid  # flagged first
         kinds = [e["kind"] for e in client.get(f"/api/tickets/{tid}/events").json()["events"]]
         assert kinds.count("returned") == 3
+        assert flagged["returned_by"][:2] == [first_unit, "market-regulation"] and len(flagged["returned_by"]) == 3
+        assert client.post("/login", data={"username": "dispatcher", "password": "dispatcher-demo"}).status_code in (200, 303)
+        returns = re.search(r'<span id="returns">(.*?)</span>', client.get(f"/tickets/{tid}").text).group(1)
+        assert returns.startswith("退单 3 次") and "A市市场监督管理局" in returns, returns
     with stack.client("monitor") as monitor:
         assert monitor.post(f"/api/tickets/{tid}/dispatch", json={}).status_code == 403
 

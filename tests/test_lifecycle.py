@@ -39,8 +39,9 @@ def test_returns_count_and_flag_past_the_limit():
     state = rules.apply(WAITING, event("dispatched", lead_unit="housing"))
     state = rules.apply(state, event("returned", reason="不归我们"))
     assert (state.status, state.returns, state.flagged) == ("pending_review", 1, None)
-    state = rules.apply(rules.apply(state, event("dispatched", lead_unit="housing")), event("returned", reason="再退"))
+    state = rules.apply(rules.apply(state, event("dispatched", lead_unit="urban-management")), event("returned", reason="再退"))
     assert state.returns == 2 and "needs a supervisor" in state.flagged
+    assert state.returned_by == ("housing", "urban-management")
 
 
 def test_reply_latency_wall_clock_and_working_days_across_national_day(rules):

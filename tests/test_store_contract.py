@@ -165,6 +165,7 @@ def test_dispatch_return_and_flag_through_events(store):
     assert store.apply_event(event("returned", 3, reason="不属于我单位职责"), RULES)[0] == "applied"
     ticket = store.get_ticket("web-1")
     assert (ticket["status"], ticket["returns"], ticket["last_return_reason"]) == ("pending_review", 1, "不属于我单位职责")
+    assert ticket["returned_by"] == ["housing"]
     assert ticket["flagged"] is None
     store.apply_event(event("dispatched", 4, domain="环境保护", lead_unit="ecology-environment"), RULES)
     corrections = store.corrections()
@@ -172,6 +173,7 @@ def test_dispatch_return_and_flag_through_events(store):
     assert corrections[0]["predicted_domain"] == "城乡建设" and corrections[0]["text"] == "小区 物业 问题"
     store.apply_event(event("returned", 5, reason="again"), RULES)
     assert store.get_ticket("web-1")["flagged"].startswith("returned 2 times")
+    assert store.get_ticket("web-1")["returned_by"] == ["housing", "ecology-environment"]
     assert [e["kind"] for e in store.ticket_events("web-1")] == ["dispatched", "returned", "dispatched", "returned"]
     assert store.apply_event(event("returned", 6, reason=""), RULES)[0] == "refused"
     missing = event("returned", 7, reason="x").model_copy(update={"ticket_id": "web-404"})

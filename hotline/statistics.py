@@ -2,6 +2,10 @@
 
 Every figure is computed from the stored tickets passed in, so it can be traced back to them: the pages,
 the exports and `hotline report` all call `unit_statistics` and `overdue_and_due_soon`.
+
+A unit answers for the tickets it has been sent. A ticket waiting for a dispatcher (never dispatched, or
+returned) is with the centre, whatever unit its suggestion names: it counts, and is overdue, under
+`AWAITING_DISPATCH`. A return (退单) counts against the unit that returned the ticket, wherever it is now.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from hotline.calendar import WorkCalendar
 from hotline.lifecycle import OPEN_STATUSES
 
 SATISFIED = ("满意", "基本满意")
+AWAITING_DISPATCH = "待派单"  # where figures put the tickets waiting for a dispatcher
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class UnitFigures:
     satisfaction_rate: float | None     # 满意 + 基本满意 / callbacks
     dissatisfied: int
     returned: int
-    returned_rate: float | None         # tickets returned (退单) at least once / tickets
+    returned_rate: float | None         # tickets the unit returned (退单) / those and its tickets
     reopened: int
     open: int
     overdue_open: int
@@ -83,7 +88,14 @@ def select(tickets: Iterable[dict], period: Period = Period(), domain: str | Non
             and (domain is None or t["domain"] == domain) and (district is None or t["district"] == district)]
 
 
-def figures(unit: str, tickets: list[dict], now: datetime) -> UnitFigures:
+def holder(ticket: dict) -> str:
+    """Who answers for the ticket now: its lead unit, or `AWAITING_DISPATCH` while it waits for a dispatcher."""
+    return AWAITING_DISPATCH if ticket["status"] == "pending_review" else ticket["lead_unit"]
+
+
+def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None = None) -> UnitFigures:
+    """The figures of a unit's tickets; `returned`: the tickets it returned (default: those of `tickets` that
+    were ever returned, as for all units together)."""
     replied = [t for t in tickets if t.get("replied_at")]
     timed = [t for t in replied if t.get("on_time") is not None]
     on_time = sum(1 for t in timed if t["on_time"])
@@ -91,7 +103,11 @@ def figures(unit: str, tickets: list[dict], now: datetime) -> UnitFigures:
     wall = [t["reply_seconds"] / 86400 for t in replied if t.get("reply_seconds") is not None]
     callbacks = [t for t in tickets if t.get("satisfaction")]
     satisfied = sum(1 for t in callbacks if t["satisfaction"] in SATISFIED)
-    returned = sum(1 for t in tickets if t.get("returns"))
+    if returned is None:
+        returned = sum(1 for t in tickets if t.get("returns"))
+        sent = len(tickets)
+    else:  # the unit's tickets and those it returned, less those it returned that came back to it
+        sent = len(tickets) + returned - sum(1 for t in tickets if unit in (t.get("returned_by") or ()))
     open_ = [t for t in tickets if t["status"] in OPEN_STATUSES]
     overdue = sum(1 for t in open_ if t.get("reply_due") and _moment(t["reply_due"]) < now)
     return UnitFigures(
@@ -100,17 +116,24 @@ def figures(unit: str, tickets: list[dict], now: datetime) -> UnitFigures:
         median_reply_days=_round(percentile(wall, 0.5)), mean_reply_days=_round(sum(wall) / len(wall) if wall else None),
         callbacks=len(callbacks), satisfied=satisfied, satisfaction_rate=_rate(satisfied, len(callbacks)),
         dissatisfied=sum(1 for t in callbacks if t["satisfaction"] == "不满意"),
-        returned=returned, returned_rate=_rate(returned, len(tickets)),
+        returned=returned, returned_rate=_rate(returned, sent),
         reopened=sum(1 for t in tickets if t.get("reopened")), open=len(open_), overdue_open=overdue,
     )
 
 
 def unit_statistics(tickets: list[dict], now: datetime) -> tuple[list[UnitFigures], UnitFigures]:
-    """Figures per lead unit (most tickets first) and for all units together."""
+    """Figures per unit that has tickets or returned some (most tickets first), with `AWAITING_DISPATCH` for
+    those waiting for a dispatcher, and for all tickets together."""
     by_unit: dict[str, list[dict]] = {}
+    returned_by: dict[str, int] = {}
     for ticket in tickets:
-        by_unit.setdefault(ticket["lead_unit"], []).append(ticket)
-    rows = [figures(unit, group, now) for unit, group in by_unit.items()]
+        by_unit.setdefault(holder(ticket), []).append(ticket)
+        for unit in set(ticket.get("returned_by") or ()):
+            returned_by[unit] = returned_by.get(unit, 0) + 1
+    for unit in returned_by:
+        by_unit.setdefault(unit, [])
+    rows = [figures(unit, group, now, None if unit == AWAITING_DISPATCH else returned_by.get(unit, 0))
+            for unit, group in by_unit.items()]
     rows.sort(key=lambda f: (-f.tickets, f.unit))
     return rows, figures("all", tickets, now)
 
@@ -137,11 +160,11 @@ def overdue_and_due_soon(tickets: Iterable[dict], now: datetime, calendar: WorkC
         due = _moment(t["reply_due"])
         if due < now:
             late = calendar.working_hours_between(due, now) / calendar.hours_per_day
-            found.append(LateTicket(t["ticket_id"], t["lead_unit"], t["title"], t["status"], due, round(late, 2), "overdue"))
+            found.append(LateTicket(t["ticket_id"], holder(t), t["title"], t["status"], due, round(late, 2), "overdue"))
         else:
             left = calendar.working_hours_between(now, due)
             if left <= due_soon_hours:
-                found.append(LateTicket(t["ticket_id"], t["lead_unit"], t["title"], t["status"], due,
+                found.append(LateTicket(t["ticket_id"], holder(t), t["title"], t["status"], due,
                                         round(-left / calendar.hours_per_day, 2), "due_soon"))
     found.sort(key=lambda item: -item.late_working_days)
     return found

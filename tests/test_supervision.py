@@ -17,6 +17,7 @@ import yaml
 
 from cli.settings import PROJECT_DIR
 from hotline.lifecycle import STATUS_NAMES
+from hotline.statistics import AWAITING_DISPATCH
 from hotline.timestamps import SHANGHAI
 from tests.conftest import ARTIFACTS, start_stack, stop_stack, wait_until
 from tests.test_web_browser import browser, log_in  # noqa: F401 (the browser fixture)
@@ -116,6 +117,9 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     wait_until(lambda: any(a["ticket_id"] == "hotline-page-1" for a in
                            replay.client("supervisor").get("/api/alerts", params={"open": "true"}).json()["alerts"]),
                60, message="an open alert")
+    with replay.client("dispatcher") as client:  # its unit returns the other: overdue, and with the centre now
+        assert client.post("/api/tickets/hotline-page-1/return", json={"reason": "不属于本单位"}).status_code == 202
+        wait_until(lambda: client.get("/api/tickets/hotline-page-1").json()["status"] == "pending_review", 60)
 
     page = log_in(browser, replay, "supervisor")
     page.goto(replay.url + "/supervision")
@@ -125,8 +129,11 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "supervision.png"), full_page=True)
     total = page.locator("#units tbody tr.total td")
+    api_units = replay.client("supervisor").get("/api/supervision").json()["units"]
     api = replay.client("supervisor").get("/api/supervision").json()["total"]
     assert total.nth(1).inner_text() == str(api["tickets"]) and int(total.nth(2).inner_text()) == api["replied"] >= 1
+    returned = page.locator("#late tbody tr[data-ticket-id='hotline-page-1'] td")
+    assert returned.nth(0).inner_text() == AWAITING_DISPATCH and returned.nth(2).inner_text() == "待派单"
     for row in page.locator("#late tbody tr.overdue").all():  # working days late; under 0.01 said so, not "0"
         assert re.fullmatch(r"超期 (<0\.01|\d+(\.\d{1,2})?)", row.locator("td").nth(4).inner_text()), row.inner_text()
         assert row.locator("td").nth(2).inner_text() in STATUS_NAMES.values()
@@ -154,12 +161,15 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     published = {r["编号"]: r for r in csv.DictReader(io.StringIO(archive.body().decode("utf-8-sig")))}
     assert published["hotline-page-0"]["答复意见"] == "已答复" and "hotline-page-1" not in published
 
-    # drill-down: a unit's name opens the ticket list filtered to that unit
-    unit_row = page.locator("#units tbody tr:not(.total)").first
+    # drill-down: a unit's name opens the ticket list filtered to that unit; the centre's row (待派单) to the
+    # tickets waiting for a dispatcher
+    unit_row = page.locator(f"#units tbody tr:not(.total):not([data-unit='{AWAITING_DISPATCH}'])").first
     unit_id = unit_row.get_attribute("data-unit")
     unit_row.locator("a").click()
     page.wait_for_selector("#rows tr")
     assert page.locator("#f-lead_unit").input_value() == unit_id
+    waiting = next(u for u in api_units if u["unit"] == AWAITING_DISPATCH)
+    assert waiting["overdue_open"] >= 1 and waiting["tickets_href"] == "/tickets?status=pending_review"
 
     with replay.client("supervisor") as client:
         exported = client.get("/api/supervision/export", params={"format": "csv"})

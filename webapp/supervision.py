@@ -10,6 +10,7 @@ import csv
 import io
 from collections import Counter
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,7 +21,7 @@ from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
 from hotline.lifecycle import STATUS_NAMES
-from hotline.statistics import Period, overdue_and_due_soon, select, unit_statistics
+from hotline.statistics import AWAITING_DISPATCH, Period, overdue_and_due_soon, select, unit_statistics
 from hotline.timestamps import SHANGHAI
 from stores.base import Store
 from webapp.auth import User
@@ -52,6 +53,13 @@ def _period(start: str | None, end: str | None) -> Period:
                   datetime.combine(last + timedelta(days=1), time(0), SHANGHAI) if last else None)
 
 
+def _tickets_href(unit: str) -> str:
+    """The ticket list a unit's row links to."""
+    if unit == AWAITING_DISPATCH:
+        return "/tickets?status=pending_review"
+    return "/tickets?" + urlencode({"lead_unit": unit})
+
+
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
                        clock: Clock, api_user, page_user, render) -> APIRouter:
     router = APIRouter()
@@ -75,7 +83,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         return {
             "now": now.isoformat(),
             "filters": {"from": start, "to": end, "domain": domain, "district": district},
-            "units": [{**u.as_dict(), "unit_name": name(u.unit)} for u in units],
+            "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit)} for u in units],
             "total": {**total.as_dict(), "unit_name": name("all")},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
                       "status_name": STATUS_NAMES.get(item.status, item.status)}

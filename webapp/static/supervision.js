@@ -37,7 +37,7 @@
     for (const u of [...data.units, data.total]) {
       const tr = document.createElement("tr");
       tr.dataset.unit = u.unit;
-      const name = u.unit === "all" ? u.unit_name : link(u.unit_name, "/tickets?lead_unit=" + encodeURIComponent(u.unit));
+      const name = u.unit === "all" ? u.unit_name : link(u.unit_name, u.tickets_href);
       tr.append(cell(name), cell(num(u.tickets)), cell(num(u.replied)), cell(pct(u.on_time_rate)),
         cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)), cell(pct(u.satisfaction_rate)),
         cell(num(u.callbacks)), cell(pct(u.returned_rate)), cell(num(u.reopened)), cell(num(u.open)),

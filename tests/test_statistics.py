@@ -1,0 +1,74 @@
+"""Unit figures (考核): a unit answers for the tickets it was sent and the ones it returned; a ticket waiting
+for a dispatcher is the centre's, whatever unit its suggestion names."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cli.services import build_calendar
+from cli.settings import load_settings
+from hotline.lifecycle import Lifecycle
+from hotline.models import TicketEvent
+from hotline.statistics import AWAITING_DISPATCH, overdue_and_due_soon, unit_statistics
+from hotline.timestamps import SHANGHAI
+
+NOW = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)  # a Monday
+RECEIVED = NOW - timedelta(days=30)
+DUE = NOW - timedelta(days=10)  # every ticket below is past its reply deadline
+RULES = Lifecycle(max_returns=5)
+
+
+def handled(ticket_id: str, *steps: tuple) -> dict:
+    """A stored ticket (the fields the figures read) after its events, applied by the lifecycle rules."""
+    from hotline.lifecycle import DispatchState
+
+    state = DispatchState(status="pending_review", domain="城乡建设", lead_unit="housing", received_at=RECEIVED,
+                          reply_due=DUE)
+    for n, (kind, data) in enumerate(steps):
+        event = TicketEvent(event_id=f"{ticket_id}-{n}", ticket_id=ticket_id, kind=kind, actor="d",
+                            at=RECEIVED + timedelta(days=1, hours=n), data=data)
+        state = RULES.apply(state, event)
+    return {"ticket_id": ticket_id, "title": ticket_id, **{name: getattr(state, name) for name in (
+        "status", "lead_unit", "returns", "returned_by", "replied_at", "reply_due", "on_time", "reply_working_days",
+        "reply_seconds", "satisfaction", "reopened", "received_at")}}
+
+
+def to(unit):
+    return ("dispatched", {"lead_unit": unit})
+
+
+BACK = ("returned", {"reason": "不属于本单位职责"})
+REPLY = ("replied", {"reply": "已处理"})
+TICKETS = [
+    handled("a", to("housing")),                                      # with housing, overdue
+    handled("b", to("housing"), BACK),                                # returned by housing, waits again
+    handled("c", to("urban-management"), BACK, to("housing"), REPLY),  # returned by urban-management, replied
+    handled("d", to("housing"), BACK, to("housing")),                 # returned by housing, sent back to it
+    handled("e"),                                                     # never dispatched; suggestion: housing
+]
+
+
+def test_waiting_tickets_are_the_centres_and_returns_count_against_the_unit_that_returned():
+    assert TICKETS[2]["returned_by"] == ("urban-management",)
+    rows, total = unit_statistics(TICKETS, NOW)
+    units = {row.unit: row for row in rows}
+    assert set(units) == {"housing", "urban-management", AWAITING_DISPATCH}
+
+    housing = units["housing"]  # a, c, d: it was sent b too, and returned b and d
+    assert (housing.tickets, housing.open, housing.overdue_open, housing.replied) == (3, 2, 2, 1)
+    assert housing.returned == 2 and housing.returned_rate == round(2 / 4, 4)  # sent a, b, c, d
+    urban = units["urban-management"]  # nothing now; it returned c
+    assert (urban.tickets, urban.open, urban.returned, urban.returned_rate) == (0, 0, 1, 1.0)
+    waiting = units[AWAITING_DISPATCH]  # b and e, both past the deadline, with the centre
+    assert (waiting.tickets, waiting.open, waiting.overdue_open, waiting.returned, waiting.returned_rate) == (2, 2, 2, 1, 0.5)
+
+    assert (total.tickets, total.open, total.overdue_open, total.returned, total.returned_rate) == (5, 4, 4, 3, 0.6)
+    assert sum(row.tickets for row in rows) == total.tickets
+    assert [row.unit for row in rows] == ["housing", AWAITING_DISPATCH, "urban-management"]  # most tickets first
+
+
+def test_an_overdue_ticket_waiting_for_a_dispatcher_is_listed_as_the_centres():
+    late = overdue_and_due_soon(TICKETS, NOW, build_calendar(load_settings()), due_soon_hours=8)
+    holders = {item.ticket_id: item.unit for item in late}
+    assert holders == {"a": "housing", "b": AWAITING_DISPATCH, "d": "housing", "e": AWAITING_DISPATCH}
+    assert all(item.level == "overdue" and item.late_working_days > 0 for item in late)

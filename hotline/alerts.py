@@ -1,5 +1,8 @@
 """Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets.
 
+An alert meant for the unit (承办单位) goes to the dispatchers while the ticket waits for one: never
+dispatched, or returned (退单).
+
 `alerts_for` says which alerts an open ticket deserves at a given moment, and `next_alert_at` when that can
 next change; the store keeps each alert once (ticket, kind, level and the deadline it is about), so a
 restarted worker raises nothing twice and a new deadline (an extension, a reopened ticket) gets its own
@@ -15,8 +18,10 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from hotline.calendar import WorkCalendar
-from hotline.lifecycle import OPEN_STATUSES
+from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
 
+UNIT = "承办单位"  # in the policy: the unit the ticket is with
+DISPATCHERS = "热线中心派单员"  # who gets what is meant for the unit while a ticket waits for a dispatcher
 
 WARNING_HORIZON = timedelta(days=20)  # a deadline further away than this is not due soon, whatever the calendar
 
@@ -87,17 +92,23 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     found = []
     if now < due and due - now > WARNING_HORIZON:
         return []  # no holiday stretch is that long: far from any warning
+    waiting = holder(ticket) == AWAITING_DISPATCH  # what would go to the unit goes to the dispatchers
+
+    def recipient(to: str) -> str:
+        return DISPATCHERS if waiting and to == UNIT else to
+
     if now < due and calendar.working_hours_between(now, due) <= policy.due_soon_working_hours:
         soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours)
-        found.append(_alert(ticket, "due_soon", 0, "承办单位", due, soon_at, now,
+        found.append(_alert(ticket, "due_soon", 0, recipient(UNIT), due, soon_at, now,
                             f"临期：答复期限 {due:%Y-%m-%d %H:%M}，剩余不足 {policy.due_soon_working_hours:g} 个工作小时"))
     if now >= due:
         for step in policy.escalation:
             at = _escalation_at(step, due, calendar)
             if now >= at:
                 late = _lateness(calendar.working_hours_between(due, now), calendar.hours_per_day)
-                found.append(_alert(ticket, "overdue", step.level, step.to, due, at, now,
-                                    f"超期：答复期限 {due:%Y-%m-%d %H:%M}，{late}，{step.level} 级督办至{step.to}"))
+                to = recipient(step.to)
+                found.append(_alert(ticket, "overdue", step.level, to, due, at, now,
+                                    f"超期：答复期限 {due:%Y-%m-%d %H:%M}，{late}，{step.level} 级督办至{to}"))
     return found
 
 
@@ -140,5 +151,4 @@ def _escalation_at(step: Escalation, due: datetime, calendar: WorkCalendar) -> d
 
 def _alert(ticket, kind, level, to, due, due_at, now, message) -> Alert:
     return Alert(alert_id=alert_id(ticket["ticket_id"], kind, level, due), ticket_id=ticket["ticket_id"], kind=kind,
-                 level=level, to=to, unit=ticket["lead_unit"], reply_due=due, due_at=due_at, raised_at=now,
-                 message=message)
+                 level=level, to=to, unit=holder(ticket), reply_due=due, due_at=due_at, raised_at=now, message=message)

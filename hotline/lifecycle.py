@@ -43,6 +43,13 @@ SATISFACTION = ("满意", "基本满意", "不满意")
 STATUS_NAMES = {"pending_review": "待派单", "dispatched": "已派单", "accepted": "已签收", "waiting_citizen": "待市民补充",
                 "replied": "已答复", "closed": "已办结", "merged": "已并单"}
 OPEN_STATUSES = ("pending_review", "dispatched", "accepted", "waiting_citizen")
+AWAITING_DISPATCH = "待派单"  # who answers for a ticket waiting for a dispatcher: the centre
+
+
+def holder(ticket: dict) -> str:
+    """Who answers for a stored ticket now: its lead unit, or `AWAITING_DISPATCH` while it waits for a
+    dispatcher (never dispatched, or returned), whatever unit its suggestion names."""
+    return AWAITING_DISPATCH if ticket["status"] == "pending_review" else ticket["lead_unit"]
 
 
 class TransitionError(ValueError):

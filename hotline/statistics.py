@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Iterable
 
 from hotline.calendar import WorkCalendar
-from hotline.lifecycle import OPEN_STATUSES
+from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
 
 SATISFIED = ("满意", "基本满意")
-AWAITING_DISPATCH = "待派单"  # where figures put the tickets waiting for a dispatcher
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,6 @@ def select(tickets: Iterable[dict], period: Period = Period(), domain: str | Non
            district: str | None = None) -> list[dict]:
     return [t for t in tickets if period.holds(_moment(t["received_at"]))
             and (domain is None or t["domain"] == domain) and (district is None or t["district"] == district)]
-
-
-def holder(ticket: dict) -> str:
-    """Who answers for the ticket now: its lead unit, or `AWAITING_DISPATCH` while it waits for a dispatcher."""
-    return AWAITING_DISPATCH if ticket["status"] == "pending_review" else ticket["lead_unit"]
 
 
 def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None = None) -> UnitFigures:

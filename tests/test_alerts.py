@@ -21,7 +21,7 @@ def setup():
     return build_alert_policy(settings), build_calendar(settings)
 
 
-def ticket(due, status="dispatched"):
+def ticket(due, status="dispatched"):  # housing: the unit's, or only suggested while pending_review
     return {"ticket_id": "hotline-1", "status": status, "lead_unit": "housing", "reply_due": due}
 
 
@@ -43,6 +43,19 @@ def test_warning_then_escalation_levels_at_working_times(setup):
     level3 = t(1, 17, 30, month=12)
     assert [a.level for a in alerts_for(ticket(due), level3, policy, calendar)] == [1, 2, 3]
     assert alerts_for(ticket(due), level3, policy, calendar)[2].to == "市政府办公室"
+
+
+def test_a_ticket_waiting_for_a_dispatcher_alerts_the_dispatchers_not_the_unit(setup):
+    policy, calendar = setup
+    due = t(24, 17, 30)
+    with_unit = alerts_for(ticket(due), t(26, 17, 30), policy, calendar)
+    assert [(a.to, a.unit) for a in with_unit] == [("承办单位", "housing"), ("热线中心督办科", "housing")]
+    waiting = alerts_for(ticket(due, "pending_review"), t(26, 17, 30), policy, calendar)
+    assert [(a.to, a.unit) for a in waiting] == [("热线中心派单员", "待派单"), ("热线中心督办科", "待派单")]
+    assert waiting[0].message.endswith("1 级督办至热线中心派单员")
+    assert [a.alert_id for a in waiting] == [a.alert_id for a in with_unit]  # a return raises nothing twice
+    soon = alerts_for(ticket(due, "pending_review"), t(24, 12), policy, calendar)
+    assert [(a.kind, a.to) for a in soon] == [("due_soon", "热线中心派单员")]
 
 
 def test_an_overdue_alert_says_how_late_in_working_hours_then_days(setup):

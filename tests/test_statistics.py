@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from cli.services import build_calendar
 from cli.settings import load_settings
-from hotline.lifecycle import Lifecycle
+from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle
 from hotline.models import TicketEvent
-from hotline.statistics import AWAITING_DISPATCH, overdue_and_due_soon, unit_statistics
+from hotline.statistics import overdue_and_due_soon, unit_statistics
 from hotline.timestamps import SHANGHAI
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)  # a Monday

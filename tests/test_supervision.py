@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from cli.settings import PROJECT_DIR
-from hotline.lifecycle import STATUS_NAMES
-from hotline.statistics import AWAITING_DISPATCH
+from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES
 from hotline.timestamps import SHANGHAI
 from tests.conftest import ARTIFACTS, start_stack, stop_stack, wait_until
 from tests.test_web_browser import browser, log_in  # noqa: F401 (the browser fixture)

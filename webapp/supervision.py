@@ -20,8 +20,8 @@ from hotline.alerts import AlertPolicy
 from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from hotline.lifecycle import STATUS_NAMES
-from hotline.statistics import AWAITING_DISPATCH, Period, overdue_and_due_soon, select, unit_statistics
+from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES
+from hotline.statistics import Period, overdue_and_due_soon, select, unit_statistics
 from hotline.timestamps import SHANGHAI
 from stores.base import Store
 from webapp.auth import User

@@ -1,4 +1,5 @@
-"""Masking of personal data: ID-card numbers, mobile and landline numbers, licence plates, e-mail."""
+"""Masking of personal data: ID-card numbers, mobile and landline numbers, licence plates, e-mail, and
+people's names in free text where something marks them as names."""
 
 from __future__ import annotations
 
@@ -20,11 +21,57 @@ _PLATE = re.compile(
 )
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 
-KINDS = ("id_card", "mobile", "landline", "plate", "email")
+# Names. A name is only recognised where something marks it: a title after it (王小明先生, 李华少同志) or a
+# cue before it (我叫, 联系人：). It must start with a common family name and its given name is one or two
+# characters that are not function words; the family name stays, as in `mask_name` (王小明先生 -> 王**先生).
+# A family name alone (王先生, 欧阳女士) is not a person's name and is left as it is.
+_COMPOUND_SURNAMES = "欧阳|司马|诸葛|上官|东方|皇甫|令狐|慕容|司徒|尉迟|长孙|夏侯|公孙|宇文|端木|南宫"
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖萧田董袁潘蒋蔡余杜叶程苏魏吕丁"
+    "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫"
+    "孔汤欧易伍文颜殷喻聂左蒲粟柳阳凌卿胥甘邬舒符简滕饶谌湛季康翁祝鲁葛乔齐"
+)  # not 任 向 关 安 方 于, more often words (任何, 向, 关于, 安排, 方便, 于) than family names in these texts
+_NOT_IN_NAMES = ("的了和与及等是在为对把被向给跟个们这那其该此各每某位名之于也都就还又再很请已将所有无"
+                 "姓副谢二业局站镇村区县市项目领导负责课排便分校监号楼路街院所科室部厅处组队办委会长场总学右合事州中")
+_GIVEN = f"[\u4e00-\u9fff](?<![{_NOT_IN_NAMES}])"  # a character of a given name
+_TITLES = ("先生", "女士", "小姐", "同志", "老师", "师傅", "阿姨", "医生", "律师", "经理", "书记", "校长", "局长",
+           "科长", "所长", "队长", "站长", "院长", "村长", "镇长")
+_CUES = ("我叫", "我名叫", "我的名字叫", "本人叫")
+_LABELS = ("姓名", "联系人", "投诉人", "举报人", "反映人", "来电人")  # with a colon after: 姓名：, not 姓名及房号
+_SURNAME = f"(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}])"
+_TITLED_NAME = re.compile(f"({_SURNAME})((?:{_GIVEN}){{1,2}})(?={'|'.join(_TITLES)})")
+_TITLE_HINT = re.compile("|".join(_TITLES))  # a regex of literals finds them faster than `in` one by one
+_CUE_HINT = re.compile("|".join(_CUES + _LABELS))
+_CUED_NAME = re.compile(f"((?:{'|'.join(_CUES)}|(?:{'|'.join(_LABELS)})[:：])\\s?{_SURNAME})((?:{_GIVEN}){{1,2}})")
+
+KINDS = ("id_card", "mobile", "landline", "plate", "email", "name")
 
 
 def mask(text: str) -> str:
     """Return text with every recognised piece of personal data masked."""
+    return mask_names(mask_numbers(text))
+
+
+def mask_names(text: str) -> str:
+    """Mask the given names of people named in free text (see the comment above)."""
+    if not text:
+        return text
+    if _TITLE_HINT.search(text):
+        text = _TITLED_NAME.sub(_keep_family_name, text)
+    if _CUE_HINT.search(text):
+        text = _CUED_NAME.sub(_keep_family_name, text)
+    return text
+
+
+def _keep_family_name(match: re.Match) -> str:
+    family, given = match.group(1), match.group(2)
+    if family + given in _COMPOUND_SURNAMES.split("|"):  # 欧阳先生: a family name alone
+        return match.group(0)
+    return family + "*" * len(given)
+
+
+def mask_numbers(text: str) -> str:
+    """Mask ID-card, phone and plate numbers and e-mail addresses."""
     if not text:
         return text
     text = _ID_CARD.sub(lambda m: m.group(1) + "********" + "***" + m.group(4), text)

@@ -20,7 +20,8 @@ def write_archive(store, period: Period, domain: str | None, district: str | Non
     counts: Counter = Counter()
     tickets = select(tqdm(store.iter_tickets(), total=store.count_tickets(), desc="reading tickets", unit="ticket",
                           file=sys.stderr), period, domain, district)
-    records = publish(tickets, store.ticket_events, unit_name, counts)
+    tickets = tqdm(tickets, desc="publishing", unit="ticket", file=sys.stderr)  # with their replies, read in chunks
+    records = publish(tickets, store.events_by_ticket, unit_name, counts)
     if fmt == "csv":
         csv.writer(out).writerows(csv_rows(records))
     else:

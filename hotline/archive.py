@@ -4,7 +4,7 @@ A ticket is published once it has its answer (replied or closed). A report (ä¸¾æ
 are kept confidential to protect the people who make them. A ticket reopened or rerouted waits for its new
 answer. A published record carries no personal data: no caller, no phone number, and its title, text and
 reply masked (`hotline.pii.mask`; the ticket's own title and text were masked at intake, and the reply is
-masked here). Names written into free text are not recognised and stay as written.
+masked here). A name in free text is masked only where a title or a cue marks it (see `hotline.pii`).
 """
 
 from __future__ import annotations
@@ -68,16 +68,28 @@ def public_record(ticket: dict, events: list[dict], unit_name: Callable[[str], s
     }
 
 
-def publish(tickets: Iterable[dict], events_of: Callable[[str], list[dict]], unit_name: Callable[[str], str],
-            counts: Counter) -> Iterator[dict]:
-    """The published records of `tickets`, in their order; `counts` gets "published" and each withheld reason."""
+def publish(tickets: Iterable[dict], events_by_ticket: Callable[[list[str]], dict[str, list[dict]]],
+            unit_name: Callable[[str], str], counts: Counter, chunk: int = 500) -> Iterator[dict]:
+    """The published records of `tickets`, in their order; `counts` gets "published" and each withheld reason.
+    The events of `chunk` published tickets are asked for at once."""
+    pending: list[dict] = []
     for ticket in tickets:
         reason = withheld(ticket)
         if reason:
             counts[reason] += 1
             continue
+        pending.append(ticket)
+        if len(pending) == chunk:
+            yield from _records(pending, events_by_ticket, unit_name, counts)
+            pending = []
+    yield from _records(pending, events_by_ticket, unit_name, counts)
+
+
+def _records(tickets: list[dict], events_by_ticket, unit_name, counts: Counter) -> Iterator[dict]:
+    events = events_by_ticket([t["ticket_id"] for t in tickets]) if tickets else {}
+    for ticket in tickets:
         counts["published"] += 1
-        yield public_record(ticket, events_of(ticket["ticket_id"]), unit_name)
+        yield public_record(ticket, events.get(ticket["ticket_id"], []), unit_name)
 
 
 def csv_rows(records: Iterable[dict]) -> Iterator[list[str]]:

@@ -93,7 +93,11 @@ class Store(Protocol):
         """Apply a ticket event by the lifecycle rules: ("applied", ""), ("duplicate", "") or ("refused", reason).
         A dispatch that changes the domain or the unit is kept as a correction."""
 
-    def ticket_events(self, ticket_id: str) -> list[dict]: ...
+    def ticket_events(self, ticket_id: str) -> list[dict]:
+        """A ticket's applied events, in the order they were applied."""
+
+    def events_by_ticket(self, ticket_ids: list[str]) -> dict[str, list[dict]]:
+        """The events of several tickets at once (as `ticket_events`); a ticket without events is left out."""
 
     def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
         """Tickets still being handled whose reply deadline falls in [due_since, due_before)."""

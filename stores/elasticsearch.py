@@ -317,8 +317,16 @@ class ElasticsearchStore:
         raise RuntimeError(f"ticket {event.ticket_id} kept changing while event {event.event_id} was applied")
 
     def ticket_events(self, ticket_id: str) -> list[dict]:
-        hits = self._scan("events", {"term": {"ticket_id": ticket_id}}, [{"seq": "asc"}, {"event_id": "asc"}])
-        return [{k: h["_source"][k] for k in ("event_id", "ticket_id", "kind", "at", "actor", "data")} for h in hits]
+        return self.events_by_ticket([ticket_id]).get(ticket_id, [])
+
+    def events_by_ticket(self, ticket_ids: list[str]) -> dict[str, list[dict]]:
+        found: dict[str, list[dict]] = {}
+        for start in range(0, len(ticket_ids), _PAGE):
+            query = {"terms": {"ticket_id": ticket_ids[start:start + _PAGE]}}
+            for hit in self._scan("events", query, [{"seq": "asc"}, {"event_id": "asc"}]):
+                event = {k: hit["_source"][k] for k in ("event_id", "ticket_id", "kind", "at", "actor", "data")}
+                found.setdefault(event["ticket_id"], []).append(event)
+        return found
 
     def stored_event_ids(self, event_ids: list[str]) -> set[str]:
         return self._present("events", event_ids)

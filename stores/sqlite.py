@@ -376,6 +376,19 @@ class SQLiteStore:
         ).fetchall()
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
+    def events_by_ticket(self, ticket_ids: list[str]) -> dict[str, list[dict]]:
+        found: dict[str, list[dict]] = {}
+        db = self._connect()
+        for start in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[start:start + 500]
+            rows = db.execute(
+                f"""SELECT event_id, ticket_id, kind, at, actor, data FROM ticket_events
+                WHERE ticket_id IN ({",".join("?" * len(chunk))}) ORDER BY seq""", chunk,
+            ).fetchall()
+            for r in rows:
+                found.setdefault(r["ticket_id"], []).append({**dict(r), "data": json.loads(r["data"])})
+        return found
+
     def corrections(self) -> list[dict]:
         """Dispatchers' corrections, the latest per ticket: labelled examples for training."""
         rows = self._connect().execute(

@@ -2,13 +2,14 @@
 
 import csv
 import json
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from hotline.archive import COLUMNS, latest_reply, public_record, withheld
+from hotline.archive import COLUMNS, latest_reply, public_record, publish, withheld
 from hotline.lifecycle import Lifecycle
 from hotline.models import TicketEvent
 from stores.sqlite import SQLiteStore
@@ -28,6 +29,24 @@ def test_a_reopened_tickets_answer_is_its_last_reply():
               {"kind": "reopened", "data": {"reason": "不满意"}}, {"kind": "replied", "data": {"reply": "重办后答复"}}]
     assert latest_reply(events) == "重办后答复"
     assert latest_reply([{"kind": "accepted", "data": {}}]) is None
+
+
+def test_replies_are_read_for_a_chunk_of_published_tickets_at_a_time():
+    tickets = [{"ticket_id": f"t{n}", "channel": "web", "received_at": "2026-11-23T09:30:00+08:00", "title": "标题",
+                "text": "内容", "lead_unit": "housing", "status": "pending_review" if n == 2 else "replied",
+                "ticket_type": "投诉"} for n in range(6)]
+    asked = []
+
+    def events_by_ticket(ids):
+        asked.append(ids)
+        return {i: [{"kind": "replied", "data": {"reply": f"答复{i}"}}] for i in ids if i != "t4"}
+
+    counts = Counter()
+    records = list(publish(tickets, events_by_ticket, str, counts, chunk=2))
+    assert asked == [["t0", "t1"], ["t3", "t4"], ["t5"]]
+    assert [(r["ticket_id"], r["reply"]) for r in records] == [
+        ("t0", "答复t0"), ("t1", "答复t1"), ("t3", "答复t3"), ("t4", None), ("t5", "答复t5")]
+    assert counts == {"published": 5, "unanswered": 1}
 
 
 def test_a_published_record_has_no_personal_data():

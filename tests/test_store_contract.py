@@ -178,6 +178,9 @@ def test_dispatch_return_and_flag_through_events(store):
     assert store.apply_event(event("returned", 6, reason=""), RULES)[0] == "refused"
     missing = event("returned", 7, reason="x").model_copy(update={"ticket_id": "web-404"})
     assert store.apply_event(missing, RULES) == ("refused", "no ticket web-404")
+    store.apply_event(event("dispatched", 8, lead_unit="housing").model_copy(update={"ticket_id": "web-2"}), RULES)
+    many = store.events_by_ticket(["web-1", "web-2", "web-404"])
+    assert set(many) == {"web-1"} and many["web-1"] == store.ticket_events("web-1")  # web-2 was dispatched already
 
 
 def test_similar_tickets_share_words(store):

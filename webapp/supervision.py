@@ -132,7 +132,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
             counts: Counter = Counter()
             tickets = select(store.iter_tickets(), _period(start, end), domain or None, district or None)
             buffer = io.StringIO()
-            csv.writer(buffer).writerows(csv_rows(publish(tickets, store.ticket_events,
+            csv.writer(buffer).writerows(csv_rows(publish(tickets, store.events_by_ticket,
                                                           lambda unit: unit_names.get(unit, unit), counts)))
             return buffer.getvalue(), counts
 

@@ -65,7 +65,7 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         if settings.env.get("HOTLINE_CLOCK_START") and not settings.env.get("HOTLINE_CLOCK_ANCHOR"):
             # one replayed time for the worker and the web app, whenever each of them starts
             os.environ["HOTLINE_CLOCK_ANCHOR"] = settings.env["HOTLINE_CLOCK_ANCHOR"] = str(time.time())
-        services.build_clock(settings)
+        notice = services.build_calendar(settings).gap_notice(services.build_clock(settings)().date())
         if model_path:
             settings.model_path = model_path
         model = services.ensure_model(settings)
@@ -108,6 +108,8 @@ def run_stack(settings: Settings, model_path: Path | None = None, demo_rate: flo
         })
         click.echo(f"hotline is up: web {url} (users in config/users.yaml), Kafka {bootstrap}"
                    f"{' (embedded Tansu)' if broker else ''}, store {db}, logs {logs}. Ctrl-C stops.")
+        if notice:
+            click.echo(f"note: {notice}", err=True)
 
         if demo:
             from cli.demo import DemoReplay

@@ -133,6 +133,21 @@ class WorkCalendar:
     def knows(self, day: date) -> bool:
         return day.year in self.known_years
 
+    def unknown_years_ahead(self, today: date, days: int = 60) -> list[int]:
+        """The years of the next `days` days that the calendar does not know: deadlines set now may fall there."""
+        return sorted({year for year in range(today.year, (today + timedelta(days=days)).year + 1)
+                       if year not in self.known_years})
+
+    def gap_notice(self, today: date, days: int = 60) -> str | None:
+        """What to tell the centre when deadlines set now may fall in a year the calendar does not know."""
+        years = self.unknown_years_ahead(today, days)
+        if not years:
+            return None
+        listed = "、".join(str(y) for y in years)
+        return (f"节假日日历未含 {listed} 年：期限按周一至周五计算。国务院公布放假安排后，请在 config/calendar.yaml 中补充"
+                f" (the holiday calendar does not know {listed}: deadlines there count weekdays as working days until"
+                f" its holidays and make-up workdays are listed in config/calendar.yaml)")
+
     def is_workday(self, day: date) -> bool:
         if day in self.workdays:
             return True

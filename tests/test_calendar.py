@@ -53,6 +53,15 @@ def test_beyond_the_known_calendar_a_date_and_a_warning(calendar):
     assert deadline.warnings and "2027" in deadline.warnings[0]
 
 
+def test_the_centre_is_told_when_deadlines_may_fall_in_a_year_the_calendar_does_not_know():
+    calendar = WorkCalendar.build(set(), set(), range(2020, 2027), {})
+    assert calendar.gap_notice(date(2026, 10, 1)) is None  # 2027 is more than 60 days away
+    assert calendar.unknown_years_ahead(date(2026, 11, 23)) == [2027]
+    assert "2027" in calendar.gap_notice(date(2026, 11, 23)) and "config/calendar.yaml" in calendar.gap_notice(date(2026, 11, 23))
+    listed = WorkCalendar.build(set(), set(), range(2020, 2027), {"years": {2027: {"holidays": ["2027-01-01"]}}})
+    assert listed.gap_notice(date(2026, 11, 23)) is None
+
+
 def test_configured_years_and_local_rules_win():
     config = {"years": {2027: {"holidays": ["2027-01-01"], "workdays": ["2027-01-09"]},
                         2026: {"holidays": ["2026-11-23"]}}}

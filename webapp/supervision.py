@@ -83,6 +83,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         return {
             "now": now.isoformat(),
             "filters": {"from": start, "to": end, "domain": domain, "district": district},
+            "calendar_notice": calendar.gap_notice(now.date()),
             "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit)} for u in units],
             "total": {**total.as_dict(), "unit_name": name("all")},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),

@@ -32,6 +32,8 @@
     $("export-xlsx").href = "/api/supervision/export?format=xlsx&" + p;
     $("export-archive").href = "/api/supervision/archive?" + p;
     $("s-now").textContent = when(data.now);
+    $("calendar-notice").hidden = !data.calendar_notice;
+    $("calendar-notice").textContent = data.calendar_notice || "";
     const units = document.querySelector("#units tbody");
     units.replaceChildren();
     for (const u of [...data.units, data.total]) {

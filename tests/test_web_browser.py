@@ -332,7 +332,13 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
     page.wait_for_selector(entry, timeout=60_000)
     page.locator(entry).click()
     page.wait_for_function("document.getElementById('q-title').textContent.includes('幼儿园')")
-    assert "不归我单位" in page.locator("#q-returned").inner_text() or ticket["status"] == "pending_review"
+    if ticket["status"] == "dispatched":  # returned above: by whom, and why
+        names = {u["id"]: u["name"] for u in stack.client("dispatcher").get("/api/units").json()["units"]}
+        returned = page.locator("#q-returned").inner_text()
+        assert "不归我单位" in returned and names[ticket["lead_unit"]] in returned, returned
+    # received in 2001: long past its reply deadline while it waits here
+    due = page.locator("#q-due")
+    assert "overdue" in due.get_attribute("class") and due.inner_text().startswith("已超期"), due.inner_text()
     assert page.locator("#q-domains button").count() == 3
     # a similar past ticket with the same title is told apart by when it came, and opens from the queue
     past = page.wait_for_selector("#q-similar li:has(a[href='/tickets/hotline-queue-past'])")

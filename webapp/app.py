@@ -317,7 +317,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/api/queue")
     async def api_queue(user: User = Depends(dispatcher)):
         rows = await run_in_threadpool(store.queue, 200)
-        return {"tickets": [_queue_item(r, unit_names) for r in rows]}
+        now = clock()
+        return {"tickets": [_queue_item(r, unit_names, now) for r in rows]}
 
     @app.get("/api/units")
     async def api_units(user: User = Depends(api_user)):
@@ -455,11 +456,14 @@ async def _json_object(request: Request) -> dict:
     return body
 
 
-def _queue_item(ticket: dict, unit_names: dict[str, str]) -> dict:
+def _queue_item(ticket: dict, unit_names: dict[str, str], now: datetime) -> dict:
+    due = ticket["reply_due"]
     return {**_summary(ticket), "text": ticket["text"], "top": ticket["top"],
             "lead_unit_name": unit_names.get(ticket["lead_unit"], ticket["lead_unit"]),
             "co_unit_names": [unit_names.get(u, u) for u in ticket["co_units"]],
-            "routing_explanation": ticket["routing_explanation"], "last_return_reason": ticket["last_return_reason"]}
+            "routing_explanation": ticket["routing_explanation"], "last_return_reason": ticket["last_return_reason"],
+            "returned_by_names": [unit_names.get(u, u) for u in ticket["returned_by"]],
+            "overdue": bool(due) and datetime.fromisoformat(due) < now}
 
 
 def _summary(ticket: dict) -> dict:

@@ -56,8 +56,11 @@
     $("q-meta").textContent = [t.ticket_id, t.channel, t.received_at.slice(0, 16).replace("T", " "), t.district || "", t.ticket_type || ""].join(" · ");
     $("q-text").textContent = t.text;
     $("q-flag").hidden = !t.flagged; $("q-flag").textContent = t.flagged || "";
+    // the reply deadline runs while the ticket waits here: once past it, the alerts go to the dispatchers
+    $("q-due").textContent = t.reply_due ? (t.overdue ? "已超期 overdue · " : "") + "答复期限 reply by " + t.reply_due.slice(0, 16).replace("T", " ") : "";
+    $("q-due").className = t.overdue ? "overdue" : "";
     $("q-returned").hidden = !t.last_return_reason;
-    $("q-returned").textContent = "退单 " + t.returns + " 次，理由 Returned: " + (t.last_return_reason || "");
+    $("q-returned").textContent = "退单 " + t.returns + " 次（" + t.returned_by_names.join("、") + "），理由 Returned: " + (t.last_return_reason || "");
     const domains = $("q-domains");
     domains.replaceChildren();
     t.top.forEach(([domain, p], k) => {

@@ -1,7 +1,7 @@
 """Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets.
 
 An alert meant for the unit (承办单位) goes to the dispatchers while the ticket waits for one: never
-dispatched, or returned (退单).
+dispatched, or returned (退单); the unit it is then dispatched to still gets its own.
 
 `alerts_for` says which alerts an open ticket deserves at a given moment, and `next_alert_at` when that can
 next change; the store keeps each alert once (ticket, kind, level and the deadline it is about), so a
@@ -79,8 +79,10 @@ class Alert(BaseModel):
     message: str
 
 
-def alert_id(ticket_id: str, kind: str, level: int, reply_due: datetime) -> str:
-    key = f"{ticket_id}\0{kind}\0{level}\0{reply_due.isoformat()}"
+def alert_id(ticket_id: str, kind: str, level: int, reply_due: datetime, to: str | None = None) -> str:
+    """One id per ticket, kind, level and deadline; an alert to the dispatchers has its own, so that the unit a
+    waiting ticket then goes to still gets the alert meant for it."""
+    key = f"{ticket_id}\0{kind}\0{level}\0{reply_due.isoformat()}" + (f"\0{to}" if to == DISPATCHERS else "")
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -150,5 +152,5 @@ def _escalation_at(step: Escalation, due: datetime, calendar: WorkCalendar) -> d
 
 
 def _alert(ticket, kind, level, to, due, due_at, now, message) -> Alert:
-    return Alert(alert_id=alert_id(ticket["ticket_id"], kind, level, due), ticket_id=ticket["ticket_id"], kind=kind,
+    return Alert(alert_id=alert_id(ticket["ticket_id"], kind, level, due, to), ticket_id=ticket["ticket_id"], kind=kind,
                  level=level, to=to, unit=holder(ticket), reply_due=due, due_at=due_at, raised_at=now, message=message)

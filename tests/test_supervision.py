@@ -194,3 +194,35 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     with replay.client("monitor") as client:
         assert client.get("/api/supervision").status_code == 403
     page.close()
+
+
+def test_a_unit_sees_its_own_figures_and_late_tickets_and_cannot_acknowledge(browser, replay):  # noqa: F811
+    received = (replay.now() - timedelta(days=10)).replace(microsecond=0)
+    with replay.client("dispatcher") as client:  # a housing ticket left without a reply: overdue, alerted
+        record = {"id": "unit-late", "title": "A3区小区电梯停运", "text": "电梯停了一周物业不修", "type": "投诉",
+                  "time": received.isoformat()}
+        assert client.post("/api/intake/hotline", json=[record]).status_code == 202
+        tid = "hotline-unit-late"
+        ticket = wait_until(lambda: (r := client.get(f"/api/tickets/{tid}")).status_code == 200 and r.json(), 60)
+        if ticket["status"] == "dispatched":
+            assert client.post(f"/api/tickets/{tid}/return", json={"reason": "改派住建"}).status_code == 202
+            wait_until(lambda: client.get(f"/api/tickets/{tid}").json()["status"] == "pending_review", 60)
+        assert client.post(f"/api/tickets/{tid}/dispatch", json={"lead_unit": "housing"}).status_code == 202
+    with replay.client("unit") as unit:
+        wait_until(lambda: any(a["ticket_id"] == tid and a["to"] == "承办单位"
+                               for a in unit.get("/api/alerts", params={"open": "true"}).json()["alerts"]),
+                   60, message="the unit's alert")
+
+    page = log_in(browser, replay, "unit")  # the demo unit user: housing (config/users.yaml)
+    page.click("#nav-supervision")
+    page.wait_for_selector(f"#late tbody tr[data-ticket-id='{tid}']")
+    page.wait_for_selector("#alerts tbody tr")
+    assert page.locator("#units tbody tr").evaluate_all("rows => rows.map((r) => r.dataset.unit)") == ["housing"]
+    late = page.locator("#late tbody tr td:first-child").all_inner_texts()
+    assert set(late) == {"A市住房和城乡建设局"}, late
+    assert page.locator("#export-archive").count() == 0
+    buttons = page.locator("#alerts tbody button").all()
+    assert buttons and not any(b.is_visible() for b in buttons)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "supervision-unit.png"), full_page=True)
+    page.close()

@@ -1,4 +1,5 @@
-"""A unit's user (承办单位) sees only the tickets dispatched to its unit (lead or co-unit), and no dead letters; the web app
+"""A unit's user (承办单位) sees only the tickets dispatched to its unit (lead or co-unit), its own supervision figures, and
+no dead letters; the web app
 on a real SQLite file through FastAPI's test client (no Kafka: nothing here sends to it). users.yaml names each
 unit user's unit, checked at start-up with the file and line. Roles that may not see personal data see the
 texts of events masked."""
@@ -29,7 +30,9 @@ def app(tmp_path):
     store.write_rejections([make_rejection("web", "bad-1", "normalise", "empty text", b'{"id": "bad-1"}', T0)])
     router = services.build_router(settings)
     yield create_app(store=store, users=services.build_users(settings, router), router=router,
-                     segmenter=services.segmenter(settings), secret="test")
+                     segmenter=services.segmenter(settings), secret="test",
+                     lifecycle=services.build_lifecycle(settings, router),
+                     alert_policy=services.build_alert_policy(settings))
     store.close()
 
 
@@ -51,6 +54,21 @@ def test_a_unit_lists_only_the_tickets_it_leads_or_assists_in(app):
     # the filters' counts are of the same tickets
     assert get(app, "unit", "/api/facets").json()["lead_unit"] == {"housing": 1, "transport": 1}
     assert get(app, "dispatcher", "/api/facets").json()["lead_unit"]["ecology-environment"] == 2
+
+
+def test_a_unit_sees_its_own_figures_and_late_tickets_not_the_others_nor_the_archive(app):
+    mine = get(app, "unit", "/api/supervision").json()
+    assert [u["unit"] for u in mine["units"]] == ["housing"] and mine["total"] is None
+    assert mine["units"][0]["tickets"] == 1  # web-1; not web-3 (it assists), not web-5 (waits for a dispatcher)
+    assert {item["unit"] for item in mine["late"]} <= {"housing"}
+    everyone = get(app, "supervisor", "/api/supervision").json()
+    assert len(everyone["units"]) > 1 and everyone["total"]["tickets"] == 5
+    assert get(app, "unit", "/api/supervision/archive").status_code == 403
+    with TestClient(app) as client:
+        assert client.post("/api/alerts/x/acknowledge", auth=("unit", "unit-demo")).status_code == 403
+    page = get(app, "unit", "/supervision")
+    assert page.status_code == 200 and "本单位 My unit" in page.text and "export-archive" not in page.text
+    assert get(app, "monitor", "/api/supervision").status_code == 403
 
 
 def test_another_units_ticket_is_refused_with_the_reason(app):

@@ -20,7 +20,7 @@ from hotline.alerts import AlertPolicy
 from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES
+from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES, holder
 from hotline.statistics import Period, overdue_and_due_soon, select, unit_statistics
 from hotline.timestamps import SHANGHAI
 from stores.base import Store
@@ -64,28 +64,38 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
                        clock: Clock, api_user, page_user, render) -> APIRouter:
     router = APIRouter()
 
-    def supervisor(user: User = Depends(api_user)) -> User:
-        if not (user.role.supervise or user.role.dispatch):
+    def _allowed(user: User, centre_only: bool) -> User:
+        """Supervisors and dispatchers see every unit; a unit's user its own figures (not the archive)."""
+        if not (user.role.supervise or user.role.dispatch or (user.unit is not None and not centre_only)):
             raise HTTPException(403, f"role {user.role.name} may not see supervision figures")
         return user
+
+    def supervisor(user: User = Depends(api_user)) -> User:
+        return _allowed(user, centre_only=False)
+
+    def centre_supervisor(user: User = Depends(api_user)) -> User:
+        return _allowed(user, centre_only=True)
 
     def page_supervisor(user: User = Depends(page_user)) -> User:
-        if not (user.role.supervise or user.role.dispatch):
-            raise HTTPException(403, f"role {user.role.name} may not see supervision figures")
-        return user
+        return _allowed(user, centre_only=False)
 
-    def figures(start: str | None, end: str | None, domain: str | None, district: str | None) -> dict:
+    def figures(start: str | None, end: str | None, domain: str | None, district: str | None, user: User) -> dict:
+        """Every unit's figures and late tickets; for a unit's user, its own only (no row for all units)."""
         now = clock()
         tickets = select(store.iter_tickets(), _period(start, end), domain or None, district or None)
+        if user.unit is not None:  # what it leads, and what it returned (for its returned rate)
+            tickets = [t for t in tickets if holder(t) == user.unit or user.unit in (t.get("returned_by") or ())]
         units, total = unit_statistics(tickets, now)
         late = overdue_and_due_soon(tickets, now, calendar, policy.due_soon_working_hours)
+        if user.unit is not None:
+            units, late = [u for u in units if u.unit == user.unit], [item for item in late if item.unit == user.unit]
         name = lambda unit: "全部单位" if unit == "all" else unit_names.get(unit, unit)  # noqa: E731
         return {
             "now": now.isoformat(),
             "filters": {"from": start, "to": end, "domain": domain, "district": district},
             "calendar_notice": calendar.gap_notice(now.date()),
             "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit)} for u in units],
-            "total": {**total.as_dict(), "unit_name": name("all")},
+            "total": None if user.unit is not None else {**total.as_dict(), "unit_name": name("all")},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
                       "status_name": STATUS_NAMES.get(item.status, item.status)}
                      for item in late],
@@ -93,15 +103,16 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
 
     @router.get("/supervision", response_class=HTMLResponse)
     async def supervision_page(request: Request, user: User = Depends(page_supervisor)):
-        facets = await run_in_threadpool(store.facets)
+        facets = await run_in_threadpool(store.facets, user.unit)
         return render(request, "supervision.html", user, domains=sorted(facets.get("domain", {})),
-                      districts=sorted(facets.get("district", {})))
+                      districts=sorted(facets.get("district", {})), centre=user.unit is None,
+                      acknowledge=user.role.supervise or user.role.dispatch)
 
     @router.get("/api/supervision")
     async def api_supervision(start: str | None = None, end: str | None = None, domain: str | None = None,
                               district: str | None = None, user: User = Depends(supervisor)):
         """Unit figures, overdue and due-soon tickets for received-date period [start, end] (query: start, end)."""
-        return await run_in_threadpool(figures, start, end, domain, district)
+        return await run_in_threadpool(figures, start, end, domain, district, user)
 
     @router.get("/api/supervision/export")
     async def api_supervision_export(format: str = "csv", start: str | None = None, end: str | None = None,
@@ -109,8 +120,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
                                      user: User = Depends(supervisor)):
         if format not in ("csv", "xlsx"):
             raise HTTPException(400, "format must be csv or xlsx")
-        data = await run_in_threadpool(figures, start, end, domain, district)
-        units = [*data["units"], data["total"]]
+        data = await run_in_threadpool(figures, start, end, domain, district, user)
+        units = [*data["units"], *([data["total"]] if data["total"] else [])]
         stamp = clock().strftime("%Y%m%d-%H%M")
         if format == "csv":
             buffer = io.StringIO()
@@ -126,7 +137,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
 
     @router.get("/api/supervision/archive")
     async def api_supervision_archive(start: str | None = None, end: str | None = None, domain: str | None = None,
-                                      district: str | None = None, user: User = Depends(supervisor)):
+                                      district: str | None = None, user: User = Depends(centre_supervisor)):
         """归档公开: the answered tickets received in the period as the centre publishes them, as CSV (see
         hotline.archive); the X-Archive-Counts header counts the published and the withheld by reason."""
         def build() -> tuple[str, Counter]:
@@ -152,7 +163,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
                            if user.unit is None or r["unit"] == user.unit]}
 
     @router.post("/api/alerts/{alert_id}/acknowledge")
-    async def api_acknowledge(alert_id: str, user: User = Depends(supervisor)):
+    async def api_acknowledge(alert_id: str, user: User = Depends(centre_supervisor)):
         done = await run_in_threadpool(store.acknowledge_alert, alert_id, user.username, clock())
         if not done:
             raise HTTPException(409, f"alert {alert_id} does not exist or is already acknowledged")

@@ -30,13 +30,13 @@
   function draw([data, open, p]) {
     $("export-csv").href = "/api/supervision/export?format=csv&" + p;
     $("export-xlsx").href = "/api/supervision/export?format=xlsx&" + p;
-    $("export-archive").href = "/api/supervision/archive?" + p;
+    if ($("export-archive")) $("export-archive").href = "/api/supervision/archive?" + p;
     $("s-now").textContent = when(data.now);
     $("calendar-notice").hidden = !data.calendar_notice;
     $("calendar-notice").textContent = data.calendar_notice || "";
     const units = document.querySelector("#units tbody");
     units.replaceChildren();
-    for (const u of [...data.units, data.total]) {
+    for (const u of data.total ? [...data.units, data.total] : data.units) {
       const tr = document.createElement("tr");
       tr.dataset.unit = u.unit;
       const name = u.unit === "all" ? u.unit_name : link(u.unit_name, u.tickets_href);
@@ -67,8 +67,9 @@
       const tr = document.createElement("tr");
       tr.dataset.alertId = a.alert_id;
       tr.className = a.kind;
-      const ack = document.createElement("button");
+      const ack = document.createElement("button");  // supervisors and dispatchers acknowledge; a unit reads
       ack.textContent = "确认 Acknowledge";
+      ack.hidden = !form.dataset.acknowledge;
       ack.onclick = async () => { await json("/api/alerts/" + a.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
       tr.append(cell(when(a.raised_at)), cell(a.kind === "due_soon" ? "临期预警" : "超期 " + a.level + " 级"), cell(a.to),
         cell(link(a.title || a.ticket_id, "/tickets/" + encodeURIComponent(a.ticket_id))), cell(a.message), cell(ack));

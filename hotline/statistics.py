@@ -87,6 +87,11 @@ def select(tickets: Iterable[dict], period: Period = Period(), domain: str | Non
             and (domain is None or t["domain"] == domain) and (district is None or t["district"] == district)]
 
 
+def overdue(ticket: dict, now: datetime) -> bool:
+    """An open ticket past its reply deadline."""
+    return ticket["status"] in OPEN_STATUSES and bool(ticket.get("reply_due")) and _moment(ticket["reply_due"]) < now
+
+
 def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None = None) -> UnitFigures:
     """The figures of a unit's tickets; `returned`: the tickets it returned (default: those of `tickets` that
     were ever returned, as for all units together)."""
@@ -103,7 +108,7 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     else:  # the unit's tickets and those it returned, less those it returned that came back to it
         sent = len(tickets) + returned - sum(1 for t in tickets if unit in (t.get("returned_by") or ()))
     open_ = [t for t in tickets if t["status"] in OPEN_STATUSES]
-    overdue = sum(1 for t in open_ if t.get("reply_due") and _moment(t["reply_due"]) < now)
+    late = sum(1 for t in open_ if overdue(t, now))
     return UnitFigures(
         unit=unit, tickets=len(tickets), replied=len(replied), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
         median_reply_working_days=_round(percentile(working, 0.5)), p90_reply_working_days=_round(percentile(working, 0.9)),
@@ -111,7 +116,7 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
         callbacks=len(callbacks), satisfied=satisfied, satisfaction_rate=_rate(satisfied, len(callbacks)),
         dissatisfied=sum(1 for t in callbacks if t["satisfaction"] == "不满意"),
         returned=returned, returned_rate=_rate(returned, sent),
-        reopened=sum(1 for t in tickets if t.get("reopened")), open=len(open_), overdue_open=overdue,
+        reopened=sum(1 for t in tickets if t.get("reopened")), open=len(open_), overdue_open=late,
     )
 
 

@@ -360,4 +360,8 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
     assert (stored["status"], stored["domain"], stored["lead_unit"]) == ("dispatched", second, unit)
     page.goto(stack.url + "/tickets/hotline-queue-1")
     assert "dispatched" in page.locator("#events").inner_text()
+    # in the list, its reply deadline (2001) is marked as passed
+    page.goto(stack.url + "/tickets?q=" + "幼儿园保教费")
+    due = page.wait_for_selector("#rows tr[data-ticket-id='hotline-queue-1'] td.overdue")
+    assert due.inner_text().startswith("超期 2001-01-"), due.inner_text()
     page.close()

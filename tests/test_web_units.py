@@ -147,3 +147,17 @@ def test_event_texts_are_masked_for_roles_that_may_not_see_personal_data(app, tm
         page = get(app, user, "/tickets/web-1")
         assert page.status_code == 200 and shown in page.text, user
     assert "13812345678" not in get(app, "supervisor", "/tickets/web-1").text
+
+
+def test_the_list_marks_open_tickets_past_their_reply_deadline(app, tmp_path):
+    from datetime import datetime, timedelta
+
+    from hotline.timestamps import SHANGHAI
+
+    store = SQLiteStore(tmp_path / "store.db")  # the app's own file
+    later = datetime.now(SHANGHAI) + timedelta(days=30)
+    store.write_tickets([make_ticket(6, reply_due=T0), make_ticket(7, reply_due=later),
+                         make_ticket(8, reply_due=T0, status="pending_review")])
+    store.close()
+    listed = {t["ticket_id"]: t["overdue"] for t in get(app, "dispatcher", "/api/tickets").json()["tickets"]}
+    assert (listed["web-6"], listed["web-7"], listed["web-8"], listed["web-1"]) == (True, False, True, False)

@@ -28,6 +28,7 @@ from hotline.clock import Clock, system_clock
 from hotline.lifecycle import STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, state_of
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.routing import Router
+from hotline.statistics import overdue
 from hotline.timestamps import TimestampError, parse_timestamp
 from hotline.topics import topic_label
 from stores.base import FILTERS, Store, TicketQuery
@@ -218,9 +219,11 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             limit=max(1, min(limit, 500)), offset=max(0, offset),
         )
         rows, total = await run_in_threadpool(store.search, query)
+        now = clock()
         return {"total": total, "latest_seq": await run_in_threadpool(store.latest_seq),
                 "tickets": [{**_summary(r), "lead_unit_name": unit_names.get(r["lead_unit"], r["lead_unit"]),
-                             "status_name": STATUS_NAMES.get(r["status"], r["status"])} for r in rows]}
+                             "status_name": STATUS_NAMES.get(r["status"], r["status"]), "overdue": overdue(r, now)}
+                            for r in rows]}
 
     @app.get("/api/tickets/{ticket_id}")
     async def api_ticket(ticket_id: str, user: User = Depends(api_user)):
@@ -457,13 +460,12 @@ async def _json_object(request: Request) -> dict:
 
 
 def _queue_item(ticket: dict, unit_names: dict[str, str], now: datetime) -> dict:
-    due = ticket["reply_due"]
     return {**_summary(ticket), "text": ticket["text"], "top": ticket["top"],
             "lead_unit_name": unit_names.get(ticket["lead_unit"], ticket["lead_unit"]),
             "co_unit_names": [unit_names.get(u, u) for u in ticket["co_units"]],
             "routing_explanation": ticket["routing_explanation"], "last_return_reason": ticket["last_return_reason"],
             "returned_by_names": [unit_names.get(u, u) for u in ticket["returned_by"]],
-            "overdue": bool(due) and datetime.fromisoformat(due) < now}
+            "overdue": overdue(ticket, now)}
 
 
 def _summary(ticket: dict) -> dict:

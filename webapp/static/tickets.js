@@ -58,7 +58,9 @@
       a.textContent = t.title || "(无标题)";
       title.append(a);
       tr.append(title, cell(t.district), cell(t.ticket_type), cell(t.domain + " " + t.confidence.toFixed(2)));
-      tr.append(cell(t.lead_unit_name || t.lead_unit), cell(t.reply_due ? t.reply_due.slice(0, 16).replace("T", " ") : null));
+      const due = cell(t.reply_due ? (t.overdue ? "超期 " : "") + t.reply_due.slice(0, 16).replace("T", " ") : null);
+      if (t.overdue) due.className = "overdue";  // open and past its reply deadline, by the centre's clock
+      tr.append(cell(t.lead_unit_name || t.lead_unit), due);
       const status = cell(t.status_name); status.className = "badge " + t.status; tr.append(status);
       rows.append(tr);
     }

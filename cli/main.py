@@ -214,7 +214,9 @@ def report(settings, start, end, fmt, domain, district, out, db):
     title = f"12345热线办理情况报告 {first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
     notes = [f"工单 {total.tickets} 件（受理时间在此期间" + (f"，领域 {domain}" if domain else "")
              + (f"，{district}" if district else "") + "）",
-             "按时办结率 = 期限内答复 / 有答复期限的答复；满意率 = (满意 + 基本满意) / 回访；退单率 = 退过单的工单 / 工单",
+             "按时办结率 = 期限内答复 / 有答复期限的答复；满意率 = (满意 + 基本满意) / 回访；"
+             "退单率 = 本单位退回的工单 / 派给本单位的工单（全部单位：退过单的工单 / 工单）",
+             "待派单：等待派单员派单的工单（未派出或被退回），计入热线中心，不计入建议的承办单位",
              "答复用时从受理起算：工作日按节假日与调休日历及办公时间计，自然日按实际时长计"]
     text = render(fmt, rows(units, total, router.unit_name), title, now, notes)
     if out:

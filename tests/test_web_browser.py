@@ -327,9 +327,14 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
         if ticket["status"] == "dispatched":
             assert client.post("/api/tickets/hotline-queue-1/return", json={"reason": "不归我单位"}).status_code == 202
     page = log_in(browser, stack, "dispatcher")
+    # waiting for a dispatcher: the list names its unit as a suggestion
+    page.goto(stack.url + "/tickets?q=" + "幼儿园保教费")
+    unit_cell = page.wait_for_selector("#rows tr[data-ticket-id='hotline-queue-1'] td:nth-child(7)")
+    assert unit_cell.inner_text().endswith("（建议 suggested）"), unit_cell.inner_text()
     page.click("#nav-queue")
     entry = "#queue-list li[data-ticket-id='hotline-queue-1']"
     page.wait_for_selector(entry, timeout=60_000)
+    assert "超期" in page.locator(entry).inner_text()  # received in 2001: past its reply deadline
     page.locator(entry).click()
     page.wait_for_function("document.getElementById('q-title').textContent.includes('幼儿园')")
     if ticket["status"] == "dispatched":  # returned above: by whom, and why
@@ -364,4 +369,5 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
     page.goto(stack.url + "/tickets?q=" + "幼儿园保教费")
     due = page.wait_for_selector("#rows tr[data-ticket-id='hotline-queue-1'] td.overdue")
     assert due.inner_text().startswith("超期 2001-01-"), due.inner_text()
+    assert "建议" not in page.locator("#rows tr[data-ticket-id='hotline-queue-1'] td").nth(6).inner_text()
     page.close()

@@ -1,7 +1,8 @@
 """Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets.
 
 An alert meant for the unit (承办单位) goes to the dispatchers while the ticket waits for one: never
-dispatched, or returned (退单); the unit it is then dispatched to still gets its own.
+dispatched, or returned (退单). Each holder of a ticket gets the alerts meant for the holder: the unit a
+ticket is re-dispatched or rerouted (改派) to is told it is late too.
 
 `alerts_for` says which alerts an open ticket deserves at a given moment, and `next_alert_at` when that can
 next change; the store keeps each alert once (ticket, kind, level and the deadline it is about), so a
@@ -79,10 +80,11 @@ class Alert(BaseModel):
     message: str
 
 
-def alert_id(ticket_id: str, kind: str, level: int, reply_due: datetime, to: str | None = None) -> str:
-    """One id per ticket, kind, level and deadline; an alert to the dispatchers has its own, so that the unit a
-    waiting ticket then goes to still gets the alert meant for it."""
-    key = f"{ticket_id}\0{kind}\0{level}\0{reply_due.isoformat()}" + (f"\0{to}" if to == DISPATCHERS else "")
+def alert_id(ticket_id: str, kind: str, level: int, reply_due: datetime, holder: str | None = None) -> str:
+    """One id per ticket, kind, level and deadline, and for an alert to whoever holds the ticket (the unit, or
+    the dispatchers while it waits for them) per holder too: a ticket returned, re-dispatched or rerouted
+    (改派) alerts the unit it goes to, while the supervision office's and the government's are raised once."""
+    key = f"{ticket_id}\0{kind}\0{level}\0{reply_due.isoformat()}" + (f"\0{holder}" if holder else "")
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -152,5 +154,7 @@ def _escalation_at(step: Escalation, due: datetime, calendar: WorkCalendar) -> d
 
 
 def _alert(ticket, kind, level, to, due, due_at, now, message) -> Alert:
-    return Alert(alert_id=alert_id(ticket["ticket_id"], kind, level, due, to), ticket_id=ticket["ticket_id"], kind=kind,
-                 level=level, to=to, unit=holder(ticket), reply_due=due, due_at=due_at, raised_at=now, message=message)
+    unit = holder(ticket)
+    key_holder = unit if to in (UNIT, DISPATCHERS) else None
+    return Alert(alert_id=alert_id(ticket["ticket_id"], kind, level, due, key_holder), ticket_id=ticket["ticket_id"],
+                 kind=kind, level=level, to=to, unit=unit, reply_due=due, due_at=due_at, raised_at=now, message=message)

@@ -45,7 +45,7 @@ def test_warning_then_escalation_levels_at_working_times(setup):
     assert alerts_for(ticket(due), level3, policy, calendar)[2].to == "市政府办公室"
 
 
-def test_a_ticket_waiting_for_a_dispatcher_alerts_the_dispatchers_not_the_unit(setup):
+def test_a_ticket_waiting_for_a_dispatcher_alerts_the_dispatchers_and_each_new_unit_its_own(setup):
     policy, calendar = setup
     due = t(24, 17, 30)
     with_unit = alerts_for(ticket(due), t(26, 17, 30), policy, calendar)
@@ -55,6 +55,9 @@ def test_a_ticket_waiting_for_a_dispatcher_alerts_the_dispatchers_not_the_unit(s
     assert waiting[0].message.endswith("1 级督办至热线中心派单员")
     # the dispatchers' alert is theirs; once dispatched, the unit gets the one meant for it, the others not again
     assert waiting[0].alert_id != with_unit[0].alert_id and waiting[1].alert_id == with_unit[1].alert_id
+    rerouted = alerts_for({**ticket(due), "lead_unit": "urban-management"}, t(26, 17, 30), policy, calendar)
+    assert rerouted[0].alert_id not in {with_unit[0].alert_id, waiting[0].alert_id}  # 改派: the new unit is told
+    assert rerouted[1].alert_id == with_unit[1].alert_id
     soon = alerts_for(ticket(due, "pending_review"), t(24, 12), policy, calendar)
     assert [(a.kind, a.to) for a in soon] == [("due_soon", "热线中心派单员")]
 

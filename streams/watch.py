@@ -7,7 +7,8 @@ acknowledged it, so a worker that dies in between publishes it at its next scan 
 alert id twice then, never miss one).
 
 A scan looks again only at the tickets that may deserve something new: for each ticket it remembers the
-moment of its next possible alert (for its status and deadline of the time), so tens of thousands of open
+moment of its next possible alert (for its status, unit and deadline of the time: a rerouted ticket
+alerts its new unit), so tens of thousands of open
 tickets cost a read of the store, not a calendar calculation each, every few seconds.
 """
 
@@ -23,7 +24,7 @@ from stores.base import Store
 class DeadlineWatch:
     def __init__(self, store: Store, policy: AlertPolicy, calendar: WorkCalendar):
         self.store, self.policy, self.calendar = store, policy, calendar
-        self._next: dict[str, tuple[tuple, datetime | None]] = {}  # ticket id -> ((status, deadline), next look)
+        self._next: dict[str, tuple[tuple, datetime | None]] = {}  # ticket id -> ((status, unit, deadline), next look)
         self.examined = 0  # tickets the last scan looked at again
 
     def scan(self, now: datetime) -> list[Alert]:
@@ -31,7 +32,7 @@ class DeadlineWatch:
         since = now - timedelta(days=self.policy.max_overdue_days)
         due, remembered, examined = [], {}, 0
         for ticket in self.store.open_tickets_with_deadlines(since, now + WARNING_HORIZON):
-            state = (ticket["status"], str(ticket["reply_due"]))
+            state = (ticket["status"], ticket["lead_unit"], str(ticket["reply_due"]))
             known = self._next.get(ticket["ticket_id"])
             if known is not None and known[0] == state and (known[1] is None or now < known[1]):
                 remembered[ticket["ticket_id"]] = known

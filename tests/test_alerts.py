@@ -137,6 +137,26 @@ def test_the_watch_raises_each_alert_once_across_restarts(setup, tmp_path):
     store.close()
 
 
+def test_the_watch_alerts_the_unit_a_late_ticket_is_rerouted_to(setup, tmp_path):
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+    from stores.sqlite import SQLiteStore
+    from streams.watch import DeadlineWatch
+    from tests.test_store_contract import make_ticket
+
+    policy, calendar = setup
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(1, received_at=t(23, 9), reply_due=t(24, 17, 30))])  # housing's
+    watch = DeadlineWatch(store, policy, calendar)
+    assert [(a.level, a.unit) for a in watch.scan(t(25, 9))] == [(1, "housing")]
+    assert watch.scan(t(25, 9, 30)) == []
+    reroute = TicketEvent(event_id="r", ticket_id="web-1", kind="rerouted", at=t(25, 10), actor="d",
+                          data={"lead_unit": "urban-management", "reason": "属城管职责"})
+    assert store.apply_event(reroute, Lifecycle(2, calendar))[0] == "applied"
+    assert [(a.level, a.to, a.unit) for a in watch.scan(t(25, 10, 30))] == [(1, "承办单位", "urban-management")]
+    store.close()
+
+
 def test_history_long_overdue_is_not_alerted(setup, tmp_path):
     from stores.sqlite import SQLiteStore
     from streams.watch import DeadlineWatch

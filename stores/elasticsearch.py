@@ -354,10 +354,13 @@ class ElasticsearchStore:
             "published": False}) for a, seq in zip(alerts, self._seqs(len(alerts)))]
         return [alerts[i] for i in self._create(docs)]
 
-    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500) -> list[dict]:
+    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500,
+               unit: str | None = None) -> list[dict]:
         """Kept alerts, newest first, with their ticket's title and status; open_only: not acknowledged, for
         tickets still being handled."""
         filters = [{"term": {"ticket_id": ticket_id}}] if ticket_id is not None else []
+        if unit is not None:
+            filters.append({"term": {"unit": unit}})
         must_not = [{"exists": {"field": "acknowledged_at"}}] if open_only else []
         out, after = [], None
         while len(out) < limit:

@@ -431,12 +431,16 @@ class SQLiteStore:
             raise
         return new
 
-    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500) -> list[dict]:
+    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500,
+               unit: str | None = None) -> list[dict]:
         """Kept alerts, newest first; open_only: not acknowledged, for tickets still being handled."""
         where, args = [], []
         if ticket_id is not None:
             where.append("a.ticket_id = ?")
             args.append(ticket_id)
+        if unit is not None:
+            where.append("a.unit = ?")
+            args.append(unit)
         if open_only:
             where.append(f"a.acknowledged_at IS NULL AND t.status IN ({','.join('?' * len(OPEN_STATUSES))})")
             args.extend(OPEN_STATUSES)

@@ -249,6 +249,9 @@ def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
     assert store.acknowledge_alert("a1", "supervisor", T0) and not store.acknowledge_alert("a1", "supervisor", T0)
     assert [a["alert_id"] for a in store.alerts(open_only=True)] == ["a2"]
     assert store.alerts(ticket_id="web-1")[1]["acknowledged_by"] == "supervisor"
+    store.write_alerts([alert.model_copy(update={"alert_id": f"x{n}", "unit": "transport"}) for n in range(3)])
+    assert [a["alert_id"] for a in store.alerts(limit=2, unit="housing")] == ["a2", "a1"]  # not behind the others
+    assert {a["unit"] for a in store.alerts(unit="transport")} == {"transport"}
 
 
 def test_a_topic_merged_into_another_hands_over_its_members_and_counts(store):

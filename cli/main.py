@@ -179,15 +179,15 @@ def ingest(settings, path, channel, fmt, encoding, sheet, wait, timeout, **cols)
 def _period(start: str, end: str):
     """The period of --from and --to, whole days, both included."""
     from hotline.statistics import Period
-    from hotline.timestamps import TimestampError, parse_timestamp
+    from hotline.timestamps import SHANGHAI, TimestampError, parse_timestamp
 
     try:
-        first, last = parse_timestamp(start), parse_timestamp(end)
+        first, last = (parse_timestamp(day).astimezone(SHANGHAI).date() for day in (start, end))
     except TimestampError as exc:
         raise click.BadParameter(str(exc)) from None
     if last < first:
         raise click.BadParameter(f"--to {end} is before --from {start}")
-    return Period(first, last + timedelta(days=1))
+    return Period.days(first, last)
 
 
 @main.command()

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Iterable
 
 from hotline.calendar import WorkCalendar
 from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
+from hotline.timestamps import SHANGHAI
 
 SATISFIED = ("满意", "基本满意")
 
@@ -27,6 +28,14 @@ class Period:
 
     start: datetime | None = None
     end: datetime | None = None
+
+    @classmethod
+    def days(cls, first: date | None, last: date | None) -> "Period":
+        """Whole days in Asia/Shanghai, from the day `first` to the day `last`, both included."""
+        if first is not None and last is not None and last < first:
+            raise ValueError(f"the last day {last} is before the first day {first}")
+        return cls(datetime.combine(first, time(0), SHANGHAI) if first else None,
+                   datetime.combine(last + timedelta(days=1), time(0), SHANGHAI) if last else None)
 
     def holds(self, moment: datetime) -> bool:
         return (self.start is None or moment >= self.start) and (self.end is None or moment < self.end)

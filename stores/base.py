@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Iterator, Protocol
 
 from hotline.alerts import Alert
+from hotline.statistics import Period
 from hotline.surges import Surge
 from hotline.topics import Assignment, Merge, Topic
 from hotline.lifecycle import Lifecycle
@@ -43,6 +44,8 @@ class TicketQuery:
     district: str | None = None
     ticket_type: str | None = None
     unit: str | None = None  # tickets dispatched to this unit, as lead or co-unit (协办): what a unit's user sees
+    held_by: str | None = None  # tickets this unit answers for now (hotline.lifecycle.holder; AWAITING_DISPATCH too)
+    received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
     limit: int = 50
     offset: int = 0

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Iterator
 
 from hotline.alerts import Alert
-from hotline.lifecycle import OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
+from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.surges import Surge, topic_key
 from hotline.timestamps import SHANGHAI
@@ -205,6 +205,15 @@ class ElasticsearchStore:
         must = [{"term": {name: value}} for name, value in query.filters().items()]
         if query.unit is not None:
             must.append(_unit_filter(query.unit))
+        if query.held_by == AWAITING_DISPATCH:
+            must.append({"term": {"status": "pending_review"}})
+        elif query.held_by is not None:
+            must.append({"bool": {"filter": [{"term": {"lead_unit": query.held_by}}],
+                                  "must_not": [{"term": {"status": "pending_review"}}]}})
+        received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
+                    if moment is not None}
+        if received:
+            must.append({"range": {"received_at": received}})
         if query.after_seq is not None:
             must.append({"range": {"seq": {"gt": query.after_seq}}})
         must += [{"match_phrase": {"words": word}} for word in query.words if word.strip()]

@@ -12,7 +12,7 @@ from typing import Iterator
 from hotline.alerts import Alert
 from hotline.surges import Surge, topic_key
 from hotline.topics import Assignment, Merge, Topic
-from hotline.lifecycle import OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
+from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
 from stores.base import FILTERS, TicketQuery
@@ -707,6 +707,17 @@ class SQLiteStore:
         if query.unit is not None:
             where.append(_UNIT_CLAUSE)
             params += [query.unit, query.unit]
+        if query.held_by == AWAITING_DISPATCH:
+            where.append("t.status = 'pending_review'")
+        elif query.held_by is not None:
+            where.append("t.status != 'pending_review' AND t.lead_unit = ?")
+            params.append(query.held_by)
+        if query.received.start is not None:
+            where.append("t.received_at >= ?")
+            params.append(_local(query.received.start))
+        if query.received.end is not None:
+            where.append("t.received_at < ?")
+            params.append(_local(query.received.end))
         if query.after_seq is not None:
             where.append("t.seq > ?")
             params.append(query.after_seq)

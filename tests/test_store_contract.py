@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.deadletters import make_rejection
-from hotline.lifecycle import Lifecycle
+from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle
+from hotline.statistics import Period
 from hotline.models import DispatchedTicket, PersonalData
 from hotline.timestamps import SHANGHAI
 from stores.base import REJECTION_FIELDS, TICKET_FIELDS, TicketQuery
@@ -110,6 +111,23 @@ def test_a_units_tickets_are_those_dispatched_to_it_as_lead_or_co_unit(store):
     rows, total = store.search(TicketQuery(unit="a1-gov", domain="城乡建设", words=["物业"]))
     assert {r["ticket_id"] for r in rows} == {"web-1", "web-3"}
     assert store.search(TicketQuery(unit="a1"))[1] == 0  # a whole unit id, not a part of one
+
+
+def test_tickets_held_by_a_unit_and_received_in_a_period(store):
+    store.write_tickets([make_ticket(1), make_ticket(2), make_ticket(3, status="pending_review"),
+                         make_ticket(4, status="pending_review", lead_unit="ecology-environment"),
+                         make_ticket(5, received_at=T0 + timedelta(days=1))])
+    rows, total = store.search(TicketQuery(held_by="housing"))
+    assert total == 2 and {r["ticket_id"] for r in rows} == {"web-1", "web-5"}  # 3 only suggests housing
+    rows, total = store.search(TicketQuery(held_by=AWAITING_DISPATCH))
+    assert total == 2 and {r["ticket_id"] for r in rows} == {"web-3", "web-4"}
+    first_day = Period.days(T0.date(), T0.date())
+    rows, total = store.search(TicketQuery(received=first_day))
+    assert total == 4 and "web-5" not in {r["ticket_id"] for r in rows}
+    rows, total = store.search(TicketQuery(received=Period(start=T0 + timedelta(minutes=2))))
+    assert {r["ticket_id"] for r in rows} == {"web-2", "web-3", "web-4", "web-5"}  # the start is included
+    rows, total = store.search(TicketQuery(held_by="housing", received=Period(end=T0 + timedelta(minutes=5))))
+    assert {r["ticket_id"] for r in rows} == {"web-1"}  # the end is not
 
 
 def test_facets_count_tickets(store):

@@ -11,6 +11,7 @@ import re
 import shutil
 import time
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
@@ -167,15 +168,30 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     published = {r["编号"]: r for r in csv.DictReader(io.StringIO(archive.body().decode("utf-8-sig")))}
     assert published["hotline-page-0"]["答复意见"] == "已答复" and "hotline-page-1" not in published
 
-    # drill-down: a unit's name opens the ticket list filtered to that unit; the centre's row (待派单) to the
-    # tickets waiting for a dispatcher
-    unit_row = page.locator(f"#units tbody tr:not(.total):not([data-unit='{AWAITING_DISPATCH}'])").first
-    unit_id = unit_row.get_attribute("data-unit")
-    unit_row.locator("a").click()
-    page.wait_for_selector("#rows tr")
-    assert page.locator("#f-lead_unit").input_value() == unit_id
+    # drill-down: every row's name opens the ticket list of exactly the tickets it counts: those the unit answers
+    # for now (the centre's row, 待派单: those waiting for a dispatcher), received in the period chosen
     waiting = next(u for u in api_units if u["unit"] == AWAITING_DISPATCH)
-    assert waiting["overdue_open"] >= 1 and waiting["tickets_href"] == "/tickets?status=pending_review"
+    assert waiting["overdue_open"] >= 1
+    with replay.client("supervisor") as client:
+        for period in ({}, {"start": replay.now().date().isoformat()}):
+            for unit in client.get("/api/supervision", params=period).json()["units"]:
+                query = dict(parse_qsl(urlsplit(unit["tickets_href"]).query), limit=500)
+                listed = client.get("/api/tickets", params=query).json()
+                assert listed["total"] == unit["tickets"], (period, unit["unit"], unit["tickets_href"])
+                waiting_listed = {t["status"] == "pending_review" for t in listed["tickets"]}
+                assert waiting_listed <= {unit["unit"] == AWAITING_DISPATCH}, unit["unit"]
+    for unit_id in (AWAITING_DISPATCH, next(u["unit"] for u in api_units if u["unit"] != AWAITING_DISPATCH)):
+        page.goto(replay.url + "/supervision")
+        unit_row = page.locator(f"#units tbody tr[data-unit='{unit_id}']")
+        count = unit_row.locator("td").nth(1).inner_text()
+        unit_row.locator("a").click()
+        page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+        assert page.locator("#total").inner_text() == f"{count} 条工单 tickets", unit_id
+        assert page.locator("#f-held_by").input_value() == unit_id and page.locator("#held-by").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "tickets-held-by.png"), full_page=True)
+    page.locator("#held-by button").click()  # the filter taken off: the whole list again
+    page.wait_for_function("!document.getElementById('total').textContent.startsWith('" + count + " ')")
+    assert int(page.locator("#total").inner_text().split()[0]) > int(count)
 
     with replay.client("supervisor") as client:
         exported = client.get("/api/supervision/export", params={"format": "csv"})

@@ -50,6 +50,11 @@ def test_a_unit_lists_only_the_tickets_it_leads_or_assists_in(app):
     assert {t["ticket_id"] for t in listed["tickets"]} == {"web-1", "web-3"} and listed["total"] == 2
     # a filter cannot widen it
     assert get(app, "unit", "/api/tickets", lead_unit="ecology-environment").json()["total"] == 0
+    assert get(app, "unit", "/api/tickets", held_by="ecology-environment").json()["total"] == 0
+    assert [t["ticket_id"] for t in get(app, "unit", "/api/tickets", held_by="housing").json()["tickets"]] == ["web-1"]
+    bad = get(app, "unit", "/api/tickets", start="2026-11-30", end="2026-11-01")
+    assert bad.status_code == 400 and "before" in bad.json()["detail"]
+    assert get(app, "unit", "/api/tickets", start="30/11/2026").status_code == 400
     assert get(app, "dispatcher", "/api/tickets").json()["total"] == 5
     # the filters' counts are of the same tickets
     assert get(app, "unit", "/api/facets").json()["lead_unit"] == {"housing": 1, "transport": 1}

@@ -36,6 +36,7 @@ from streams.producer import DeliveryError
 from webapp.auth import User, Users
 from webapp.metrics import metrics_routes
 from webapp.monitor import monitor_routes
+from webapp.params import received_period
 from webapp.supervision import supervision_routes
 
 HERE = Path(__file__).resolve().parent
@@ -208,14 +209,18 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def api_tickets(
         request: Request, q: str = "", channel: str | None = None, domain: str | None = None,
         subdomain: str | None = None, lead_unit: str | None = None, status: str | None = None,
-        district: str | None = None, ticket_type: str | None = None, after_seq: int | None = None, limit: int = 50,
+        district: str | None = None, ticket_type: str | None = None, held_by: str | None = None,
+        start: str | None = None, end: str | None = None, after_seq: int | None = None, limit: int = 50,
         offset: int = 0, user: User = Depends(api_user),
     ):
-        """Tickets newest first, by words and filters; a unit's user gets only its unit's tickets."""
+        """Tickets newest first, by words and filters; a unit's user gets only its unit's tickets. `held_by`: the
+        tickets a unit answers for now (待派单: those waiting for a dispatcher); `start`, `end`: received from
+        the day `start` to the day `end`, both included (the supervision figures' period)."""
         query = TicketQuery(
             words=segmenter.tokens(q) if q.strip() else [], channel=channel or None, domain=domain or None,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
-            district=district or None, ticket_type=ticket_type or None, unit=user.unit, after_seq=after_seq,
+            district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
+            received=received_period(start, end), after_seq=after_seq,
             limit=max(1, min(limit, 500)), offset=max(0, offset),
         )
         rows, total = await run_in_threadpool(store.search, query)

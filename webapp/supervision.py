@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -20,11 +19,11 @@ from hotline.alerts import AlertPolicy
 from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES, holder
-from hotline.statistics import Period, overdue_and_due_soon, select, unit_statistics
-from hotline.timestamps import SHANGHAI
+from hotline.lifecycle import STATUS_NAMES, holder
+from hotline.statistics import overdue_and_due_soon, select, unit_statistics
 from stores.base import Store
 from webapp.auth import User
+from webapp.params import received_period
 
 UNIT_COLUMNS = [
     ("unit", "unit"), ("unit_name", "承办单位"), ("tickets", "工单"), ("replied", "已答复"), ("on_time_rate", "按时办结率"),
@@ -37,27 +36,10 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
                 ("reply_due", "答复期限"), ("late_working_days", "超期(工作日，负数为剩余)"), ("level", "类别")]
 
 
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a date like 2026-11-01, got {value!r}") from None
-
-
-def _period(start: str | None, end: str | None) -> Period:
-    """Tickets received from the day `start` to the day `end`, both included; either may be left open."""
-    first, last = _day(start, "from"), _day(end, "to")
-    return Period(datetime.combine(first, time(0), SHANGHAI) if first else None,
-                  datetime.combine(last + timedelta(days=1), time(0), SHANGHAI) if last else None)
-
-
-def _tickets_href(unit: str) -> str:
-    """The ticket list a unit's row links to."""
-    if unit == AWAITING_DISPATCH:
-        return "/tickets?status=pending_review"
-    return "/tickets?" + urlencode({"lead_unit": unit})
+def _tickets_href(unit: str, filters: dict) -> str:
+    """The ticket list a unit's row links to: the tickets the row counts (those the unit answers for now,
+    received in the period, of the domain and district chosen)."""
+    return "/tickets?" + urlencode({"held_by": unit, **{name: value for name, value in filters.items() if value}})
 
 
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
@@ -82,7 +64,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
     def figures(start: str | None, end: str | None, domain: str | None, district: str | None, user: User) -> dict:
         """Every unit's figures and late tickets; for a unit's user, its own only (no row for all units)."""
         now = clock()
-        tickets = select(store.iter_tickets(), _period(start, end), domain or None, district or None)
+        tickets = select(store.iter_tickets(), received_period(start, end), domain or None, district or None)
         if user.unit is not None:  # what it leads, and what it returned (for its returned rate)
             tickets = [t for t in tickets if holder(t) == user.unit or user.unit in (t.get("returned_by") or ())]
         units, total = unit_statistics(tickets, now)
@@ -90,11 +72,12 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         if user.unit is not None:
             units, late = [u for u in units if u.unit == user.unit], [item for item in late if item.unit == user.unit]
         name = lambda unit: "全部单位" if unit == "all" else unit_names.get(unit, unit)  # noqa: E731
+        filters = {"start": start, "end": end, "domain": domain, "district": district}
         return {
             "now": now.isoformat(),
-            "filters": {"from": start, "to": end, "domain": domain, "district": district},
+            "filters": filters,
             "calendar_notice": calendar.gap_notice(now.date()),
-            "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit)} for u in units],
+            "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit, filters)} for u in units],
             "total": None if user.unit is not None else {**total.as_dict(), "unit_name": name("all")},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
                       "status_name": STATUS_NAMES.get(item.status, item.status)}
@@ -142,7 +125,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         hotline.archive); the X-Archive-Counts header counts the published and the withheld by reason."""
         def build() -> tuple[str, Counter]:
             counts: Counter = Counter()
-            tickets = select(store.iter_tickets(), _period(start, end), domain or None, district or None)
+            tickets = select(store.iter_tickets(), received_period(start, end), domain or None, district or None)
             buffer = io.StringIO()
             csv.writer(buffer).writerows(csv_rows(publish(tickets, store.events_by_ticket,
                                                           lambda unit: unit_names.get(unit, unit), counts)))

@@ -10,6 +10,15 @@
   let seenSeq = null;
   // Filters given in the address (drill-down links such as /tickets?lead_unit=housing) start selected.
   for (const [name, value] of new URLSearchParams(location.search)) if (form.elements[name]) form.elements[name].value = value;
+  // held_by (the supervision rows' links): the tickets a unit answers for now, shown as a filter that can be taken off
+  const heldBy = document.getElementById("held-by");
+  function showHeldBy() {
+    const unit = form.elements.held_by.value;
+    heldBy.hidden = !unit;
+    heldBy.querySelector("b").textContent = unit ? (names.lead_unit || {})[unit] || unit : "";
+  }
+  heldBy.querySelector("button").addEventListener("click", () => { form.elements.held_by.value = ""; showHeldBy(); refresh(); });
+  showHeldBy();
 
   function params() {
     const p = new URLSearchParams();

@@ -6,21 +6,22 @@ import csv
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from typing import Callable, TextIO
 
 from tqdm import tqdm
 
 from hotline.archive import csv_rows, publish
-from hotline.statistics import Period, select
+from stores.base import TicketQuery
 
 
-def write_archive(store, period: Period, domain: str | None, district: str | None, unit_name: Callable[[str], str],
-                  fmt: str, out: TextIO) -> Counter:
-    """Write the period's published records to `out`; count them ("published") and the withheld by reason."""
+def write_archive(store, selected: TicketQuery, unit_name: Callable[[str], str], fmt: str, out: TextIO) -> Counter:
+    """Write the published records of the tickets selected to `out`; count them ("published") and the
+    withheld by reason."""
     counts: Counter = Counter()
-    tickets = select(tqdm(store.iter_tickets(), total=store.count_tickets(), desc="reading tickets", unit="ticket",
-                          file=sys.stderr), period, domain, district)
-    tickets = tqdm(tickets, desc="publishing", unit="ticket", file=sys.stderr)  # with their replies, read in chunks
+    total = store.search(replace(selected, limit=1))[1]
+    # read a page at a time, with their replies in chunks (hotline.archive.publish)
+    tickets = tqdm(store.iter_tickets(selected), total=total, desc="publishing", unit="ticket", file=sys.stderr)
     records = publish(tickets, store.events_by_ticket, unit_name, counts)
     if fmt == "csv":
         csv.writer(out).writerows(csv_rows(records))

@@ -202,14 +202,15 @@ def _period(start: str, end: str):
 def report(settings, start, end, fmt, domain, district, out, db):
     """Per-unit figures for a period: on-time rate, reply time, satisfaction, returns, overdue."""
     from cli.report import render, rows
-    from hotline.statistics import select, unit_statistics
+    from hotline.statistics import FIELDS, unit_statistics
+    from stores.base import TicketQuery
 
     period = _period(start, end)
     first, last = period.start, period.end - timedelta(days=1)
     router = services.build_router(settings)
     now = services.build_clock(settings)()
     store = services.read_store(settings, db)
-    tickets = select(store.iter_tickets(), period, domain, district)
+    tickets = list(store.iter_tickets(TicketQuery(received=period, domain=domain, district=district), fields=FIELDS))
     units, total = unit_statistics(tickets, now)
     title = f"12345热线办理情况报告 {first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
     notes = [f"工单 {total.tickets} 件（受理时间在此期间" + (f"，领域 {domain}" if domain else "")
@@ -240,15 +241,16 @@ def archive(settings, start, end, fmt, domain, district, out, db):
     """Answered tickets of a period for publication (归档公开): personal data removed, reports (举报) withheld."""
     from cli.archive import write_archive
     from hotline.archive import WITHHELD_REASONS
+    from stores.base import TicketQuery
 
-    period = _period(start, end)
+    selected = TicketQuery(received=_period(start, end), domain=domain, district=district)
     router = services.build_router(settings)
     store = services.read_store(settings, db)
     if out:
         with open(out, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as handle:
-            counts = write_archive(store, period, domain, district, router.unit_name, fmt, handle)
+            counts = write_archive(store, selected, router.unit_name, fmt, handle)
     else:
-        counts = write_archive(store, period, domain, district, router.unit_name, fmt,
+        counts = write_archive(store, selected, router.unit_name, fmt,
                                click.get_text_stream("stdout"))
     withheld = ", ".join(f"{WITHHELD_REASONS[k]} {n}" for k, n in sorted(counts.items()) if k != "published")
     where = f" to {out}" if out else ""

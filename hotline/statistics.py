@@ -20,6 +20,9 @@ from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
 from hotline.timestamps import SHANGHAI
 
 SATISFIED = ("满意", "基本满意")
+# The fields of a stored ticket the figures and the late list read (a store can read only these).
+FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "replied_at", "on_time",
+          "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due")
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,6 @@ def _moment(value) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value)
-
-
-def select(tickets: Iterable[dict], period: Period = Period(), domain: str | None = None,
-           district: str | None = None) -> list[dict]:
-    return [t for t in tickets if period.holds(_moment(t["received_at"]))
-            and (domain is None or t["domain"] == domain) and (district is None or t["district"] == district)]
 
 
 def overdue(ticket: dict, now: datetime) -> bool:

@@ -75,7 +75,9 @@ class Store(Protocol):
     def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
         """Ticket counts per value of each filter field; of the tickets dispatched to a unit, if given."""
 
-    def iter_tickets(self) -> Iterator[dict]: ...
+    def iter_tickets(self, query: TicketQuery | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict]:
+        """Every ticket the query selects (all without one; its limit and offset are the search's), in stored
+        order, read a page at a time; with `fields`, only those fields of each (ValueError for an unknown one)."""
 
     def iter_rejections(self) -> Iterator[dict]: ...
 

@@ -180,14 +180,16 @@ class ElasticsearchStore:
         return len(self._create(docs))
 
     @staticmethod
-    def _ticket(hit: dict) -> dict:
+    def _ticket(hit: dict, fields: tuple[str, ...] | None = None) -> dict:
         source = hit["_source"]
-        record = {name: source.get(name) for name in TICKET_FIELDS}
-        record["top"] = [tuple(pair) for pair in record["top"] or []]
-        record["co_units"] = record["co_units"] or []
-        record["returned_by"] = record["returned_by"] or []
-        record["deadline_warnings"] = record["deadline_warnings"] or []
-        record["corrected"] = bool(record["corrected"])
+        record = {name: source.get(name) for name in fields or TICKET_FIELDS}
+        if "top" in record:
+            record["top"] = [tuple(pair) for pair in record["top"] or []]
+        for name in ("co_units", "returned_by", "deadline_warnings"):
+            if name in record:
+                record[name] = record[name] or []
+        if "corrected" in record:
+            record["corrected"] = bool(record["corrected"])
         return record
 
     def get_ticket(self, ticket_id: str) -> dict | None:
@@ -201,7 +203,9 @@ class ElasticsearchStore:
         hits = self._by_ids("tickets", [ticket_id], source=["words"])
         return hits[0]["_source"]["words"] if hits else ""
 
-    def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+    @staticmethod
+    def _where(query: TicketQuery) -> dict:
+        """The query of the tickets a TicketQuery selects."""
         must = [{"term": {name: value}} for name, value in query.filters().items()]
         if query.unit is not None:
             must.append(_unit_filter(query.unit))
@@ -217,7 +221,10 @@ class ElasticsearchStore:
         if query.after_seq is not None:
             must.append({"range": {"seq": {"gt": query.after_seq}}})
         must += [{"match_phrase": {"words": word}} for word in query.words if word.strip()]
-        response = self.es.search(index=self._read("tickets"), query={"bool": {"filter": must}},
+        return {"bool": {"filter": must}}
+
+    def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+        response = self.es.search(index=self._read("tickets"), query=self._where(query),
                                   sort=[{"seq": "desc"}], size=query.limit, from_=query.offset,
                                   track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)
         return [self._ticket(h) for h in response["hits"]["hits"]], response["hits"]["total"]["value"]
@@ -230,8 +237,13 @@ class ElasticsearchStore:
         aggs = response.get("aggregations", {})
         return {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])} for name in FILTERS}
 
-    def iter_tickets(self) -> Iterator[dict]:
-        return (self._ticket(h) for h in self._scan("tickets", {"match_all": {}}, [{"seq": "asc"}, {"ticket_id": "asc"}]))
+    def iter_tickets(self, query: TicketQuery | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict]:
+        unknown = set(fields or ()) - set(TICKET_FIELDS)
+        if unknown:
+            raise ValueError(f"no such ticket fields: {', '.join(sorted(unknown))}")
+        hits = self._scan("tickets", self._where(query or TicketQuery()), [{"seq": "asc"}, {"ticket_id": "asc"}],
+                          source=list(fields) if fields else True)
+        return (self._ticket(h, fields) for h in hits)
 
     def count_tickets(self, ticket_ids: list[str] | None = None) -> int:
         return self._count("tickets") if ticket_ids is None else len(self._present("tickets", ticket_ids))

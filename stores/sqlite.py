@@ -15,7 +15,7 @@ from hotline.topics import Assignment, Merge, Topic
 from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
 from hotline.models import DispatchedTicket, Rejection, TicketEvent
 from hotline.timestamps import SHANGHAI
-from stores.base import FILTERS, TicketQuery
+from stores.base import FILTERS, TICKET_FIELDS, TicketQuery
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -314,13 +314,18 @@ class SQLiteStore:
 
     # -- reads ----------------------------------------------------------------------------------
     @staticmethod
-    def _ticket(row: sqlite3.Row) -> dict:
+    def _ticket(row: sqlite3.Row, fields: tuple[str, ...] | None = None) -> dict:
         record = dict(row)
+        if fields:
+            record = {name: record[name] for name in fields}
         for column in _JSON_COLUMNS:
-            record[column] = json.loads(record[column])
-        record["top"] = [tuple(pair) for pair in record["top"]]
-        record["corrected"] = bool(record["corrected"])
-        if record["on_time"] is not None:
+            if column in record:
+                record[column] = json.loads(record[column])
+        if "top" in record:
+            record["top"] = [tuple(pair) for pair in record["top"]]
+        if "corrected" in record:
+            record["corrected"] = bool(record["corrected"])
+        if record.get("on_time") is not None:
             record["on_time"] = bool(record["on_time"])
         return record
 
@@ -699,7 +704,9 @@ class SQLiteStore:
         row = self._connect().execute("SELECT * FROM tickets WHERE ticket_id = ?", (ticket_id,)).fetchone()
         return self._ticket(row) if row else None
 
-    def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+    @staticmethod
+    def _where(query: TicketQuery) -> tuple[str, list]:
+        """The WHERE clause (over `tickets t`) of the tickets a query selects, and its parameters."""
         where, params = [], []
         for name, value in query.filters().items():
             where.append(f"t.{name} = ?")
@@ -725,7 +732,10 @@ class SQLiteStore:
         if words:
             where.append("t.seq IN (SELECT rowid FROM ticket_words WHERE ticket_words MATCH ?)")
             params.append(" AND ".join(_fts_phrase(w) for w in words))
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return (("WHERE " + " AND ".join(where)) if where else ""), params
+
+    def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+        clause, params = self._where(query)
         db = self._connect()
         total = db.execute(f"SELECT count(*) FROM tickets t {clause}", params).fetchone()[0]
         rows = db.execute(
@@ -757,8 +767,22 @@ class SQLiteStore:
                 yield convert(row)
             last = rows[-1]["seq"]
 
-    def iter_tickets(self) -> Iterator[dict]:
-        return self._iterate("tickets", self._ticket)
+    def iter_tickets(self, query: TicketQuery | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict]:
+        clause, params = self._where(query or TicketQuery())
+        unknown = set(fields or ()) - set(TICKET_FIELDS)
+        if unknown:
+            raise ValueError(f"no such ticket fields: {', '.join(sorted(unknown))}")
+        columns = ", ".join(f"t.{name}" for name in dict.fromkeys(("seq", *fields))) if fields else "t.*"
+        db = self._connect()
+        last = 0
+        while True:
+            rows = db.execute(f"SELECT {columns} FROM tickets t {clause} {'AND' if clause else 'WHERE'} t.seq > ? "
+                              "ORDER BY t.seq LIMIT 1000", [*params, last]).fetchall()
+            for row in rows:
+                yield self._ticket(row, fields)
+            if len(rows) < 1000:
+                return
+            last = rows[-1]["seq"]
 
     def recent_rejections(self, limit: int = 500) -> list[dict]:
         rows = self._connect().execute("SELECT * FROM rejections ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()

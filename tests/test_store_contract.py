@@ -162,6 +162,20 @@ def test_iteration_covers_everything_in_order(store):
     assert store.latest_seq() == 2501
 
 
+def test_iteration_of_the_tickets_a_query_selects_and_of_some_fields(store):
+    store.write_tickets([make_ticket(n, received_at=T0 + timedelta(hours=n)) for n in range(1, 2502)])
+    received = Period(T0 + timedelta(hours=100), T0 + timedelta(hours=1300))  # more than a page of each
+    selected = TicketQuery(received=received, domain="城乡建设")
+    full = list(store.iter_tickets(selected))
+    assert [t["ticket_id"] for t in full] == [f"web-{n}" for n in range(101, 1300, 2)]
+    assert set(full[0]) == set(TICKET_FIELDS) and store.search(selected)[1] == len(full)
+    light = list(store.iter_tickets(selected, fields=("ticket_id", "returned_by", "top", "on_time")))
+    assert light == [{k: t[k] for k in ("ticket_id", "returned_by", "top", "on_time")} for t in full]
+    assert list(store.iter_tickets(TicketQuery(held_by="nobody"))) == []
+    with pytest.raises(ValueError, match="no such ticket fields: words"):
+        list(store.iter_tickets(fields=("ticket_id", "words")))
+
+
 RULES = Lifecycle(max_returns=1)
 
 

@@ -20,8 +20,8 @@ from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
 from hotline.lifecycle import STATUS_NAMES, holder
-from hotline.statistics import overdue_and_due_soon, select, unit_statistics
-from stores.base import Store
+from hotline.statistics import FIELDS, overdue_and_due_soon, unit_statistics
+from stores.base import Store, TicketQuery
 from webapp.auth import User
 from webapp.params import received_period
 
@@ -40,6 +40,11 @@ def _tickets_href(unit: str, filters: dict) -> str:
     """The ticket list a unit's row links to: the tickets the row counts (those the unit answers for now,
     received in the period, of the domain and district chosen)."""
     return "/tickets?" + urlencode({"held_by": unit, **{name: value for name, value in filters.items() if value}})
+
+
+def _selected(start: str | None, end: str | None, domain: str | None, district: str | None) -> TicketQuery:
+    """The tickets received from the day `start` to the day `end`, of the domain and district, if given."""
+    return TicketQuery(received=received_period(start, end), domain=domain or None, district=district or None)
 
 
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
@@ -64,7 +69,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
     def figures(start: str | None, end: str | None, domain: str | None, district: str | None, user: User) -> dict:
         """Every unit's figures and late tickets; for a unit's user, its own only (no row for all units)."""
         now = clock()
-        tickets = select(store.iter_tickets(), received_period(start, end), domain or None, district or None)
+        tickets = list(store.iter_tickets(_selected(start, end, domain, district), fields=FIELDS))
         if user.unit is not None:  # what it leads, and what it returned (for its returned rate)
             tickets = [t for t in tickets if holder(t) == user.unit or user.unit in (t.get("returned_by") or ())]
         units, total = unit_statistics(tickets, now)
@@ -125,7 +130,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         hotline.archive); the X-Archive-Counts header counts the published and the withheld by reason."""
         def build() -> tuple[str, Counter]:
             counts: Counter = Counter()
-            tickets = select(store.iter_tickets(), received_period(start, end), domain or None, district or None)
+            tickets = store.iter_tickets(_selected(start, end, domain, district))
             buffer = io.StringIO()
             csv.writer(buffer).writerows(csv_rows(publish(tickets, store.events_by_ticket,
                                                           lambda unit: unit_names.get(unit, unit), counts)))

@@ -145,10 +145,17 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
         assert re.fullmatch(r"超期 (<0\.01|\d+(\.\d{1,2})?)", row.locator("td").nth(4).inner_text()), row.inner_text()
         assert row.locator("td").nth(2).inner_text() in STATUS_NAMES.values()
 
-    # refreshes that overlap (live events, filter changes) fill each table once
+    # refreshes asked for while one runs (live events, filter changes) wait for it: the page never has two
+    # fetches of the figures under way at once; and they fill each table once
+    in_flight, most = set(), []
+    figures = lambda request: "/api/supervision?" in request.url  # noqa: E731
+    page.on("request", lambda r: (in_flight.add(r), most.append(len(in_flight))) if figures(r) else None)
+    for done in ("requestfinished", "requestfailed"):
+        page.on(done, lambda r: in_flight.discard(r))
     page.evaluate("() => { const form = document.getElementById('s-filters');"
                   " for (let i = 0; i < 5; i++) form.dispatchEvent(new Event('change')); }")
     page.wait_for_timeout(2000)
+    assert most and max(most) == 1, most
     for table, key in (("#alerts", "alertId"), ("#late", "ticketId"), ("#units", "unit")):
         keys = page.locator(f"{table} tbody tr").evaluate_all(f"rows => rows.map((r) => r.dataset.{key})")
         assert keys and len(keys) == len(set(keys)), (table, keys)

@@ -20,17 +20,20 @@ const Live = {
     return body;
   },
 
-  // A refresh made of fetchAll() (which fetches all the page shows) and draw(data). Refreshes overlap (live
-  // events, typing, a change of filter), so an answer older than the one shown is dropped: a slow answer never
-  // replaces the figures of a later one, and nothing is drawn twice over.
+  // A refresh made of fetchAll() (which fetches all the page shows) and draw(data). Live events, typing and
+  // changes of filter ask for refreshes faster than a busy server answers, so one runs at a time: asking while
+  // one is under way asks for one more after it, which fetches the page's filters as they are then. The promise
+  // a refresh returns settles once something fetched after the asking is drawn. Nothing is drawn twice over, no
+  // answer replaces a later one, and the server never has two of a page's fetches at once.
   latest(fetchAll, draw) {
-    let asked = 0, shown = 0;
-    return async function refresh() {
-      const mine = ++asked;
-      const data = await fetchAll();
-      if (mine < shown) return;
-      shown = mine;
-      draw(data);
+    let pending = null, again = false;
+    async function run() {
+      do { again = false; draw(await fetchAll()); } while (again);
+    }
+    return function refresh() {
+      if (pending) { again = true; return pending; }
+      pending = run().finally(() => { pending = null; });
+      return pending;
     };
   },
 };

@@ -267,6 +267,31 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F8
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "monitor-wall.png"), full_page=True)
 
+    # every chart's number lists its tickets: an hour's point (all domains) and a district's bar
+    with busy.client("monitor") as client:
+        volume = client.get("/api/monitor/volume", params={"window": "day"}).json()
+    per_hour = [sum(data[i] for data in volume["by_channel"].values()) for i in range(len(volume["hours"]))]
+    busiest = max(range(len(per_hour)), key=per_hour.__getitem__)
+    page.locator("#chart-volume").scroll_into_view_if_needed()
+    box = page.locator("#chart-volume").bounding_box()
+    x, y = page.evaluate(f"window.__charts.volume.convertToPixel({{gridIndex: 0}}, [{busiest}, 0])")
+    page.mouse.click(box["x"] + x, box["y"] + y - 20)
+    page.wait_for_function("document.getElementById('drill-title').textContent.startsWith('来件')")
+    assert page.locator("#drill-title").inner_text().endswith(f" · {per_hour[busiest]} 件")
+    assert page.locator("#drill-list li").count() == per_hour[busiest] > 0
+    district, count = next(iter(volume["by_district"].items()))
+    page.locator("#chart-districts").scroll_into_view_if_needed()  # the list above scrolled the page
+    box = page.locator("#chart-districts").bounding_box()
+    x, y = page.evaluate(f"window.__charts.districts.convertToPixel({{gridIndex: 0}}, [{count / 2}, '{district}'])")
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_function(f"document.getElementById('drill-title').textContent.startsWith('区县 {district}')")
+    assert page.locator("#drill-title").inner_text() == f"区县 {district} · {count} 件"
+    assert page.locator("#drill-list li").count() == count
+    listed = page.locator("#drill-list li a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
+    with busy.client("monitor") as client:
+        assert all(client.get("/api/" + href.lstrip("/")).json()["district"] == district for href in listed[:5])
+    page.screenshot(path=str(ARTIFACTS / "monitor-drill.png"), full_page=True)
+
     page.evaluate("window.__marker = 'same page'")
     send(busy, burst(datetime.now(SHANGHAI) - timedelta(minutes=1), 5, minutes=0.5, seed=77))
     page.wait_for_function(f"parseInt(document.getElementById('m-total').textContent) >= {total + 5}", timeout=60_000)

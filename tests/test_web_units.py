@@ -7,6 +7,7 @@ texts of events masked."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -53,8 +54,21 @@ def test_a_unit_lists_only_the_tickets_it_leads_or_assists_in(app):
     assert get(app, "unit", "/api/tickets", held_by="ecology-environment").json()["total"] == 0
     assert [t["ticket_id"] for t in get(app, "unit", "/api/tickets", held_by="housing").json()["tickets"]] == ["web-1"]
     bad = get(app, "unit", "/api/tickets", start="2026-11-30", end="2026-11-01")
-    assert bad.status_code == 400 and "before" in bad.json()["detail"]
+    assert bad.status_code == 400 and "not after" in bad.json()["detail"]
     assert get(app, "unit", "/api/tickets", start="30/11/2026").status_code == 400
+
+
+def test_tickets_received_between_two_moments_the_end_not_included(app):
+    # make_ticket(n) is received n minutes after T0 (09:00 in Shanghai)
+    between = get(app, "dispatcher", "/api/tickets", start=(T0 + timedelta(minutes=2)).isoformat(),
+                  end=(T0 + timedelta(minutes=4)).isoformat()).json()
+    assert {t["ticket_id"] for t in between["tickets"]} == {"web-2", "web-3"}
+    naive = get(app, "dispatcher", "/api/tickets", start="2026-11-20T09:04").json()  # a moment in Shanghai
+    assert {t["ticket_id"] for t in naive["tickets"]} == {"web-4", "web-5"}
+    assert get(app, "dispatcher", "/api/tickets", start="2026-11-20", end="2026-11-20").json()["total"] == 5
+    assert get(app, "dispatcher", "/api/tickets", end="2026-11-19").json()["total"] == 0
+    same = get(app, "dispatcher", "/api/tickets", start="2026-11-20T09:04", end="2026-11-20T09:04")
+    assert same.status_code == 400 and "not after the start" in same.json()["detail"]
     assert get(app, "dispatcher", "/api/tickets").json()["total"] == 5
     # the filters' counts are of the same tickets
     assert get(app, "unit", "/api/facets").json()["lead_unit"] == {"housing": 1, "transport": 1}

@@ -50,7 +50,10 @@ def monitor_routes(store: Store, clock: Clock, api_user, page_user, render) -> A
             by_domain[row["domain"]][i] += row["count"]
             by_channel[row["channel"]][i] += row["count"]
             by_district[row["district"] or "未知"] += row["count"]
-        return {"now": now.isoformat(), "hours": hours, "by_domain": by_domain, "by_channel": by_channel,
+        # where each hour starts and the last ends: a chart's point or bar lists its tickets with these as
+        # /api/tickets?start=…&end=… (the end not included)
+        edges = [(start + timedelta(hours=i)).isoformat() for i in range(len(hours) + 1)]
+        return {"now": now.isoformat(), "hours": hours, "edges": edges, "by_domain": by_domain, "by_channel": by_channel,
                 "by_district": dict(sorted(by_district.items(), key=lambda kv: -kv[1])),
                 "total": sum(sum(v) for v in by_channel.values())}
 

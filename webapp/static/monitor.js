@@ -42,7 +42,34 @@
       if (m.duplicate_of) li.append(text("small", " (近似重复 of " + m.duplicate_of + ")"));
       list.append(li);
     }
+    $("drill").scrollIntoView({ block: "nearest" });
   }
+
+  // Drill-down from a chart: the tickets behind an hour's point (all domains or channels of that hour) or a
+  // district's bar (the whole window), listed from /api/tickets with the same bounds the chart counted.
+  let shown = null;  // the volume figures the charts show now
+  async function showTickets(title, counted, filters) {
+    const p = new URLSearchParams(Object.assign({ limit: "500" }, filters));
+    const found = await json("/api/tickets?" + p);
+    const seen = found.total === counted ? "" : "，你可查看 " + found.total + " 件 (" + found.total + " visible to you)";
+    const listed = found.tickets.length === found.total ? "" : "，列出最新 " + found.tickets.length + " 件 (newest listed)";
+    showMembers(title + " · " + counted + " 件" + seen + listed, found.tickets);
+  }
+  function drillHour(chart) {
+    chart.getZr().on("click", (e) => {
+      if (!shown || !chart.containPixel({ gridIndex: 0 }, [e.offsetX, e.offsetY])) return;
+      const i = chart.convertFromPixel({ xAxisIndex: 0 }, e.offsetX);
+      if (i < 0 || i >= shown.hours.length) return;
+      const counted = Object.values(shown.by_channel).reduce((sum, data) => sum + data[i], 0);
+      showTickets("来件 " + hourLabel(shown.hours[i]), counted, { start: shown.edges[i], end: shown.edges[i + 1] });
+    });
+  }
+  drillHour(charts.volume);
+  drillHour(charts.channel);
+  charts.districts.on("click", (e) => {
+    if (!shown || e.name === "未知") return;  // no district given: not a filter of the ticket list
+    showTickets("区县 " + e.name, e.value, { district: e.name, start: shown.edges[0], end: shown.edges[shown.edges.length - 1] });
+  });
 
   // a slow answer for an earlier window never replaces the figures of a later one (Live.latest)
   const refresh = Live.latest(() => {
@@ -51,6 +78,7 @@
                         json("/api/monitor/alerts")]);
   }, draw);
   function draw([volume, topics, alerts]) {
+    shown = volume;
     $("m-now").textContent = volume.now.slice(0, 16).replace("T", " ");
     $("m-total").textContent = volume.total;
     const empty = volume.total === 0;

@@ -773,11 +773,10 @@ class SQLiteStore:
         if unknown:
             raise ValueError(f"no such ticket fields: {', '.join(sorted(unknown))}")
         columns = ", ".join(f"t.{name}" for name in dict.fromkeys(("seq", *fields))) if fields else "t.*"
-        db = self._connect()
         last = 0
-        while True:
-            rows = db.execute(f"SELECT {columns} FROM tickets t {clause} {'AND' if clause else 'WHERE'} t.seq > ? "
-                              "ORDER BY t.seq LIMIT 1000", [*params, last]).fetchall()
+        while True:  # each page on the connection of the thread reading it (a response may read from several)
+            rows = self._connect().execute(f"SELECT {columns} FROM tickets t {clause} {'AND' if clause else 'WHERE'} "
+                                           "t.seq > ? ORDER BY t.seq LIMIT 1000", [*params, last]).fetchall()
             for row in rows:
                 yield self._ticket(row, fields)
             if len(rows) < 1000:

@@ -195,6 +195,8 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
         page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
         assert page.locator("#total").inner_text() == f"{count} 条工单 tickets", unit_id
         assert page.locator("#f-held_by").input_value() == unit_id and page.locator("#held-by").is_visible()
+        exported = page.request.get(replay.url + page.locator("#export").get_attribute("href"))  # the list's CSV
+        assert len(list(csv.DictReader(io.StringIO(exported.body().decode("utf-8-sig"))))) == int(count), unit_id
     page.screenshot(path=str(ARTIFACTS / "tickets-held-by.png"), full_page=True)
     page.locator("#held-by button").click()  # the filter taken off: the whole list again
     page.wait_for_function("!document.getElementById('total').textContent.startsWith('" + count + " ')")

@@ -180,3 +180,31 @@ def test_the_list_marks_open_tickets_past_their_reply_deadline(app, tmp_path):
     store.close()
     listed = {t["ticket_id"]: t["overdue"] for t in get(app, "dispatcher", "/api/tickets").json()["tickets"]}
     assert (listed["web-6"], listed["web-7"], listed["web-8"], listed["web-1"]) == (True, False, True, False)
+
+
+def test_the_list_exports_every_ticket_it_selects_as_csv_without_personal_data(app, tmp_path):
+    import csv
+    import io
+
+    more = SQLiteStore(tmp_path / "store.db")  # the app's file: more tickets than a page of the store and 64 KB
+    more.write_tickets([make_ticket(n, status="pending_review" if n % 7 == 0 else "dispatched") for n in range(6, 2505)]
+                       + [make_ticket(2505, title="=HYPERLINK(\"http://x\")")])
+    more.close()
+    exported = get(app, "dispatcher", "/api/tickets/export")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert "attachment" in exported.headers["content-disposition"] and exported.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    listed = get(app, "dispatcher", "/api/tickets").json()
+    assert len(rows) == listed["total"] == 2505 and [r["工单编号"] for r in rows[:2]] == ["web-1", "web-2"]
+    assert "张三" not in exported.text and "13812345678" not in exported.text  # masked title only, no personal data
+    assert rows[0]["承办单位"] == "A市住房和城乡建设局" and rows[0]["状态"] == "已派单" and rows[0]["渠道"] == "网络"
+    assert rows[6]["承办单位"].endswith("（建议）")  # web-7 waits for a dispatcher: its unit is a suggestion
+    assert rows[-1]["标题"] == "'=HYPERLINK(\"http://x\")"  # a citizen's text is never a spreadsheet formula
+
+    # the filters of the list, and a unit's user's own tickets only
+    held = get(app, "dispatcher", "/api/tickets/export", held_by="housing", district="A1区")
+    count = get(app, "dispatcher", "/api/tickets", held_by="housing", district="A1区").json()["total"]
+    assert len(list(csv.DictReader(io.StringIO(held.content.decode("utf-8-sig"))))) == count > 0
+    mine = list(csv.DictReader(io.StringIO(get(app, "unit", "/api/tickets/export").content.decode("utf-8-sig"))))
+    assert len(mine) == get(app, "unit", "/api/tickets").json()["total"] < 2505
+    assert get(app, "unit", "/api/tickets/export", start="nope").status_code == 400

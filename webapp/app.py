@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
+import io
 import json
 import logging
 import threading
@@ -205,30 +207,55 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def health():
         return {"status": "ok", "tickets": await run_in_threadpool(store.count_tickets)}
 
-    @app.get("/api/tickets")
-    async def api_tickets(
-        request: Request, q: str = "", channel: str | None = None, domain: str | None = None,
-        subdomain: str | None = None, lead_unit: str | None = None, status: str | None = None,
-        district: str | None = None, ticket_type: str | None = None, held_by: str | None = None,
-        start: str | None = None, end: str | None = None, after_seq: int | None = None, limit: int = 50,
-        offset: int = 0, user: User = Depends(api_user),
-    ):
-        """Tickets newest first, by words and filters; a unit's user gets only its unit's tickets. `held_by`: the
+    def selected_tickets(
+        q: str = "", channel: str | None = None, domain: str | None = None, subdomain: str | None = None,
+        lead_unit: str | None = None, status: str | None = None, district: str | None = None,
+        ticket_type: str | None = None, held_by: str | None = None, start: str | None = None, end: str | None = None,
+        after_seq: int | None = None, limit: int = 50, offset: int = 0, user: User = Depends(api_user),
+    ) -> TicketQuery:
+        """The tickets the list's words and filters select; a unit's user's are only its unit's. `held_by`: the
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `start`, `end`: received from
-        the day `start` to the day `end`, both included (the supervision figures' period)."""
-        query = TicketQuery(
+        `start` to `end` (see webapp.params.received_period)."""
+        return TicketQuery(
             words=segmenter.tokens(q) if q.strip() else [], channel=channel or None, domain=domain or None,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
             received=received_period(start, end), after_seq=after_seq,
             limit=max(1, min(limit, 500)), offset=max(0, offset),
         )
+
+    @app.get("/api/tickets")
+    async def api_tickets(query: TicketQuery = Depends(selected_tickets)):
+        """Tickets newest first, by words and filters (query: limit, offset)."""
         rows, total = await run_in_threadpool(store.search, query)
         now = clock()
         return {"total": total, "latest_seq": await run_in_threadpool(store.latest_seq),
                 "tickets": [{**_summary(r), "lead_unit_name": unit_names.get(r["lead_unit"], r["lead_unit"]),
                              "status_name": STATUS_NAMES.get(r["status"], r["status"]), "overdue": overdue(r, now)}
                             for r in rows]}
+
+    @app.get("/api/tickets/export")
+    async def api_tickets_export(query: TicketQuery = Depends(selected_tickets)):
+        """Every ticket the list's words and filters select, oldest first, as CSV for Excel (UTF-8 with a
+        byte-order mark), read from the store a page at a time while it is sent; no personal data."""
+        now = clock()
+
+        def lines():
+            yield "\ufeff"
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow([label for _, label in EXPORT_COLUMNS])
+            for ticket in store.iter_tickets(query, fields=EXPORT_FIELDS):
+                writer.writerow(_export_row(ticket, now, unit_names))
+                if buffer.tell() > 65536:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        name = f"tickets-{now:%Y%m%d-%H%M}.csv"
+        return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/api/tickets/{ticket_id}")
     async def api_ticket(ticket_id: str, user: User = Depends(api_user)):
@@ -471,6 +498,31 @@ def _queue_item(ticket: dict, unit_names: dict[str, str], now: datetime) -> dict
             "routing_explanation": ticket["routing_explanation"], "last_return_reason": ticket["last_return_reason"],
             "returned_by_names": [unit_names.get(u, u) for u in ticket["returned_by"]],
             "overdue": overdue(ticket, now)}
+
+
+EXPORT_COLUMNS = [
+    ("ticket_id", "工单编号"), ("received_at", "受理时间"), ("channel", "渠道"), ("title", "标题"), ("district", "区县"),
+    ("ticket_type", "类型"), ("domain", "领域"), ("subdomain", "子类"), ("lead_unit", "承办单位"), ("co_units", "协办单位"),
+    ("status", "状态"), ("reply_due", "答复期限"), ("overdue", "超期"), ("returns", "退单次数"), ("replied_at", "答复时间"),
+    ("on_time", "按时"), ("satisfaction", "满意度"),
+]
+EXPORT_FIELDS = tuple(name for name, _ in EXPORT_COLUMNS if name != "overdue")
+
+
+def _export_row(ticket: dict, now: datetime, unit_names: dict[str, str]) -> list:
+    """A ticket as a row of the list's CSV (masked title; units and statuses by name)."""
+    unit = unit_names.get(ticket["lead_unit"], ticket["lead_unit"])
+    shown = {**ticket, "channel": "热线" if ticket["channel"] == "hotline" else "网络",
+             "lead_unit": unit + ("（建议）" if ticket["status"] == "pending_review" else ""),
+             "co_units": "、".join(unit_names.get(u, u) for u in ticket["co_units"]),
+             "status": STATUS_NAMES.get(ticket["status"], ticket["status"]), "overdue": "是" if overdue(ticket, now) else "",
+             "on_time": {True: "是", False: "否"}.get(ticket["on_time"], "")}
+    return ["" if shown[name] is None else _as_text(shown[name]) for name, _ in EXPORT_COLUMNS]
+
+
+def _as_text(value):
+    """A cell Excel shows as written: a citizen's text starting like a formula (=, +, -, @) gets a leading '."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _summary(ticket: dict) -> dict:

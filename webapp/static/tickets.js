@@ -20,9 +20,13 @@
   heldBy.querySelector("button").addEventListener("click", () => { form.elements.held_by.value = ""; showHeldBy(); refresh(); });
   showHeldBy();
 
-  function params() {
+  function filters() {
     const p = new URLSearchParams();
     for (const el of form.elements) if (el.name && el.value) p.set(el.name, el.value);
+    return p;
+  }
+  function params() {
+    const p = filters();
     p.set("limit", "100");
     return p;
   }
@@ -55,6 +59,7 @@
   function draw([data, facets]) {
     showFacets(facets);
     total.textContent = data.total + " 条工单 tickets";
+    document.getElementById("export").href = "/api/tickets/export?" + filters();  // all of them, not only those shown
     rows.replaceChildren();
     for (const t of data.tickets) {
       const tr = document.createElement("tr");

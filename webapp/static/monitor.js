@@ -24,7 +24,7 @@
     chart.setOption({
       title: emptyTitle(empty), tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 }, grid: { left: 40, right: 16, top: 40, bottom: 30 },
       xAxis: { type: "category", data: hours.map(hourLabel) }, yAxis: { type: "value", minInterval: 1 },
-      series: Object.entries(series).map(([name, data]) => ({ name, type: "line", data, smooth: true, stack: stacked ? "all" : undefined, areaStyle: stacked ? {} : undefined, showSymbol: false })),
+      series: Object.entries(series).map(([name, data]) => ({ name, type: "line", data, smooth: false, stack: stacked ? "all" : undefined, areaStyle: stacked ? {} : undefined, showSymbol: false })),
     }, true);
   }
 

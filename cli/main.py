@@ -130,6 +130,7 @@ def web(settings, host, port, bootstrap, db):
         segmenter=services.segmenter(settings),
         secret=session_secret(settings.home, settings.env),
         producer=(lambda: HotlineProducer(bootstrap, settings.max_record_bytes)) if bootstrap else None,
+        limits=settings.limits,
     )
     uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_level="warning")
 

@@ -26,7 +26,7 @@ TICKET_FIELDS = (
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
-    "payload_size", "payload_truncated", "rejected_at",
+    "payload_size", "payload_truncated", "rejected_at", "resent_as", "resent_by", "resent_at",
 )
 FILTERS = ("channel", "domain", "subdomain", "lead_unit", "status", "district", "ticket_type")
 
@@ -80,6 +80,12 @@ class Store(Protocol):
         order, read a page at a time; with `fields`, only those fields of each (ValueError for an unknown one)."""
 
     def iter_rejections(self) -> Iterator[dict]: ...
+
+    def get_rejection(self, rejection_id: str) -> dict | None: ...
+
+    def mark_rejection_resent(self, rejection_id: str, ticket_id: str, by: str, at: datetime) -> bool:
+        """Record that a person sent this dead letter's record again, corrected, as `ticket_id` (resent_as,
+        resent_by, resent_at); False if there is no such dead letter or it was already resent."""
 
     def recent_rejections(self, limit: int = 500) -> list[dict]:
         """The newest dead letters first."""

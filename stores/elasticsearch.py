@@ -285,7 +285,16 @@ class ElasticsearchStore:
 
     @staticmethod
     def _rejection(hit: dict) -> dict:
-        return dict(hit["_source"])
+        return {"resent_as": None, "resent_by": None, "resent_at": None, **hit["_source"]}
+
+    def get_rejection(self, rejection_id: str) -> dict | None:
+        hits = self._by_ids("rejections", [rejection_id])
+        return self._rejection(hits[0]) if hits else None
+
+    def mark_rejection_resent(self, rejection_id: str, ticket_id: str, by: str, at: datetime) -> bool:
+        hits = self._by_ids("rejections", [rejection_id], source=False)  # its month's index
+        return bool(hits) and self._set_once(hits[0]["_index"], rejection_id,
+                                             {"resent_as": ticket_id, "resent_by": by, "resent_at": _local(at)})
 
     def recent_rejections(self, limit: int = 500) -> list[dict]:
         return [self._rejection(h) for h in self._search("rejections", {"match_all": {}}, sort=[{"seq": "desc"}], size=limit)]
@@ -403,17 +412,17 @@ class ElasticsearchStore:
         return out[:limit]
 
     def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
-        return self._set_once("alerts", alert_id, {"acknowledged_by": by, "acknowledged_at": _local(at)})
+        return self._set_once(self._index("alerts"), alert_id, {"acknowledged_by": by, "acknowledged_at": _local(at)})
 
-    def _set_once(self, name: str, doc_id: str, fields: dict) -> bool:
-        """Set these fields unless acknowledged_at is already set; False if no such document or already set."""
+    def _set_once(self, index: str, doc_id: str, fields: dict) -> bool:
+        """Set these fields unless the last of them is already set; False if no such document or already set."""
         from elasticsearch import NotFoundError
 
         try:
-            response = self.es.update(index=self._index(name), id=doc_id, refresh="wait_for", script={
-                "lang": "painless", "params": fields,
-                "source": "if (ctx._source.acknowledged_at != null) { ctx.op = 'noop' } "
-                          "else { for (e in params.entrySet()) { ctx._source[e.getKey()] = e.getValue() } }"})
+            response = self.es.update(index=index, id=doc_id, refresh="wait_for", script={
+                "lang": "painless", "params": {"fields": fields, "guard": list(fields)[-1]},
+                "source": "if (ctx._source[params.guard] != null) { ctx.op = 'noop' } "
+                          "else { for (e in params.fields.entrySet()) { ctx._source[e.getKey()] = e.getValue() } }"})
         except NotFoundError:
             return False
         return response["result"] == "updated"

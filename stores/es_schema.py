@@ -61,6 +61,7 @@ REJECTION_PROPERTIES = {
     "reason": {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}},
     "payload": {"type": "text", "index": False}, "payload_encoding": KEYWORD, "payload_size": {"type": "integer"},
     "payload_truncated": {"type": "boolean"}, "rejected_at": DATE,
+    "resent_as": KEYWORD, "resent_by": KEYWORD, "resent_at": DATE,
 }
 CORRECTION_PROPERTIES = {
     "seq": {"type": "long"}, "event_id": KEYWORD, "ticket_id": KEYWORD, "title": {"type": "text"}, "text": {"type": "text"},

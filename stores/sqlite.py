@@ -175,7 +175,10 @@ CREATE TABLE IF NOT EXISTS rejections (
     payload_encoding TEXT NOT NULL,
     payload_size INTEGER NOT NULL,
     payload_truncated INTEGER NOT NULL,
-    rejected_at TEXT NOT NULL
+    rejected_at TEXT NOT NULL,
+    resent_as TEXT,
+    resent_by TEXT,
+    resent_at TEXT
 );
 """
 
@@ -195,6 +198,8 @@ MIGRATIONS = (
     ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
     ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"), ("returned_by", "TEXT NOT NULL DEFAULT '[]'"),
 )
+# Columns added to the dead letters after the first version: a person's corrected record sent again.
+REJECTION_MIGRATIONS = (("resent_as", "TEXT"), ("resent_by", "TEXT"), ("resent_at", "TEXT"))
 # Ticket fields the lifecycle changes (hotline.lifecycle.DispatchState less what intake sets).
 _EVENT_COLUMNS = tuple(f for f in STATE_FIELDS if f not in ("received_at", "ticket_type", "urgency"))
 
@@ -244,6 +249,10 @@ class SQLiteStore:
         for column, kind in MIGRATIONS:
             if column not in have:
                 db.execute(f"ALTER TABLE tickets ADD COLUMN {column} {kind}")
+        have = {row[1] for row in db.execute("PRAGMA table_info(rejections)")}
+        for column, kind in REJECTION_MIGRATIONS:
+            if column not in have:
+                db.execute(f"ALTER TABLE rejections ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -789,6 +798,17 @@ class SQLiteStore:
 
     def iter_rejections(self) -> Iterator[dict]:
         return self._iterate("rejections", self._rejection)
+
+    def get_rejection(self, rejection_id: str) -> dict | None:
+        row = self._connect().execute("SELECT * FROM rejections WHERE rejection_id = ?", (rejection_id,)).fetchone()
+        return self._rejection(row) if row else None
+
+    def mark_rejection_resent(self, rejection_id: str, ticket_id: str, by: str, at: datetime) -> bool:
+        cursor = self._connect().execute(
+            "UPDATE rejections SET resent_as = ?, resent_by = ?, resent_at = ? WHERE rejection_id = ? AND resent_as IS NULL",
+            (ticket_id, by, _local(at), rejection_id),
+        )
+        return cursor.rowcount == 1
 
     def _count(self, table: str, column: str, ids: list[str] | None) -> int:
         db = self._connect()

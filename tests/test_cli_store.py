@@ -45,15 +45,21 @@ def test_a_store_file_of_an_earlier_version_gains_the_columns_added_since(tmp_pa
     import sqlite3
 
     from stores.sqlite import SQLiteStore
-    from tests.test_store_contract import make_ticket
+    from hotline.deadletters import make_rejection
+    from tests.test_store_contract import T0, make_ticket
 
     path = tmp_path / "old.db"
     SQLiteStore(path).close()
     with sqlite3.connect(path) as db:  # as a version before returns were attributed to units wrote it
         db.execute("ALTER TABLE tickets DROP COLUMN returned_by")
+        for column in ("resent_as", "resent_by", "resent_at"):  # and before dead letters could be resent
+            db.execute(f"ALTER TABLE rejections DROP COLUMN {column}")
     store = SQLiteStore(path)
     try:
         store.write_tickets([make_ticket(1)])
         assert store.get_ticket("web-1")["returned_by"] == []
+        letter = make_rejection("web", "file.csv:3", "normalise", "empty text", b'{"id": "1"}', T0)
+        store.write_rejections([letter])
+        assert store.mark_rejection_resent(letter.rejection_id, "web-1", "dispatcher", T0)
     finally:
         store.close()

@@ -155,6 +155,22 @@ def test_dead_letters_are_idempotent_and_keep_the_payload(store):
     assert store.count_rejections([binary.rejection_id]) == 1
 
 
+def test_a_dead_letter_is_marked_resent_once(store):
+    letter = make_rejection("web", "file.csv:3", "normalise", "empty text", b'{"id": "1"}', T0)
+    other = make_rejection("web", "file.csv:4", "normalise", "empty text", b'{"id": "2"}', T0)
+    store.write_rejections([letter, other])
+    assert store.get_rejection(letter.rejection_id)["resent_as"] is None and store.get_rejection("nope") is None
+    assert store.mark_rejection_resent(letter.rejection_id, "web-1", "dispatcher", T0 + timedelta(hours=1))
+    assert not store.mark_rejection_resent(letter.rejection_id, "web-9", "other", T0 + timedelta(hours=2))
+    assert not store.mark_rejection_resent("nope", "web-1", "dispatcher", T0)
+    store.write_rejections([letter])  # the same dead letter delivered again keeps its mark
+    resent = store.get_rejection(letter.rejection_id)
+    assert (resent["resent_as"], resent["resent_by"]) == ("web-1", "dispatcher")
+    assert resent["resent_at"].startswith((T0 + timedelta(hours=1)).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M"))
+    assert store.get_rejection(other.rejection_id)["resent_as"] is None
+    assert all(set(r) == set(REJECTION_FIELDS) for r in store.iter_rejections())
+
+
 def test_iteration_covers_everything_in_order(store):
     store.write_tickets([make_ticket(n) for n in range(1, 2502)])
     ids = [t["ticket_id"] for t in store.iter_tickets()]

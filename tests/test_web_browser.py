@@ -14,7 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from hotline.lifecycle import STATUS_NAMES
 from hotline.timestamps import SHANGHAI, parse_timestamp
 from samples.demo import sample_records
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
@@ -258,7 +258,41 @@ def test_dead_letters_page_shows_reasons(browser, stack):
         page.wait_for_timeout(1000)
     text = page.locator("#letters").inner_text()
     assert "browser-bad" in text and "empty text" in text
+    assert page.locator("button.fix").count() == 0  # a supervisor may not send records
     page.screenshot(path=str(ARTIFACTS / "rejected.png"), full_page=True)
+    page.close()
+
+
+def test_a_dispatcher_corrects_a_dead_letter_and_it_becomes_a_ticket(browser, stack):
+    send(stack, [{"id": "browser-fix", "title": "", "text": "", "caller": "赵六", "type": "投诉"}])
+    page = log_in(browser, stack, "dispatcher")
+    row = page.locator("#letters tr", has_text="browser-fix")
+    for _ in range(60):
+        page.goto(stack.url + "/rejected")
+        if row.count():
+            break
+        page.wait_for_timeout(1000)
+    row.locator("button.fix").click()
+    assert '"caller": "赵六"' in page.locator("#fix-record").input_value()  # the original record, to correct
+    page.click("#fix-send")  # unchanged: refused with the reason, nothing sent
+    page.wait_for_function("document.getElementById('fix-error').textContent.includes('empty text')")
+    page.screenshot(path=str(ARTIFACTS / "rejected-fix.png"))
+    with stack.client() as client:
+        assert client.get("/api/tickets/hotline-browser-fix").status_code == 404
+    page.fill("#fix-record", json.dumps({"id": "browser-fix", "title": "A3区小区停水", "text": "A3区某小区停水三天没有通知",
+                                         "caller": "赵六", "type": "投诉"}, ensure_ascii=False))
+    page.click("#fix-send")
+    page.wait_for_function("!document.getElementById('fix').open")
+    assert row.locator("td.resend").inner_text() == "已重发 Resent as hotline-browser-fix"
+    page.screenshot(path=str(ARTIFACTS / "rejected-resent.png"), full_page=True)
+    with stack.client() as client:
+        ticket = wait_until(lambda: (r := client.get("/api/tickets/hotline-browser-fix")).status_code == 200 and r.json(),
+                            message="the corrected record stored as a ticket")
+        assert ticket["title"] == "A3区小区停水" and ticket["caller"] == "赵*"
+        again = client.post(f"/api/rejections/{row.get_attribute('data-rejection-id')}/resend", json={"id": "x", "text": "y"})
+        assert again.status_code == 409 and "hotline-browser-fix" in again.json()["detail"]
+    page.reload()  # the mark is kept: who sent it again, and when
+    assert "(dispatcher, " in row.locator("td.resend").inner_text() and row.locator("button.fix").count() == 0
     page.close()
 
 

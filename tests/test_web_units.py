@@ -208,3 +208,32 @@ def test_the_list_exports_every_ticket_it_selects_as_csv_without_personal_data(a
     mine = list(csv.DictReader(io.StringIO(get(app, "unit", "/api/tickets/export").content.decode("utf-8-sig"))))
     assert len(mine) == get(app, "unit", "/api/tickets").json()["total"] < 2505
     assert get(app, "unit", "/api/tickets/export", start="nope").status_code == 400
+
+
+def test_a_dead_letter_is_sent_again_only_by_the_centre_s_intake_and_only_as_a_valid_record(app, tmp_path):
+    more = SQLiteStore(tmp_path / "store.db")  # the app's file
+    event = make_rejection("ticket.events", "e-1", "event", "no such ticket", b'{"event_id": "e-1"}', T0)
+    done = make_rejection("web", "bad-2", "normalise", "empty text", b'{"id": "bad-2"}', T0)
+    more.write_rejections([event, done])
+    more.mark_rejection_resent(done.rejection_id, "web-bad-2", "admin", T0)
+    letter = next(r for r in more.iter_rejections() if r["source_ref"] == "bad-1")
+    more.close()
+    fixed = {"id": "bad-1", "title": "路灯不亮", "text": "A2区某路段路灯不亮。"}
+
+    def resend(user, rejection_id, record):
+        with TestClient(app) as client:
+            return client.post(f"/api/rejections/{rejection_id}/resend", json=record, auth=(user, f"{user}-demo"))
+
+    for user in ("supervisor", "monitor", "unit"):  # no intake, or no unmasked original, or not the centre
+        assert resend(user, letter["rejection_id"], fixed).status_code == 403, user
+    assert resend("dispatcher", "nope", fixed).status_code == 404
+    assert resend("dispatcher", event.rejection_id, fixed).status_code == 400
+    assert resend("dispatcher", done.rejection_id, fixed).status_code == 409
+    still = resend("dispatcher", letter["rejection_id"], {"id": "bad-1", "text": " ", "time": "2026年13月45日"})
+    assert still.status_code == 400 and still.json()["detail"].startswith("still not a ticket: ")
+    assert resend("dispatcher", letter["rejection_id"], [fixed]).status_code == 400  # not a JSON object
+    # valid, but this app has no Kafka: not sent, and the dead letter is not marked
+    assert resend("dispatcher", letter["rejection_id"], fixed).status_code == 503
+    reread = SQLiteStore(tmp_path / "store.db")
+    assert reread.get_rejection(letter["rejection_id"])["resent_as"] is None
+    reread.close()

@@ -29,6 +29,7 @@ from hotline.alerts import AlertPolicy
 from hotline.clock import Clock, system_clock
 from hotline.lifecycle import STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, state_of
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
+from hotline.records import Limits, RecordError, to_ticket
 from hotline.routing import Router
 from hotline.statistics import overdue
 from hotline.timestamps import TimestampError, parse_timestamp
@@ -66,12 +67,14 @@ class LoginRequired(Exception):
 def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter, secret: str,
                producer=None, domains: list[str] | None = None, poll_seconds: float = 1.0,
                lifecycle: Lifecycle | None = None, clock: Clock = system_clock,
-               alert_policy: AlertPolicy | None = None, bootstrap: str | None = None) -> FastAPI:
+               alert_policy: AlertPolicy | None = None, bootstrap: str | None = None,
+               limits: Limits = Limits()) -> FastAPI:
     """The web app over a store. producer: a callable returning a HotlineProducer, or None (no Kafka: no HTTP
     intake and no dispatcher actions). domains: the classes a dispatcher may choose from. lifecycle: the
     rules events are checked against before they are sent (default: the router's return limit only).
     With a lifecycle that has a calendar and an alert policy, the supervision pages are served too.
-    bootstrap: the Kafka address, for the consumer lag on /metrics."""
+    bootstrap: the Kafka address, for the consumer lag on /metrics. limits: the workers' (a dead letter's record
+    sent again is checked against them)."""
     lifecycle = lifecycle or Lifecycle(router.max_returns)
     unit_names = {unit.id: unit.name for unit in router.units.values()}
     domains = list(domains or sorted({d for rule in router.rules for d in rule.domains}))
@@ -200,7 +203,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         centre_only(user)
         letters = await run_in_threadpool(store.recent_rejections, 500)
         total = await run_in_threadpool(store.count_rejections)
-        return render(request, "rejected.html", user, letters=[_visible_letter(r, user) for r in letters], total=total)
+        return render(request, "rejected.html", user, letters=[_visible_letter(r, user) for r in letters], total=total,
+                      can_resend=user.role.intake and user.role.see_personal_data)
 
     # -- JSON API -----------------------------------------------------------------------------
     @app.get("/api/health")
@@ -273,6 +277,36 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         letters = await run_in_threadpool(store.recent_rejections, max(1, min(limit, 5000)))
         return {"total": await run_in_threadpool(store.count_rejections),
                 "rejections": [_visible_letter(r, user) for r in letters]}
+
+    @app.post("/api/rejections/{rejection_id}/resend", status_code=202)
+    async def api_resend(rejection_id: str, request: Request, user: User = Depends(api_user)):
+        """Send a dead letter's record again as a person corrected it (the body: the record, a JSON object). The
+        record is checked as a worker checks it first, so a mistake left in it is answered now rather than by
+        another dead letter; the dead letter is then marked as resent, with the ticket it becomes."""
+        centre_only(user)
+        if not (user.role.intake and user.role.see_personal_data):
+            raise HTTPException(403, f"role {user.role.name} may not send records again (that takes intake and "
+                                     "seeing the original record, with its personal data)")
+        letter = await run_in_threadpool(store.get_rejection, rejection_id)
+        if letter is None:
+            raise HTTPException(404, f"no dead letter {rejection_id}")
+        if letter["resent_as"]:
+            raise HTTPException(409, f"already sent again as {letter['resent_as']} by {letter['resent_by']}")
+        if letter["channel"] not in ("hotline", "web"):
+            raise HTTPException(400, f"a dead letter of {letter['channel']} is not an intake record: a refused "
+                                     "ticket event is recorded again on its ticket's page")
+        record = await _json_object(request)
+        try:
+            to_ticket(letter["channel"], record, clock(), limits)
+        except RecordError as exc:
+            raise HTTPException(400, f"still not a ticket: {exc}") from None
+        sent = await run_in_threadpool(
+            with_producer, lambda kafka: kafka.send(letter["channel"], record, ref=f"resend:{rejection_id}"))
+        if sent.rejected_at_intake:
+            raise HTTPException(413, f"the record is over the intake's size limit: kept as dead letter {sent.rejection_id}")
+        if not await run_in_threadpool(store.mark_rejection_resent, rejection_id, sent.ticket_id, user.username, clock()):
+            raise HTTPException(409, f"sent as {sent.ticket_id}, but someone else sent this dead letter again meanwhile")
+        return {"ticket_id": sent.ticket_id, "rejection_id": rejection_id}
 
     @app.get("/api/stream")
     async def api_stream(request: Request, user: User = Depends(api_user)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -291,6 +292,21 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F8
     with busy.client("monitor") as client:
         assert all(client.get("/api/" + href.lstrip("/")).json()["district"] == district for href in listed[:5])
     page.screenshot(path=str(ARTIFACTS / "monitor-drill.png"), full_page=True)
+    # and in the ticket list, where the monitor can search, filter and export them: the same count, the period
+    # shown as a filter that can be taken off
+    page.click("#drill-all a")  # followed, then back to the dashboard
+    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+    assert page.locator("#total").inner_text() == f"{count} 条工单 tickets"
+    assert page.locator("#period").is_visible() and " – " in page.locator("#period b").inner_text()
+    assert page.locator("#f-district").input_value() == district and page.locator("#f-start").input_value() == ""
+    assert "T" in parse_qs(urlparse(page.locator("#export").get_attribute("href")).query)["start"][0]
+    page.screenshot(path=str(ARTIFACTS / "tickets-period.png"))
+    page.locator("#period button").click()
+    page.wait_for_function(f"!document.getElementById('total').textContent.startsWith('{count} ')")
+    assert int(page.locator("#total").inner_text().split()[0]) > count and page.locator("#period").is_hidden()
+    page.goto(busy.url + "/monitor")
+    page.wait_for_selector("#topics tbody tr[data-topic-id]")
+    page.wait_for_function("document.getElementById('live').classList.contains('on')")
 
     page.evaluate("window.__marker = 'same page'")
     send(busy, burst(datetime.now(SHANGHAI) - timedelta(minutes=1), 5, minutes=0.5, seed=77))

@@ -30,6 +30,7 @@
 
   function showMembers(title, members) {
     $("drill").hidden = false;
+    $("drill-all").hidden = true;
     $("drill-title").textContent = title;
     const list = $("drill-list");
     list.replaceChildren();
@@ -54,6 +55,9 @@
     const seen = found.total === counted ? "" : "，你可查看 " + found.total + " 件 (" + found.total + " visible to you)";
     const listed = found.tickets.length === found.total ? "" : "，列出最新 " + found.tickets.length + " 件 (newest listed)";
     showMembers(title + " · " + counted + " 件" + seen + listed, found.tickets);
+    // all of them, with search, filters and export, in the ticket list
+    $("drill-all").firstElementChild.href = "/tickets?" + new URLSearchParams(filters);
+    $("drill-all").hidden = false;
   }
   function drillHour(chart) {
     chart.getZr().on("click", (e) => {

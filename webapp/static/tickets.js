@@ -8,8 +8,22 @@
   const form = document.getElementById("filters");
   const names = JSON.parse(document.getElementById("filter-names").textContent);
   let seenSeq = null;
-  // Filters given in the address (drill-down links such as /tickets?lead_unit=housing) start selected.
-  for (const [name, value] of new URLSearchParams(location.search)) if (form.elements[name]) form.elements[name].value = value;
+  // Filters given in the address (drill-down links such as /tickets?lead_unit=housing) start selected. A start
+  // or end that is a moment, not a day (the monitor's links: an hour, a window), is a period shown as a filter
+  // that can be taken off; choosing a day takes it off too.
+  const address = new URLSearchParams(location.search);
+  let period = ["start", "end"].some((k) => (address.get(k) || "").includes("T"))
+    ? { start: address.get("start"), end: address.get("end") } : null;
+  for (const [name, value] of address) if (form.elements[name] && !(period && name in period)) form.elements[name].value = value;
+  const periodChip = document.getElementById("period");
+  function showPeriod() {
+    periodChip.hidden = !period;
+    const at = (moment) => (moment || "…").slice(0, 16).replace("T", " ");
+    periodChip.querySelector("b").textContent = period ? at(period.start) + " – " + at(period.end) : "";
+  }
+  periodChip.querySelector("button").addEventListener("click", () => { period = null; showPeriod(); refresh(); });
+  for (const name of ["start", "end"]) form.elements[name].addEventListener("input", () => { period = null; showPeriod(); });
+  showPeriod();
   // held_by (the supervision rows' links): the tickets a unit answers for now, shown as a filter that can be taken off
   const heldBy = document.getElementById("held-by");
   function showHeldBy() {
@@ -23,6 +37,7 @@
   function filters() {
     const p = new URLSearchParams();
     for (const el of form.elements) if (el.name && el.value) p.set(el.name, el.value);
+    if (period) for (const [name, value] of Object.entries(period)) if (value) p.set(name, value);
     return p;
   }
   function params() {

@@ -273,6 +273,7 @@ def test_a_dispatcher_corrects_a_dead_letter_and_it_becomes_a_ticket(browser, st
             break
         page.wait_for_timeout(1000)
     row.locator("button.fix").click()
+    page.wait_for_function("document.getElementById('fix').open")  # once the record is fetched
     assert '"caller": "赵六"' in page.locator("#fix-record").input_value()  # the original record, to correct
     page.click("#fix-send")  # unchanged: refused with the reason, nothing sent
     page.wait_for_function("document.getElementById('fix-error').textContent.includes('empty text')")

@@ -224,6 +224,10 @@ def test_a_dead_letter_is_sent_again_only_by_the_centre_s_intake_and_only_as_a_v
         with TestClient(app) as client:
             return client.post(f"/api/rejections/{rejection_id}/resend", json=record, auth=(user, f"{user}-demo"))
 
+    shown = get(app, "dispatcher", f"/api/rejections/{letter['rejection_id']}").json()
+    assert shown["payload"] == '{"id": "bad-1"}' and shown["resent_as"] is None
+    assert get(app, "unit", f"/api/rejections/{letter['rejection_id']}").status_code == 403
+    assert get(app, "dispatcher", "/api/rejections/nope").status_code == 404
     for user in ("supervisor", "monitor", "unit"):  # no intake, or no unmasked original, or not the centre
         assert resend(user, letter["rejection_id"], fixed).status_code == 403, user
     assert resend("dispatcher", "nope", fixed).status_code == 404

@@ -278,6 +278,15 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return {"total": await run_in_threadpool(store.count_rejections),
                 "rejections": [_visible_letter(r, user) for r in letters]}
 
+    @app.get("/api/rejections/{rejection_id}")
+    async def api_rejection(rejection_id: str, user: User = Depends(api_user)):
+        """One dead letter, with its whole payload (masked for roles that may not see personal data)."""
+        centre_only(user)
+        letter = await run_in_threadpool(store.get_rejection, rejection_id)
+        if letter is None:
+            raise HTTPException(404, f"no dead letter {rejection_id}")
+        return _visible_letter(letter, user)
+
     @app.post("/api/rejections/{rejection_id}/resend", status_code=202)
     async def api_resend(rejection_id: str, request: Request, user: User = Depends(api_user)):
         """Send a dead letter's record again as a person corrected it (the body: the record, a JSON object). The

@@ -16,12 +16,14 @@
     return JSON.stringify({ id: "", title: "", text: payload || "", time: "" }, null, 2);
   }
 
+  // the whole payload is fetched when asked for (the page lists up to 500 dead letters of up to 64 KiB)
   for (const button of document.querySelectorAll("button.fix")) {
-    button.addEventListener("click", () => {
+    button.addEventListener("click", async () => {
       row = button.closest("tr");
-      document.getElementById("fix-channel").textContent = button.dataset.channel;
-      document.getElementById("fix-reason").textContent = row.querySelector(".reason").textContent;
-      record.value = editable(button.dataset.payload);
+      const letter = await Live.json("/api/rejections/" + encodeURIComponent(row.dataset.rejectionId));
+      document.getElementById("fix-channel").textContent = letter.channel;
+      document.getElementById("fix-reason").textContent = letter.reason;
+      record.value = editable(letter.payload_encoding === "utf-8" ? letter.payload : "");
       error.textContent = "";
       dialog.showModal();
       record.focus();

@@ -72,8 +72,10 @@ class Store(Protocol):
     def search(self, query: TicketQuery) -> tuple[list[dict], int]:
         """Matching tickets (newest first) and the total number that match."""
 
-    def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
-        """Ticket counts per value of each filter field; of the tickets dispatched to a unit, if given."""
+    def facets(self, query: TicketQuery | None = None) -> dict[str, dict[str, int]]:
+        """Ticket counts per value of each filter field (FILTERS) among the tickets the query selects (all
+        without one), each field counted with its own filter left out: a choice's count is how many tickets
+        choosing it lists."""
 
     def iter_tickets(self, query: TicketQuery | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict]:
         """Every ticket the query selects (all without one; its limit and offset are the search's), in stored

@@ -229,13 +229,16 @@ class ElasticsearchStore:
                                   track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)
         return [self._ticket(h) for h in response["hits"]["hits"]], response["hits"]["total"]["value"]
 
-    def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
-        response = self.es.search(index=self._read("tickets"), size=0,
-                                  query=_unit_filter(unit) if unit is not None else {"match_all": {}},
-                                  aggs={name: {"terms": {"field": name, "size": 1000}} for name in FILTERS},
+    def facets(self, query: TicketQuery | None = None) -> dict[str, dict[str, int]]:
+        query = query or TicketQuery()
+        # one filter aggregation a field: the query's selection less that field's own filter
+        aggs = {name: {"filter": self._where(replace(query, **{name: None})),
+                       "aggs": {"values": {"terms": {"field": name, "size": 1000}}}} for name in FILTERS}
+        response = self.es.search(index=self._read("tickets"), size=0, query={"match_all": {}}, aggs=aggs,
                                   ignore_unavailable=True, allow_no_indices=True)
-        aggs = response.get("aggregations", {})
-        return {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])} for name in FILTERS}
+        found = response.get("aggregations", {})
+        return {name: {b["key"]: b["doc_count"] for b in found.get(name, {}).get("values", {}).get("buckets", [])}
+                for name in FILTERS}
 
     def iter_tickets(self, query: TicketQuery | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict]:
         unknown = set(fields or ()) - set(TICKET_FIELDS)

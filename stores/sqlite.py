@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
@@ -753,14 +754,14 @@ class SQLiteStore:
         ).fetchall()
         return [self._ticket(r) for r in rows], total
 
-    def facets(self, unit: str | None = None) -> dict[str, dict[str, int]]:
+    def facets(self, query: TicketQuery | None = None) -> dict[str, dict[str, int]]:
         db = self._connect()
-        scope, params = (f" AND {_UNIT_CLAUSE}", (unit, unit)) if unit is not None else ("", ())
         out = {}
         for name in FILTERS:
+            clause, params = self._where(replace(query or TicketQuery(), **{name: None}))
             rows = db.execute(
-                f"SELECT {name}, count(*) FROM tickets t WHERE {name} IS NOT NULL{scope} GROUP BY {name} ORDER BY count(*) DESC",
-                params,
+                f"SELECT t.{name}, count(*) FROM tickets t {clause} {'AND' if clause else 'WHERE'} t.{name} IS NOT NULL "
+                f"GROUP BY t.{name} ORDER BY count(*) DESC", params,
             ).fetchall()
             out[name] = {row[0]: row[1] for row in rows}
         return out

@@ -299,6 +299,7 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F8
     assert page.locator("#total").inner_text() == f"{count} 条工单 tickets"
     assert page.locator("#period").is_visible() and " – " in page.locator("#period b").inner_text()
     assert page.locator("#f-district").input_value() == district and page.locator("#f-start").input_value() == ""
+    assert page.locator("#f-district option:checked").inner_text() == f"{district} ({count})"  # counted in the period
     assert "T" in parse_qs(urlparse(page.locator("#export").get_attribute("href")).query)["start"][0]
     page.screenshot(path=str(ARTIFACTS / "tickets-period.png"))
     page.locator("#period button").click()

@@ -7,6 +7,7 @@ nothing stands in for it.
 """
 
 import os
+from dataclasses import replace
 import uuid
 from datetime import datetime, timedelta
 
@@ -136,8 +137,23 @@ def test_facets_count_tickets(store):
     assert facets["domain"] == {"城乡建设": 3, "环境保护": 2}
     assert facets["channel"] == {"web": 5}
     store.write_tickets([make_ticket(6, co_units=["housing"])])
-    assert store.facets(unit="housing")["lead_unit"] == {"housing": 3, "ecology-environment": 1}
-    assert store.facets(unit="nobody") == {name: {} for name in facets}
+    assert store.facets(TicketQuery(unit="housing"))["lead_unit"] == {"housing": 3, "ecology-environment": 1}
+    assert store.facets(TicketQuery(unit="nobody")) == {name: {} for name in facets}
+
+
+def test_facets_count_among_the_selected_tickets_each_without_its_own_filter(store):
+    store.write_tickets([make_ticket(n, district="A1区" if n <= 4 else "A2区") for n in range(1, 9)])
+    # web-1..4 in A1区 (odd: 城乡建设), web-5..8 in A2区; received a minute apart from T0 + 1 min
+    query = TicketQuery(domain="城乡建设", district="A1区", received=Period(end=T0 + timedelta(minutes=4)))
+    facets = store.facets(query)
+    assert facets["district"] == {"A1区": 2}  # 城乡建设 before the end: web-1, web-3 (all in A1区)
+    assert facets["domain"] == {"城乡建设": 2, "环境保护": 1}  # A1区 before the end: web-1, 2, 3
+    assert facets["channel"] == {"web": 2}  # both filters on
+    for name in ("domain", "district"):  # each choice's count is what choosing it lists
+        for value, count in facets[name].items():
+            assert store.search(replace(query, **{name: value}))[1] == count
+    words = store.facets(TicketQuery(words=["噪音"]))  # the even ones
+    assert words["domain"] == {"环境保护": 4} and words["district"] == {"A1区": 2, "A2区": 2}
 
 
 def test_dead_letters_are_idempotent_and_keep_the_payload(store):

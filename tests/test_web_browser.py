@@ -111,6 +111,11 @@ def test_list_updates_live_and_detail_hides_personal_data_from_a_monitor(browser
     page.wait_for_function("document.querySelectorAll('#rows tr').length > 0 && "
                            "!document.querySelector(\"tr[data-ticket-id='hotline-browser-live']\")", timeout=30_000)
     assert page.locator("tr[data-ticket-id='hotline-browser-1']").count() == 1
+    # and the filters' counts with it: each status's count among the tickets found (live tickets may arrive
+    # meanwhile, so list and counts are read from one drawing)
+    found = page.evaluate("""() => [document.getElementById('total').textContent,
+        [...document.querySelectorAll('#f-status option')].slice(1).map((o) => o.textContent)]""")
+    assert sum(int(re.search(r"\((\d+)\)$", o).group(1)) for o in found[1]) == int(found[0].split()[0]) < listed
 
     page.click("tr[data-ticket-id='hotline-browser-1'] a")
     page.wait_for_selector("#ticket")

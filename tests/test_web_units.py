@@ -73,6 +73,12 @@ def test_tickets_received_between_two_moments_the_end_not_included(app):
     # the filters' counts are of the same tickets
     assert get(app, "unit", "/api/facets").json()["lead_unit"] == {"housing": 1, "transport": 1}
     assert get(app, "dispatcher", "/api/facets").json()["lead_unit"]["ecology-environment"] == 2
+    # among the tickets the other filters select: a choice's count is what choosing it lists
+    narrowed = get(app, "dispatcher", "/api/facets", district="A1区", lead_unit="housing").json()
+    for unit, count in narrowed["lead_unit"].items():
+        assert get(app, "dispatcher", "/api/tickets", district="A1区", lead_unit=unit).json()["total"] == count
+    assert narrowed["status"] == {"dispatched": 1, "pending_review": 1}  # web-1 and web-5 lead housing
+    assert get(app, "unit", "/api/facets", lead_unit="transport").json()["status"] == {"dispatched": 1}
 
 
 def test_a_unit_sees_its_own_figures_and_late_tickets_not_the_others_nor_the_archive(app):

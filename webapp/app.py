@@ -184,7 +184,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/tickets", response_class=HTMLResponse)
     async def tickets_page(request: Request, user: User = Depends(page_user)):
-        facets = await run_in_threadpool(store.facets, user.unit)
+        facets = await run_in_threadpool(store.facets, TicketQuery(unit=user.unit))  # the page's script follows its filters
         return render(request, "tickets.html", user, facets=facets, filters=FILTERS,
                       names={"lead_unit": unit_names, "status": STATUS_NAMES})
 
@@ -267,8 +267,9 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return {**_visible(ticket, user), "topic": _with_label(await run_in_threadpool(store.topic_of, ticket_id))}
 
     @app.get("/api/facets")
-    async def api_facets(user: User = Depends(api_user)):
-        return await run_in_threadpool(store.facets, user.unit)
+    async def api_facets(query: TicketQuery = Depends(selected_tickets)):
+        """Each filter's values with their counts among the tickets the list's words and other filters select."""
+        return await run_in_threadpool(store.facets, query)
 
     @app.get("/api/rejections")
     async def api_rejections(limit: int = 500, user: User = Depends(api_user)):

@@ -91,7 +91,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
 
     @router.get("/supervision", response_class=HTMLResponse)
     async def supervision_page(request: Request, user: User = Depends(page_supervisor)):
-        facets = await run_in_threadpool(store.facets, user.unit)
+        facets = await run_in_threadpool(store.facets, TicketQuery(unit=user.unit))
         return render(request, "supervision.html", user, domains=sorted(facets.get("domain", {})),
                       districts=sorted(facets.get("district", {})), centre=user.unit is None,
                       acknowledge=user.role.supervise or user.role.dispatch)

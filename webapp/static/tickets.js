@@ -1,6 +1,7 @@
 // Ticket list: fetches /api/tickets with the current search and filters, and refreshes
 // whenever /api/stream reports new tickets; rows that arrived since the last view are marked. The filters'
-// choices and counts (/api/facets) are refreshed with the list, so they count the same tickets.
+// choices and counts (/api/facets) are refreshed with the list and count among the tickets its search and other
+// filters select: a choice's count is the number of tickets choosing it lists.
 (function () {
   const rows = document.getElementById("rows");
   const total = document.getElementById("total");
@@ -69,7 +70,7 @@
 
   // a slow answer to an earlier search never replaces the list of a later one (Live.latest)
   const refresh = Live.latest(
-    () => Promise.all([Live.json("/api/tickets?" + params().toString()), Live.json("/api/facets")]),
+    () => Promise.all([Live.json("/api/tickets?" + params().toString()), Live.json("/api/facets?" + filters())]),
     draw);
   function draw([data, facets]) {
     showFacets(facets);

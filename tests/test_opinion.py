@@ -244,6 +244,9 @@ def test_a_burst_on_background_traffic_raises_a_surge_and_a_hot_topic_within_60_
 @pytest.mark.broker
 @pytest.mark.browser
 def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F811
+    with busy.client("monitor") as client:  # the traffic shown is what the burst test above sent to this stack
+        assert client.get("/api/monitor/topics", params={"window": "day"}).json()["topics"], \
+            "no topics: run this test after the burst test of this module, which sends the traffic"
     page = browser.new_page(viewport={"width": 1920, "height": 1080})  # a wall screen
     page.goto(busy.url + "/login?next=/monitor")
     page.fill("input[name=username]", "monitor")

@@ -7,8 +7,8 @@ nothing stands in for it.
 """
 
 import os
-from dataclasses import replace
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest

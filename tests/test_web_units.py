@@ -6,6 +6,8 @@ texts of events masked."""
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from datetime import timedelta
 
@@ -188,10 +190,12 @@ def test_the_list_marks_open_tickets_past_their_reply_deadline(app, tmp_path):
     assert (listed["web-6"], listed["web-7"], listed["web-8"], listed["web-1"]) == (True, False, True, False)
 
 
-def test_the_list_exports_every_ticket_it_selects_as_csv_without_personal_data(app, tmp_path):
-    import csv
-    import io
+def _csv_rows(response) -> list[dict]:
+    """The rows of a CSV download written for Excel (UTF-8 with a byte-order mark)."""
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
+
+def test_the_list_exports_every_ticket_it_selects_as_csv_without_personal_data(app, tmp_path):
     more = SQLiteStore(tmp_path / "store.db")  # the app's file: more tickets than a page of the store and 64 KB
     more.write_tickets([make_ticket(n, status="pending_review" if n % 7 == 0 else "dispatched") for n in range(6, 2505)]
                        + [make_ticket(2505, title="=HYPERLINK(\"http://x\")")])
@@ -199,7 +203,7 @@ def test_the_list_exports_every_ticket_it_selects_as_csv_without_personal_data(a
     exported = get(app, "dispatcher", "/api/tickets/export")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     assert "attachment" in exported.headers["content-disposition"] and exported.content.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    rows = _csv_rows(exported)
     listed = get(app, "dispatcher", "/api/tickets").json()
     assert len(rows) == listed["total"] == 2505 and [r["工单编号"] for r in rows[:2]] == ["web-1", "web-2"]
     assert "张三" not in exported.text and "13812345678" not in exported.text  # masked title only, no personal data
@@ -210,8 +214,8 @@ def test_the_list_exports_every_ticket_it_selects_as_csv_without_personal_data(a
     # the filters of the list, and a unit's user's own tickets only
     held = get(app, "dispatcher", "/api/tickets/export", held_by="housing", district="A1区")
     count = get(app, "dispatcher", "/api/tickets", held_by="housing", district="A1区").json()["total"]
-    assert len(list(csv.DictReader(io.StringIO(held.content.decode("utf-8-sig"))))) == count > 0
-    mine = list(csv.DictReader(io.StringIO(get(app, "unit", "/api/tickets/export").content.decode("utf-8-sig"))))
+    assert len(_csv_rows(held)) == count > 0
+    mine = _csv_rows(get(app, "unit", "/api/tickets/export"))
     assert len(mine) == get(app, "unit", "/api/tickets").json()["total"] < 2505
     assert get(app, "unit", "/api/tickets/export", start="nope").status_code == 400
 

@@ -46,6 +46,36 @@ OPEN_STATUSES = ("pending_review", "dispatched", "accepted", "waiting_citizen")
 AWAITING_DISPATCH = "待派单"  # who answers for a ticket waiting for a dispatcher: the centre
 
 
+# The statuses each event can happen in, and how a refusal names them. Extension decisions need a request
+# waiting (any status); a historical reply may also answer a ticket waiting for review (see _replied).
+STARTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "dispatched": (("pending_review",), "waiting for a dispatcher"),
+    "rerouted": (("dispatched", "accepted"), "with a unit"),
+    "returned": (("dispatched", "accepted"), "with a unit; only such a ticket can be returned"),
+    "accepted": (("dispatched",), "dispatched and waiting to be accepted"),
+    "paused": (("accepted",), "accepted"),
+    "resumed": (("waiting_citizen",), "waiting for the citizen"),
+    "extension_requested": (("accepted", "waiting_citizen"), "being handled"),
+    "extension_approved": (tuple(STATUS_NAMES), "any"),
+    "extension_refused": (tuple(STATUS_NAMES), "any"),
+    "replied": (("dispatched", "accepted"), "with a unit (dispatched or accepted)"),
+    "closed": (("replied",), "replied"),
+    "callback": (("replied", "closed"), "replied or closed"),
+    "reopened": (("replied", "closed"), "replied or closed"),
+    "merged": (OPEN_STATUSES, "open"),
+}
+
+
+def possible_events(state: "DispatchState") -> list[str]:
+    """The events that can happen to a ticket in this state (given complete data), in STARTS order: what a
+    page offers. A historical reply to a ticket waiting for review is left out (imports only)."""
+    waiting = state.extension_pending is not None
+    return [kind for kind, (statuses, _) in STARTS.items()
+            if state.status in statuses
+            and (kind != "extension_requested" or not waiting)
+            and (kind not in ("extension_approved", "extension_refused") or waiting)]
+
+
 def holder(ticket: dict) -> str:
     """Who answers for a stored ticket now: its lead unit, or `AWAITING_DISPATCH` while it waits for a
     dispatcher (never dispatched, or returned), whatever unit its suggestion names."""
@@ -130,7 +160,7 @@ class Lifecycle:
 
     # -- dispatch --------------------------------------------------------------------------------
     def _dispatched(self, state, event):
-        _require(state, event, "pending_review", "waiting for a dispatcher")
+        _require(state, event)
         lead = event.data.get("lead_unit")
         domain = event.data.get("domain") or state.domain
         if not lead:
@@ -142,7 +172,7 @@ class Lifecycle:
         )
 
     def _rerouted(self, state, event):
-        _require(state, event, ("dispatched", "accepted"), "with a unit")
+        _require(state, event)
         lead = event.data.get("lead_unit")
         if not lead:
             raise InvalidEvent("a re-route (改派) needs the new lead unit")
@@ -153,7 +183,7 @@ class Lifecycle:
                        accepted_at=None)
 
     def _returned(self, state, event):
-        _require(state, event, ("dispatched", "accepted"), "with a unit; only such a ticket can be returned")
+        _require(state, event)
         reason = _reason(event, "a return (退单)")
         returns = state.returns + 1
         flagged = state.flagged
@@ -164,16 +194,16 @@ class Lifecycle:
 
     # -- handling --------------------------------------------------------------------------------
     def _accepted(self, state, event):
-        _require(state, event, "dispatched", "dispatched and waiting to be accepted")
+        _require(state, event)
         return replace(state, status="accepted", accepted_at=event.at)
 
     def _paused(self, state, event):
-        _require(state, event, "accepted", "accepted")
+        _require(state, event)
         _reason(event, "waiting for the citizen")
         return replace(state, status="waiting_citizen", paused_since=event.at)
 
     def _resumed(self, state, event):
-        _require(state, event, "waiting_citizen", "waiting for the citizen")
+        _require(state, event)
         hours = self._working_hours(state.paused_since, event.at)
         due = state.reply_due
         if due is not None and hours > 0 and self.calendar is not None:
@@ -182,7 +212,7 @@ class Lifecycle:
                        reply_due=due)
 
     def _extension_requested(self, state, event):
-        _require(state, event, ("accepted", "waiting_citizen"), "being handled")
+        _require(state, event)
         if state.extension_pending is not None:
             raise TransitionError(f"ticket {event.ticket_id} already has an extension request waiting")
         days = event.data.get("days")
@@ -205,8 +235,7 @@ class Lifecycle:
         return replace(state, extension_pending=None)
 
     def _replied(self, state, event):
-        allowed = ("dispatched", "accepted", "pending_review") if event.data.get("imported") else ("dispatched", "accepted")
-        _require(state, event, allowed, "with a unit (dispatched or accepted)")
+        _require(state, event, also=("pending_review",) if event.data.get("imported") else ())
         if state.received_at is not None and event.at < state.received_at:
             raise InvalidEvent(f"the reply ({event.at.isoformat()}) is earlier than the ticket's receipt "
                                f"({state.received_at.isoformat()})")
@@ -221,11 +250,11 @@ class Lifecycle:
         )
 
     def _closed(self, state, event):
-        _require(state, event, "replied", "replied")
+        _require(state, event)
         return replace(state, status="closed", closed_at=event.at)
 
     def _callback(self, state, event):
-        _require(state, event, ("replied", "closed"), "replied or closed")
+        _require(state, event)
         satisfaction = event.data.get("satisfaction")
         if satisfaction not in SATISFACTION:
             raise InvalidEvent(f"a callback (回访) needs satisfaction: one of {'/'.join(SATISFACTION)}")
@@ -234,12 +263,12 @@ class Lifecycle:
         return replace(state, status="closed", closed_at=state.closed_at or event.at, satisfaction=satisfaction)
 
     def _reopened(self, state, event):
-        _require(state, event, ("replied", "closed"), "replied or closed")
+        _require(state, event)
         _reason(event, "reopening a ticket")
         return self._reopen(state, event)
 
     def _merged(self, state, event):
-        _require(state, event, OPEN_STATUSES, "open")
+        _require(state, event)
         into = str(event.data.get("into") or "").strip()
         if not into:
             raise InvalidEvent("a merge (并单) needs `into`: the ticket this one joins")
@@ -261,9 +290,9 @@ class Lifecycle:
         return self.calendar.working_hours_between(start, end)
 
 
-def _require(state: DispatchState, event: TicketEvent, allowed, what: str) -> None:
-    allowed = (allowed,) if isinstance(allowed, str) else allowed
-    if state.status not in allowed:
+def _require(state: DispatchState, event: TicketEvent, also: tuple[str, ...] = ()) -> None:
+    allowed, what = STARTS[event.kind]
+    if state.status not in allowed + also:
         raise TransitionError(f"ticket {event.ticket_id} is {state.status}, not {what}: cannot apply {event.kind}")
 
 

@@ -1,9 +1,10 @@
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
 
-from hotline.lifecycle import DispatchState, InvalidEvent, Lifecycle, TransitionError
-from hotline.models import TicketEvent
+from hotline.lifecycle import STATUS_NAMES, DispatchState, InvalidEvent, Lifecycle, TransitionError, possible_events
+from hotline.models import EVENT_KINDS, TicketEvent
 from hotline.timestamps import SHANGHAI
 
 WAITING = DispatchState(status="pending_review", domain="城乡建设", lead_unit="housing")
@@ -115,3 +116,24 @@ def test_a_duplicate_is_merged_into_another_ticket():
         Lifecycle(2).apply(WITH_UNIT, event("merged", into="t"))
     with pytest.raises(TransitionError, match="not open"):
         Lifecycle(2).apply(merged, event("merged", into="web-2"))
+
+
+# Complete data for each event kind, so that only the ticket's state can refuse it.
+COMPLETE = {"dispatched": {"lead_unit": "urban-management"}, "rerouted": {"lead_unit": "urban-management", "reason": "x"},
+            "returned": {"reason": "x"}, "paused": {"reason": "x"}, "extension_requested": {"days": 2, "reason": "x"},
+            "callback": {"satisfaction": "满意"}, "reopened": {"reason": "x"}, "merged": {"into": "other"}}
+
+
+@pytest.mark.parametrize("status", list(STATUS_NAMES))
+@pytest.mark.parametrize("pending", [None, 3])
+def test_the_events_offered_are_exactly_those_the_rules_accept(rules, status, pending):
+    state = replace(WITH_UNIT, status=status, extension_pending=pending)
+    accepted = []
+    for kind in EVENT_KINDS:
+        try:
+            rules.apply(state, event(kind, **COMPLETE.get(kind, {})))
+            accepted.append(kind)
+        except TransitionError:
+            pass
+    assert possible_events(state) == accepted
+    assert set(accepted) <= set(EVENT_KINDS) and (accepted or status == "merged")

@@ -215,38 +215,51 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
             ticket = wait_until(lambda: (t := client.get("/api/tickets/hotline-browser-loop").json())["status"] == "dispatched" and t, 60)
         assert ticket["lead_unit"] == "housing", "the unit user below sees only its unit's tickets"
 
+    def offered(page):
+        return [o.split()[-1] for o in page.locator("#event-kind option").all_inner_texts()]
+
     def record(page, kind, **fields):
+        """Record an event with the form: the page reloads once a worker has applied it."""
         page.select_option("#event-kind", kind)
         for name, value in fields.items():
             if name == "satisfaction":
                 page.select_option("#event-satisfaction", value)
             else:
                 page.fill(f"#event-{name}", value)
-        page.evaluate("document.getElementById('event-result').textContent = ''")  # not the previous answer
+        with page.expect_navigation(timeout=60_000):
+            page.click("#event-form button[type=submit]")
+        return page.locator("#event-recorded").inner_text()
+
+    def refused(page, kind):
+        page.select_option("#event-kind", kind)
         page.click("#event-form button[type=submit]")
         page.wait_for_function("document.getElementById('event-result').textContent.length > 0")
         return page.locator("#event-result").inner_text()
 
     page = log_in(browser, stack, "unit")
     page.goto(stack.url + "/tickets/hotline-browser-loop")
-    options = page.locator("#event-kind option").all_inner_texts()
-    assert any("accepted" in o for o in options) and not any("callback" in o for o in options)
-    assert record(page, "accepted") == "已记录 recorded"
-    page.wait_for_function("document.getElementById('status').textContent === '已签收'", timeout=60_000)
-    assert record(page, "replied", reply="已联系路灯管理所维修") == "已记录 recorded"
-    page.wait_for_function("document.getElementById('status').textContent === '已答复'", timeout=60_000)
+    # a unit's actions in each state: a dispatched ticket can be accepted or replied to, not resumed
+    assert offered(page) == ["accepted", "replied"]
+    assert record(page, "accepted") == "已记录 recorded: 签收 accepted"
+    assert page.locator("#status").inner_text() == "已签收"
+    assert offered(page) == ["paused", "extension_requested", "replied"]
+    assert record(page, "replied", reply="已联系路灯管理所维修") == "已记录 recorded: 答复 replied"
+    assert page.locator("#status").inner_text() == "已答复"
     assert "工作日" in page.locator("#replied").inner_text()
+    assert page.locator("#event-form").count() == 0  # nothing left for the unit to record
     page.close()
 
     page = log_in(browser, stack, "supervisor")
     page.goto(stack.url + "/tickets/hotline-browser-loop")
-    assert record(page, "closed") == "已记录 recorded"
-    page.wait_for_function("document.getElementById('status').textContent === '已办结'", timeout=60_000)
+    assert offered(page) == ["closed", "callback", "reopened"]
+    assert page.locator("#event-recorded").is_hidden()  # the unit's note stays on the unit's page
+    assert record(page, "closed") == "已记录 recorded: 办结 closed"
+    assert page.locator("#status").inner_text() == "已办结"
+    assert offered(page) == ["callback", "reopened"]
     assert "满意" not in page.locator("#satisfaction").inner_text()
-    result = record(page, "reopened")  # without a reason: refused with the reason shown
-    assert "needs a reason" in result
-    assert record(page, "callback", satisfaction="基本满意") == "已记录 recorded"
-    page.wait_for_function("document.getElementById('satisfaction').textContent.includes('基本满意')", timeout=60_000)
+    assert "needs a reason" in refused(page, "reopened")  # without a reason: refused with the reason shown
+    assert record(page, "callback", satisfaction="基本满意") == "已记录 recorded: 回访 callback"
+    assert "基本满意" in page.locator("#satisfaction").inner_text()
     history = page.locator("#events").inner_text()
     assert all(word in history for word in ("签收", "答复", "办结", "回访"))
     page.screenshot(path=str(ARTIFACTS / "ticket-handling.png"), full_page=True)

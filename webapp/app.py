@@ -27,7 +27,7 @@ from classifiers.segment import Segmenter
 from hotline import pii
 from hotline.alerts import AlertPolicy
 from hotline.clock import Clock, system_clock
-from hotline.lifecycle import STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, state_of
+from hotline.lifecycle import STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, possible_events, state_of
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.records import Limits, RecordError, to_ticket
 from hotline.routing import Router
@@ -192,7 +192,9 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def ticket_page(request: Request, ticket_id: str, user: User = Depends(page_user)):
         ticket = await run_in_threadpool(stored_for, ticket_id, user)
         events = await run_in_threadpool(store.ticket_events, ticket_id)
-        actions = [k for k in EVENT_KINDS if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
+        # what the user's role may record in the ticket's state now (dispatch and return have the queue's page)
+        actions = [k for k in possible_events(state_of(ticket))
+                   if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
         topic = _with_label(await run_in_threadpool(store.topic_of, ticket_id))
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),

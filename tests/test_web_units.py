@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from cli import services
 from cli.settings import PROJECT_DIR, ConfigError, load_settings
 from hotline.deadletters import make_rejection
+from hotline.surges import Surge
 from stores.sqlite import SQLiteStore
 from tests.test_store_contract import T0, make_ticket
 from webapp.app import create_app
@@ -125,6 +126,34 @@ def test_dead_letters_are_the_centres(app):
     assert 'href="/rejected"' not in get(app, "unit", "/tickets").text
     assert get(app, "dispatcher", "/api/rejections").json()["total"] == 1
     assert 'href="/rejected"' in get(app, "dispatcher", "/tickets").text
+
+
+def test_the_opinion_monitor_is_the_centres_and_only_monitors_handle_its_alerts(app, tmp_path):
+    more = SQLiteStore(tmp_path / "store.db")  # the app's file
+    more.write_opinion_alerts([Surge("s1", "district=A6区", 12, 0.2, 1e-9, T0, T0 + timedelta(hours=1), ("web-1",))], T0)
+    more.close()
+    for path in ("/monitor", "/api/monitor/volume", "/api/monitor/topics", "/api/monitor/alerts"):
+        refused = get(app, "unit", path)
+        assert refused.status_code == 403 and "centre" in refused.text, path
+    assert 'id="nav-monitor"' not in get(app, "unit", "/tickets").text
+    assert 'id="nav-monitor"' in get(app, "supervisor", "/tickets").text
+    assert get(app, "supervisor", "/api/monitor/alerts").json()["alerts"][0]["alert_id"] == "s1"
+    assert 'data-can-handle=""' in get(app, "supervisor", "/monitor").text
+    assert 'data-can-handle="yes"' in get(app, "monitor", "/monitor").text
+
+    def handle(user, action, body=None):
+        with TestClient(app) as client:
+            return client.post(f"/api/monitor/alerts/s1/{action}", json=body, auth=(user, f"{user}-demo"))
+
+    for user in ("supervisor", "dispatcher", "unit"):
+        assert handle(user, "assign", {"to": "A6区人民政府"}).status_code == 403, user
+        assert handle(user, "acknowledge").status_code == 403, user
+    assert get(app, "monitor", "/api/monitor/alerts").json()["alerts"][0]["assigned_to"] is None
+    refused = handle("supervisor", "acknowledge")
+    assert "monitor permission" in refused.json()["detail"]
+    assert handle("monitor", "assign", {"to": "A6区人民政府"}).json()["assigned_to"] == "A6区人民政府"
+    assert handle("monitor", "acknowledge").json()["acknowledged_by"] == "monitor"
+    assert get(app, "monitor", "/api/monitor/alerts").json()["alerts"] == []  # open ones only
 
 
 def test_the_second_level_topic_filter_narrows_the_list(app):

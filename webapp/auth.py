@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROLES = ("dispatcher", "unit", "supervisor", "monitor", "admin")
-PERMISSIONS = ("see_personal_data", "intake", "dispatch", "handle", "supervise")
+PERMISSIONS = ("see_personal_data", "intake", "dispatch", "handle", "supervise", "monitor")
 _ITERATIONS = 200_000
 
 
@@ -46,6 +46,7 @@ class Role:
     dispatch: bool = False
     handle: bool = False
     supervise: bool = False
+    monitor: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,27 @@ VOLUME_HOURS = {"hour": 6, "day": 24, "week": 24 * 7}
 
 
 def monitor_routes(store: Store, clock: Clock, api_user, page_user, render) -> APIRouter:
+    """The dashboard counts every ticket of the city, so it is the centre's: a unit's user, who sees only the
+    tickets dispatched to the unit, is refused. Acknowledging and assigning alerts needs the monitor permission."""
     router = APIRouter()
+
+    def centre(user: User) -> User:
+        if user.unit is not None:
+            raise HTTPException(403, "the opinion monitor counts every ticket of the city and is the centre's; "
+                                     "a unit's user sees the unit's own tickets in the ticket list")
+        return user
+
+    def centre_api_user(user: User = Depends(api_user)) -> User:
+        return centre(user)
+
+    def centre_page_user(user: User = Depends(page_user)) -> User:
+        return centre(user)
+
+    def alert_handler(user: User = Depends(centre_api_user)) -> User:
+        if not user.role.monitor:
+            raise HTTPException(403, f"role {user.role.name} may not acknowledge or assign surge alerts "
+                                     "(needs the monitor permission)")
+        return user
 
     def window_of(name: str) -> timedelta:
         if name not in WINDOWS:
@@ -28,11 +48,11 @@ def monitor_routes(store: Store, clock: Clock, api_user, page_user, render) -> A
         return WINDOWS[name]
 
     @router.get("/monitor", response_class=HTMLResponse)
-    async def monitor_page(request: Request, user: User = Depends(page_user)):
-        return render(request, "monitor.html", user)
+    async def monitor_page(request: Request, user: User = Depends(centre_page_user)):
+        return render(request, "monitor.html", user, can_handle_alerts=user.role.monitor)
 
     @router.get("/api/monitor/volume")
-    async def api_volume(window: str = "day", user: User = Depends(api_user)):
+    async def api_volume(window: str = "day", user: User = Depends(centre_api_user)):
         """Tickets per hour by domain and by channel, and per district, over the window (hour: last 6 hours)."""
         window_of(window)
         now = clock()
@@ -58,24 +78,24 @@ def monitor_routes(store: Store, clock: Clock, api_user, page_user, render) -> A
                 "total": sum(sum(v) for v in by_channel.values())}
 
     @router.get("/api/monitor/topics")
-    async def api_topics(window: str = "day", limit: int = 20, user: User = Depends(api_user)):
+    async def api_topics(window: str = "day", limit: int = 20, user: User = Depends(centre_api_user)):
         span = window_of(window)
         now = clock()
         rows = await run_in_threadpool(store.hot_topics, now - span)
         return {"now": now.isoformat(), "window": window, "topics": hot_topics(rows, now, span, max(1, min(limit, 100)))}
 
     @router.get("/api/monitor/alerts")
-    async def api_surges(open: bool = True, user: User = Depends(api_user)):
+    async def api_surges(open: bool = True, user: User = Depends(centre_api_user)):
         return {"alerts": await run_in_threadpool(store.opinion_alerts, open, 200)}
 
     @router.post("/api/monitor/alerts/{alert_id}/acknowledge")
-    async def api_surge_acknowledge(alert_id: str, user: User = Depends(api_user)):
+    async def api_surge_acknowledge(alert_id: str, user: User = Depends(alert_handler)):
         if not await run_in_threadpool(store.update_opinion_alert, alert_id, user.username, clock()):
             raise HTTPException(404, f"no alert {alert_id}")
         return {"alert_id": alert_id, "acknowledged_by": user.username}
 
     @router.post("/api/monitor/alerts/{alert_id}/assign")
-    async def api_surge_assign(alert_id: str, request: Request, user: User = Depends(api_user)):
+    async def api_surge_assign(alert_id: str, request: Request, user: User = Depends(alert_handler)):
         body = await request.json()
         to = str(body.get("to") or "").strip() if isinstance(body, dict) else ""
         if not to:

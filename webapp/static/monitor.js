@@ -140,7 +140,8 @@
         await json("/api/monitor/alerts/" + s.alert_id + "/assign", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ to }) });
         refresh();
       };
-      li.append(look, ack, assign);
+      li.append(look);
+      if (list.dataset.canHandle === "yes") li.append(ack, assign);  // the monitor permission (config/users.yaml)
       list.append(li);
     }
     if (!alerts.alerts.length) list.append(text("li", "无未确认预警 No open alerts", "quiet"));

@@ -241,18 +241,18 @@ def report(settings, start, end, fmt, domain, district, out, db):
 def archive(settings, start, end, fmt, domain, district, out, db):
     """Answered tickets of a period for publication (归档公开): personal data removed, reports (举报) withheld."""
     from cli.archive import write_archive
-    from hotline.archive import WITHHELD_REASONS
+    from hotline.archive import WITHHELD_REASONS, publication_mask
     from stores.base import TicketQuery
 
     selected = TicketQuery(received=_period(start, end), domain=domain, district=district)
     router = services.build_router(settings)
     store = services.read_store(settings, db)
+    mask_text = publication_mask(services.segmenter(settings))
     if out:
         with open(out, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as handle:
-            counts = write_archive(store, selected, router.unit_name, fmt, handle)
+            counts = write_archive(store, selected, router.unit_name, fmt, handle, mask_text)
     else:
-        counts = write_archive(store, selected, router.unit_name, fmt,
-                               click.get_text_stream("stdout"))
+        counts = write_archive(store, selected, router.unit_name, fmt, click.get_text_stream("stdout"), mask_text)
     withheld = ", ".join(f"{WITHHELD_REASONS[k]} {n}" for k, n in sorted(counts.items()) if k != "published")
     where = f" to {out}" if out else ""
     click.echo(f"{counts['published']} ticket(s) published{where}" + (f"; withheld: {withheld}" if withheld else ""),

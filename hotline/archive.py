@@ -3,8 +3,8 @@
 A ticket is published once it has its answer (replied or closed). A report (举报) is never published: reports
 are kept confidential to protect the people who make them. A ticket reopened or rerouted waits for its new
 answer. A published record carries no personal data: no caller, no phone number, and its title, text and
-reply masked (`hotline.pii.mask`; the ticket's own title and text were masked at intake, and the reply is
-masked here). A name in free text is masked only where a title or a cue marks it (see `hotline.pii`).
+reply masked as at intake (`hotline.pii.mask`), and, with `publication_mask`, also the names of people that no
+title or cue marks, as jieba's part-of-speech tagger finds them (`hotline.pii.mask_tagged_names`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Iterable, Iterator
 
-from hotline.pii import mask
+from hotline.pii import mask, mask_tagged_names
 from hotline.text import clean
 
 ANSWERED = ("replied", "closed")
@@ -50,28 +50,38 @@ def latest_reply(events: list[dict]) -> str | None:
     return text if text else None
 
 
-def public_record(ticket: dict, events: list[dict], unit_name: Callable[[str], str]) -> dict:
+def publication_mask(tagger) -> Callable[[str], str]:
+    """How published text is masked: as at intake, then the names nothing marks. `tagger` tags words (a
+    classifiers.segment.Segmenter: `tag(text)` and `in_dictionary(word)`)."""
+    def masked(text: str) -> str:
+        return mask_tagged_names(tagger.tag(mask(text)), tagger.in_dictionary) if text else text
+    return masked
+
+
+def public_record(ticket: dict, events: list[dict], unit_name: Callable[[str], str],
+                  mask_text: Callable[[str], str] = mask) -> dict:
     """What the centre publishes of an answered ticket, keyed by the fields of COLUMNS."""
     reply = latest_reply(events)
     return {
         "ticket_id": ticket["ticket_id"],
         "channel": CHANNEL_NAMES.get(ticket["channel"], ticket["channel"]),
         "received_at": _minute(ticket["received_at"]),
-        "title": mask(ticket["title"]),
-        "text": mask(ticket["text"]),
+        "title": mask_text(ticket["title"]),
+        "text": mask_text(ticket["text"]),
         "district": ticket.get("district"),
         "domain": ticket.get("domain"),
         "unit": unit_name(ticket["lead_unit"]) if ticket.get("lead_unit") else None,
         "replied_at": _minute(ticket.get("replied_at")),
-        "reply": mask(clean(reply)) if reply else None,
+        "reply": mask_text(clean(reply)) if reply else None,
         "satisfaction": ticket.get("satisfaction"),
     }
 
 
 def publish(tickets: Iterable[dict], events_by_ticket: Callable[[list[str]], dict[str, list[dict]]],
-            unit_name: Callable[[str], str], counts: Counter, chunk: int = 500) -> Iterator[dict]:
-    """The published records of `tickets`, in their order; `counts` gets "published" and each withheld reason.
-    The events of `chunk` published tickets are asked for at once."""
+            unit_name: Callable[[str], str], counts: Counter, mask_text: Callable[[str], str] = mask,
+            chunk: int = 500) -> Iterator[dict]:
+    """The published records of `tickets`, in their order, their texts masked by `mask_text`; `counts` gets
+    "published" and each withheld reason. The events of `chunk` published tickets are asked for at once."""
     pending: list[dict] = []
     for ticket in tickets:
         reason = withheld(ticket)
@@ -80,16 +90,16 @@ def publish(tickets: Iterable[dict], events_by_ticket: Callable[[list[str]], dic
             continue
         pending.append(ticket)
         if len(pending) == chunk:
-            yield from _records(pending, events_by_ticket, unit_name, counts)
+            yield from _records(pending, events_by_ticket, unit_name, counts, mask_text)
             pending = []
-    yield from _records(pending, events_by_ticket, unit_name, counts)
+    yield from _records(pending, events_by_ticket, unit_name, counts, mask_text)
 
 
-def _records(tickets: list[dict], events_by_ticket, unit_name, counts: Counter) -> Iterator[dict]:
+def _records(tickets: list[dict], events_by_ticket, unit_name, counts: Counter, mask_text) -> Iterator[dict]:
     events = events_by_ticket([t["ticket_id"] for t in tickets]) if tickets else {}
     for ticket in tickets:
         counts["published"] += 1
-        yield public_record(ticket, events.get(ticket["ticket_id"], []), unit_name)
+        yield public_record(ticket, events.get(ticket["ticket_id"], []), unit_name, mask_text)
 
 
 def csv_rows(records: Iterable[dict]) -> Iterator[list[str]]:

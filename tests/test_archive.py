@@ -76,7 +76,7 @@ def db(tmp_path):
         for ticket_id, days in (("web-1", 0), ("web-3", 0), ("web-4", 3)):
             event = TicketEvent(event_id=f"{ticket_id}-reply", ticket_id=ticket_id, kind="replied",
                                 at=T0 + timedelta(days=days, hours=5), actor="unit",
-                                data={"reply": "已答复，电话0731-84567890"})
+                                data={"reply": "已答复，电话0731-84567890，经办人黄扬振"})
             assert store.apply_event(event, rules) == ("applied", "")
         callback = TicketEvent(event_id="web-1-callback", ticket_id="web-1", kind="callback",
                                at=T0 + timedelta(hours=6), actor="supervisor", data={"satisfaction": "基本满意"})
@@ -96,7 +96,7 @@ def test_hotline_archive_writes_a_periods_answered_tickets(db, tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["编号"] for r in rows] == ["web-1"]  # web-2 unanswered, web-3 a report, web-4 after the period
     row = rows[0]
-    assert row["答复意见"] == "已答复，电话0731-****7890" and row["回访满意度"] == "基本满意"
+    assert row["答复意见"] == "已答复，电话0731-****7890，经办人黄**" and row["回访满意度"] == "基本满意"
     assert row["承办单位"] == "A市住房和城乡建设局" and row["受理时间"] == "2026-11-20 09:01"
     assert "1 ticket(s) published" in result.stderr and "举报件不公开 1" in result.stderr
     assert "未答复（在办、待派单、已并单） 1" in result.stderr
@@ -106,7 +106,7 @@ def test_hotline_archive_writes_a_periods_answered_tickets(db, tmp_path):
     assert lines.exit_code == 0, lines.output
     published = [json.loads(line) for line in lines.stdout.splitlines()]
     assert [r["ticket_id"] for r in published] == ["web-1", "web-4"]
-    assert published[1]["satisfaction"] is None and published[1]["reply"] == "已答复，电话0731-****7890"
+    assert published[1]["satisfaction"] is None and published[1]["reply"] == "已答复，电话0731-****7890，经办人黄**"
     environment = CliRunner().invoke(main, ["archive", "--from", "2026-11-20", "--to", "2026-11-30",
                                             "--format", "jsonl", "--domain", "环境保护", "--db", str(db)])
     assert [json.loads(line)["ticket_id"] for line in environment.stdout.splitlines()] == ["web-4"]
@@ -136,6 +136,7 @@ def test_the_supervision_pages_archive_download(db, tmp_path):
         assert 'filename="archive-' in response.headers["content-disposition"]
         rows = list(csv.DictReader(response.content.decode("utf-8-sig").splitlines()))
         assert [r["编号"] for r in rows] == ["web-1"] and rows[0]["承办单位"] == "A市住房和城乡建设局"
+        assert rows[0]["答复意见"] == "已答复，电话0731-****7890，经办人黄**"  # a name nothing marks, masked
         everything = get(app, "supervisor", "/api/supervision/archive", district="A1区")
         assert everything.headers["x-archive-counts"] == "confidential=1; published=2; unanswered=1"
         assert get(app, "supervisor", "/api/supervision/archive", start="last week").status_code == 400

@@ -26,6 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from classifiers.segment import Segmenter
 from hotline import pii
 from hotline.alerts import AlertPolicy
+from hotline.archive import publication_mask
 from hotline.clock import Clock, system_clock
 from hotline.lifecycle import STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, possible_events, state_of
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
@@ -153,7 +154,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     app.include_router(metrics_routes(store, clock, bootstrap))
     if supervision:
         app.include_router(supervision_routes(store, unit_names, lifecycle.calendar, alert_policy, clock,
-                                              api_user, page_user, render))
+                                              api_user, page_user, render, publication_mask(segmenter)))
 
     # -- pages --------------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from typing import Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -48,7 +49,7 @@ def _selected(start: str | None, end: str | None, domain: str | None, district: 
 
 
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
-                       clock: Clock, api_user, page_user, render) -> APIRouter:
+                       clock: Clock, api_user, page_user, render, publication_mask: Callable[[str], str]) -> APIRouter:
     router = APIRouter()
 
     def _allowed(user: User, centre_only: bool) -> User:
@@ -133,7 +134,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
             tickets = store.iter_tickets(_selected(start, end, domain, district))
             buffer = io.StringIO()
             csv.writer(buffer).writerows(csv_rows(publish(tickets, store.events_by_ticket,
-                                                          lambda unit: unit_names.get(unit, unit), counts)))
+                                                          lambda unit: unit_names.get(unit, unit), counts,
+                                                          publication_mask)))
             return buffer.getvalue(), counts
 
         text, counts = await run_in_threadpool(build)

@@ -266,6 +266,30 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
     page.close()
 
 
+def test_a_dispatcher_records_a_units_return_on_the_ticket_page(browser, stack):
+    from tests.conftest import wait_until
+
+    send(stack, [{"id": "browser-return", "title": "A3区小区垃圾没人清运", "text": "垃圾堆了一周", "type": "投诉"}])
+    with stack.client("dispatcher") as client:
+        ticket = wait_until(lambda: (r := client.get("/api/tickets/hotline-browser-return")).status_code == 200 and r.json(), 60)
+        if ticket["status"] == "pending_review":
+            assert client.post("/api/tickets/hotline-browser-return/dispatch", json={"lead_unit": "housing"}).status_code == 202
+            wait_until(lambda: client.get("/api/tickets/hotline-browser-return").json()["status"] == "dispatched", 60)
+    with stack.client("admin") as client:  # the unit accepted it: a return is still possible
+        assert client.post("/api/tickets/hotline-browser-return/events", json={"kind": "accepted"}).status_code == 202
+        wait_until(lambda: client.get("/api/tickets/hotline-browser-return").json()["status"] == "accepted", 60)
+    page = log_in(browser, stack, "dispatcher")
+    page.goto(stack.url + "/tickets/hotline-browser-return")
+    page.fill("#return-reason", "不属于本单位职责")
+    with page.expect_navigation(timeout=60_000):  # once a worker has applied it
+        page.click("#return-form button[type=submit]")
+    assert page.locator("#event-recorded").inner_text() == "已记录 recorded: 退单 returned"
+    assert page.locator("#status").inner_text() == "待派单"
+    assert "不属于本单位职责" in page.locator(".returned").inner_text()
+    assert page.locator("#return-form").count() == 0  # back in the queue: nothing to return
+    page.close()
+
+
 def test_dead_letters_page_shows_reasons(browser, stack):
     send(stack, [{"id": "browser-bad", "title": "", "text": ""}])
     page = log_in(browser, stack, "supervisor")

@@ -193,13 +193,14 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def ticket_page(request: Request, ticket_id: str, user: User = Depends(page_user)):
         ticket = await run_in_threadpool(stored_for, ticket_id, user)
         events = await run_in_threadpool(store.ticket_events, ticket_id)
-        # what the user's role may record in the ticket's state now (dispatch and return have the queue's page)
-        actions = [k for k in possible_events(state_of(ticket))
-                   if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
+        # what the user's role may record in the ticket's state now (dispatching is the queue's; a return has its form)
+        possible = possible_events(state_of(ticket))
+        actions = [k for k in possible if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
+        can_return = "returned" in possible and getattr(user.role, EVENT_PERMISSIONS["returned"])
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
         topic = _with_label(await run_in_threadpool(store.topic_of, ticket_id))
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
-                      actions=actions, action_names=EVENT_NAMES, units=units, topic=topic)
+                      actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units, topic=topic)
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):

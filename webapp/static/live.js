@@ -20,6 +20,22 @@ const Live = {
     return body;
   },
 
+  // After a ticket's event was sent: once a worker has applied it (it is in the ticket's history), reload the page
+  // to show the ticket's new state and what was recorded (`what`, shown by the ticket page after the reload).
+  // False when it is not applied within 30 seconds.
+  async reloadWhenApplied(ticketId, eventId, what) {
+    for (let tries = 0; tries < 60; tries++) {
+      await new Promise((done) => setTimeout(done, 500));
+      const { events } = await Live.json("/api/tickets/" + encodeURIComponent(ticketId) + "/events");
+      if (events.some((e) => e.event_id === eventId)) {
+        sessionStorage.setItem("recorded:" + ticketId, what);
+        location.reload();
+        return true;
+      }
+    }
+    return false;
+  },
+
   // A refresh made of fetchAll() (which fetches all the page shows) and draw(data). Live events, typing and
   // changes of filter ask for refreshes faster than a busy server answers, so one runs at a time: asking while
   // one is under way asks for one more after it, which fetches the page's filters as they are then. The promise

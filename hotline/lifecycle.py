@@ -56,8 +56,8 @@ STARTS: dict[str, tuple[tuple[str, ...], str]] = {
     "paused": (("accepted",), "accepted"),
     "resumed": (("waiting_citizen",), "waiting for the citizen"),
     "extension_requested": (("accepted", "waiting_citizen"), "being handled"),
-    "extension_approved": (tuple(STATUS_NAMES), "any"),
-    "extension_refused": (tuple(STATUS_NAMES), "any"),
+    "extension_approved": (tuple(STATUS_NAMES), "in any status"),  # with a request waiting (see the handlers)
+    "extension_refused": (tuple(STATUS_NAMES), "in any status"),
     "replied": (("dispatched", "accepted"), "with a unit (dispatched or accepted)"),
     "closed": (("replied",), "replied"),
     "callback": (("replied", "closed"), "replied or closed"),

@@ -341,6 +341,21 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, browser):  # noqa: F8
     alert_id = first_alert.get_attribute("data-alert-id")
     first_alert.locator("button", has_text="确认").click()
     page.wait_for_function(f"!document.querySelector('#surges li[data-alert-id=\"{alert_id}\"]')")
+    # another is assigned in its dialog, which offers the units; it stays open, naming whom it is assigned to
+    other = page.locator("#surges li[data-alert-id]").first
+    other_id = other.get_attribute("data-alert-id")
+    other.locator("button", has_text="指派").click()
+    page.wait_for_function("document.getElementById('assign').open")
+    units = page.locator("#assign-units option").evaluate_all("options => options.map((o) => o.value)")
+    assert "A6区人民政府" in units and len(units) > 10
+    page.screenshot(path=str(ARTIFACTS / "monitor-assign.png"))
+    page.fill("#assign-to", "A6区人民政府")
+    page.click("#assign-send")
+    page.wait_for_function(f"(document.querySelector('#surges li[data-alert-id=\"{other_id}\"]') || {{}}).textContent"
+                           "?.includes('已指派 A6区人民政府')")
+    with busy.client("monitor") as client:
+        shown = {a["alert_id"]: a for a in client.get("/api/monitor/alerts").json()["alerts"]}
+    assert shown[other_id]["assigned_to"] == "A6区人民政府" and alert_id not in shown
 
     # a member's own page names its topic as the store has it
     member = page.locator("#drill-list li a").first

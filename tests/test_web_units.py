@@ -138,8 +138,9 @@ def test_the_opinion_monitor_is_the_centres_and_only_monitors_handle_its_alerts(
     assert 'id="nav-monitor"' not in get(app, "unit", "/tickets").text
     assert 'id="nav-monitor"' in get(app, "supervisor", "/tickets").text
     assert get(app, "supervisor", "/api/monitor/alerts").json()["alerts"][0]["alert_id"] == "s1"
-    assert 'data-can-handle=""' in get(app, "supervisor", "/monitor").text
-    assert 'data-can-handle="yes"' in get(app, "monitor", "/monitor").text
+    assert 'data-can-handle=""' in (page := get(app, "supervisor", "/monitor").text) and 'id="assign"' not in page
+    assert 'data-can-handle="yes"' in (page := get(app, "monitor", "/monitor").text)
+    assert '<dialog id="assign">' in page and '<option value="A6区人民政府">' in page  # assigned to a unit, or anyone
 
     def handle(user, action, body=None):
         with TestClient(app) as client:

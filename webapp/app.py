@@ -150,7 +150,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return templates.TemplateResponse(request, "error.html", {"user": user, "status": exc.status_code,
                                                                   "detail": exc.detail}, status_code=exc.status_code)
 
-    app.include_router(monitor_routes(store, clock, api_user, page_user, render))
+    app.include_router(monitor_routes(store, clock, api_user, page_user, render, list(unit_names.values())))
     app.include_router(metrics_routes(store, clock, bootstrap))
     if supervision:
         app.include_router(supervision_routes(store, unit_names, lifecycle.calendar, alert_policy, clock,

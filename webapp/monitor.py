@@ -19,7 +19,7 @@ from webapp.auth import User
 VOLUME_HOURS = {"hour": 6, "day": 24, "week": 24 * 7}
 
 
-def monitor_routes(store: Store, clock: Clock, api_user, page_user, render) -> APIRouter:
+def monitor_routes(store: Store, clock: Clock, api_user, page_user, render, unit_names: list[str]) -> APIRouter:
     """The dashboard counts every ticket of the city, so it is the centre's: a unit's user, who sees only the
     tickets dispatched to the unit, is refused. Acknowledging and assigning alerts needs the monitor permission."""
     router = APIRouter()
@@ -49,7 +49,7 @@ def monitor_routes(store: Store, clock: Clock, api_user, page_user, render) -> A
 
     @router.get("/monitor", response_class=HTMLResponse)
     async def monitor_page(request: Request, user: User = Depends(centre_page_user)):
-        return render(request, "monitor.html", user, can_handle_alerts=user.role.monitor)
+        return render(request, "monitor.html", user, can_handle_alerts=user.role.monitor, unit_names=unit_names)
 
     @router.get("/api/monitor/volume")
     async def api_volume(window: str = "day", user: User = Depends(centre_api_user)):

@@ -135,16 +135,34 @@
       const ack = text("button", "确认 Acknowledge");
       ack.onclick = async () => { await json("/api/monitor/alerts/" + s.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
       const assign = text("button", "指派 Assign");
-      assign.onclick = async () => {
-        const to = prompt("指派给 Assign to"); if (!to) return;
-        await json("/api/monitor/alerts/" + s.alert_id + "/assign", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ to }) });
-        refresh();
-      };
+      assign.onclick = () => openAssign(s);
       li.append(look);
       if (list.dataset.canHandle === "yes") li.append(ack, assign);  // the monitor permission (config/users.yaml)
       list.append(li);
     }
     if (!alerts.alerts.length) list.append(text("li", "无未确认预警 No open alerts", "quiet"));
+  }
+
+  // the assign dialog (for roles with the monitor permission): a unit from the list, or anyone named
+  let assigning = null;
+  function openAssign(alert) {
+    assigning = alert;
+    $("assign-key").textContent = alert.label || alert.key;
+    $("assign-to").value = alert.assigned_to || "";
+    $("assign-error").textContent = "";
+    $("assign").showModal();
+  }
+  if ($("assign")) {
+    $("assign-cancel").addEventListener("click", () => $("assign").close());
+    $("assign-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await json("/api/monitor/alerts/" + encodeURIComponent(assigning.alert_id) + "/assign", { method: "POST",
+          headers: { "Content-Type": "application/json" }, body: JSON.stringify({ to: $("assign-to").value.trim() }) });
+        $("assign").close();
+        refresh();
+      } catch (error) { $("assign-error").textContent = error.message; }
+    });
   }
 
   $("m-window").addEventListener("change", refresh);

@@ -136,4 +136,4 @@ def test_the_events_offered_are_exactly_those_the_rules_accept(rules, status, pe
         except TransitionError:
             pass
     assert possible_events(state) == accepted
-    assert set(accepted) <= set(EVENT_KINDS) and (accepted or status == "merged")
+    assert accepted or status == "merged"  # only a merged ticket has nothing left to happen

@@ -246,14 +246,11 @@ class SQLiteStore:
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
         """Add the columns a store file made by an earlier version lacks."""
-        have = {row[1] for row in db.execute("PRAGMA table_info(tickets)")}
-        for column, kind in MIGRATIONS:
-            if column not in have:
-                db.execute(f"ALTER TABLE tickets ADD COLUMN {column} {kind}")
-        have = {row[1] for row in db.execute("PRAGMA table_info(rejections)")}
-        for column, kind in REJECTION_MIGRATIONS:
-            if column not in have:
-                db.execute(f"ALTER TABLE rejections ADD COLUMN {column} {kind}")
+        for table, added in (("tickets", MIGRATIONS), ("rejections", REJECTION_MIGRATIONS)):
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in added:
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

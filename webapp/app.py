@@ -37,7 +37,7 @@ from hotline.timestamps import TimestampError, parse_timestamp
 from hotline.topics import topic_label
 from stores.base import FILTERS, Store, TicketQuery
 from streams.producer import DeliveryError
-from webapp.auth import User, Users
+from webapp.auth import User, Users, centre_only
 from webapp.metrics import metrics_routes
 from webapp.monitor import monitor_routes
 from webapp.params import received_period
@@ -204,7 +204,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
-        centre_only(user)
+        centre_only(user, "dead letters are")
         letters = await run_in_threadpool(store.recent_rejections, 500)
         total = await run_in_threadpool(store.count_rejections)
         return render(request, "rejected.html", user, letters=[_visible_letter(r, user) for r in letters], total=total,
@@ -278,7 +278,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/api/rejections")
     async def api_rejections(limit: int = 500, user: User = Depends(api_user)):
         """The newest dead letters; payloads are masked for roles that may not see personal data."""
-        centre_only(user)
+        centre_only(user, "dead letters are")
         letters = await run_in_threadpool(store.recent_rejections, max(1, min(limit, 5000)))
         return {"total": await run_in_threadpool(store.count_rejections),
                 "rejections": [_visible_letter(r, user) for r in letters]}
@@ -286,7 +286,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/api/rejections/{rejection_id}")
     async def api_rejection(rejection_id: str, user: User = Depends(api_user)):
         """One dead letter, with its whole payload (masked for roles that may not see personal data)."""
-        centre_only(user)
+        centre_only(user, "dead letters are")
         letter = await run_in_threadpool(store.get_rejection, rejection_id)
         if letter is None:
             raise HTTPException(404, f"no dead letter {rejection_id}")
@@ -297,7 +297,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         """Send a dead letter's record again as a person corrected it (the body: the record, a JSON object). The
         record is checked as a worker checks it first, so a mistake left in it is answered now rather than by
         another dead letter; the dead letter is then marked as resent, with the ticket it becomes."""
-        centre_only(user)
+        centre_only(user, "dead letters are")
         if not (user.role.intake and user.role.see_personal_data):
             raise HTTPException(403, f"role {user.role.name} may not send records again (that takes intake and "
                                      "seeing the original record, with its personal data)")
@@ -381,10 +381,6 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             raise HTTPException(403, f"ticket {ticket_id} is not with {unit_names.get(user.unit, user.unit)}: "
                                      "a unit sees the tickets dispatched to it, as lead or co-unit")
         return ticket
-
-    def centre_only(user: User) -> None:
-        if user.unit is not None:
-            raise HTTPException(403, "dead letters are kept by the hotline centre, not shown to units")
 
     def suggestion(ticket: dict, domain: str) -> dict:
         prediction = Prediction(label=domain, confidence=1.0, top=[(domain, 1.0)], model_version="dispatcher")

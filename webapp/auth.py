@@ -9,6 +9,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi import HTTPException
+
 ROLES = ("dispatcher", "unit", "supervisor", "monitor", "admin")
 PERMISSIONS = ("see_personal_data", "intake", "dispatch", "handle", "supervise", "monitor")
 _ITERATIONS = 200_000
@@ -63,6 +65,12 @@ class User:
             return True
         return ticket["status"] != "pending_review" and (
             ticket["lead_unit"] == self.unit or self.unit in (ticket.get("co_units") or ()))
+
+
+def centre_only(user: User, what: str) -> None:
+    """Refuse a unit's user (403) what the hotline centre keeps over every ticket; `what` names it."""
+    if user.unit is not None:
+        raise HTTPException(403, f"{what} the hotline centre's, not a unit's: a unit's users see their unit's tickets")
 
 
 class Users:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from hotline.clock import Clock
 from hotline.topics import WINDOWS, hot_topics
 from stores.base import Store
-from webapp.auth import User
+from webapp.auth import User, centre_only
 
 VOLUME_HOURS = {"hour": 6, "day": 24, "week": 24 * 7}
 
@@ -24,17 +24,13 @@ def monitor_routes(store: Store, clock: Clock, api_user, page_user, render, unit
     tickets dispatched to the unit, is refused. Acknowledging and assigning alerts needs the monitor permission."""
     router = APIRouter()
 
-    def centre(user: User) -> User:
-        if user.unit is not None:
-            raise HTTPException(403, "the opinion monitor counts every ticket of the city and is the centre's; "
-                                     "a unit's user sees the unit's own tickets in the ticket list")
+    def centre_api_user(user: User = Depends(api_user)) -> User:
+        centre_only(user, "the opinion monitor, over every ticket of the city, is")
         return user
 
-    def centre_api_user(user: User = Depends(api_user)) -> User:
-        return centre(user)
-
     def centre_page_user(user: User = Depends(page_user)) -> User:
-        return centre(user)
+        centre_only(user, "the opinion monitor, over every ticket of the city, is")
+        return user
 
     def alert_handler(user: User = Depends(centre_api_user)) -> User:
         if not user.role.monitor:

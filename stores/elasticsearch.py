@@ -212,8 +212,11 @@ class ElasticsearchStore:
         if query.held_by == AWAITING_DISPATCH:
             must.append({"term": {"status": "pending_review"}})
         elif query.held_by is not None:
-            must.append({"bool": {"filter": [{"term": {"lead_unit": query.held_by}}],
-                                  "must_not": [{"term": {"status": "pending_review"}}]}})
+            must.append(_held_filter(query.held_by))
+        if query.held_or_returned_by is not None:
+            must.append({"bool": {"should": [_held_filter(query.held_or_returned_by),
+                                             {"term": {"returned_by": query.held_or_returned_by}}],
+                                  "minimum_should_match": 1}})
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:
@@ -632,6 +635,11 @@ class ElasticsearchStore:
         except NotFoundError:
             return False
         return True
+
+
+def _held_filter(unit: str) -> dict:
+    """The tickets a unit answers for now: it leads them and they do not wait for a dispatcher."""
+    return {"bool": {"filter": [{"term": {"lead_unit": unit}}], "must_not": [{"term": {"status": "pending_review"}}]}}
 
 
 def _unit_filter(unit: str) -> dict:

@@ -726,6 +726,10 @@ class SQLiteStore:
         elif query.held_by is not None:
             where.append("t.status != 'pending_review' AND t.lead_unit = ?")
             params.append(query.held_by)
+        if query.held_or_returned_by is not None:
+            where.append("((t.status != 'pending_review' AND t.lead_unit = ?) "
+                         "OR EXISTS (SELECT 1 FROM json_each(t.returned_by) WHERE value = ?))")
+            params += [query.held_or_returned_by, query.held_or_returned_by]
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

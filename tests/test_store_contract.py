@@ -131,6 +131,21 @@ def test_tickets_held_by_a_unit_and_received_in_a_period(store):
     assert {r["ticket_id"] for r in rows} == {"web-1"}  # the end is not
 
 
+def test_tickets_held_or_returned_by_a_unit(store):
+    store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(2), make_ticket(3),
+                         make_ticket(5, status="pending_review")])
+    store.apply_event(event("dispatched", 1, lead_unit="housing"), RULES)
+    store.apply_event(event("returned", 2, reason="不属于我单位职责"), RULES)  # web-1 returned by housing
+    store.apply_event(event("dispatched", 3, lead_unit="ecology-environment"), RULES)
+    rows, total = store.search(TicketQuery(held_or_returned_by="housing"))
+    assert total == 2 and {r["ticket_id"] for r in rows} == {"web-1", "web-3"}  # 5 only suggests housing
+    rows, _ = store.search(TicketQuery(held_or_returned_by="ecology-environment"))
+    assert {r["ticket_id"] for r in rows} == {"web-1", "web-2"}
+    selected = TicketQuery(held_or_returned_by="housing", received=Period(end=T0 + timedelta(minutes=2)))
+    assert [t["ticket_id"] for t in store.iter_tickets(selected, fields=("ticket_id",))] == ["web-1"]
+    assert store.search(TicketQuery(held_or_returned_by="housing", held_by="housing"))[1] == 1
+
+
 def test_facets_count_tickets(store):
     store.write_tickets([make_ticket(n) for n in range(1, 6)])
     facets = store.facets()

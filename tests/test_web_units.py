@@ -99,6 +99,21 @@ def test_a_unit_sees_its_own_figures_and_late_tickets_not_the_others_nor_the_arc
     assert get(app, "monitor", "/api/supervision").status_code == 403
 
 
+def test_a_units_figures_count_what_it_returned_as_the_centres_row_for_it_does(app, tmp_path):
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+
+    store = SQLiteStore(tmp_path / "store.db")  # the file the app reads
+    returned = TicketEvent(event_id="e-r", ticket_id="web-1", kind="returned", at=T0 + timedelta(hours=1),
+                           actor="unit", data={"reason": "不属于我单位职责"})
+    assert store.apply_event(returned, Lifecycle(max_returns=3))[0] == "applied"
+    store.close()
+    mine = get(app, "unit", "/api/supervision").json()["units"]
+    centre = [u for u in get(app, "supervisor", "/api/supervision").json()["units"] if u["unit"] == "housing"]
+    assert [u["unit"] for u in mine] == ["housing"] and mine[0]["returned"] == 1  # web-1, waiting again
+    assert mine[0]["tickets"] == 0 and mine == centre
+
+
 def test_another_units_ticket_is_refused_with_the_reason(app):
     for path in ("/api/tickets/web-2", "/api/tickets/web-2/events", "/api/tickets/web-2/similar", "/tickets/web-2"):
         refused = get(app, "unit", path)
@@ -190,6 +205,7 @@ def test_the_pages_own_requests_get_no_basic_challenge_when_logged_out(app):
 
 
 def test_event_texts_are_masked_for_roles_that_may_not_see_personal_data(app, tmp_path):
+    from hotline.lifecycle import Lifecycle
     from hotline.lifecycle import Lifecycle
     from hotline.models import TicketEvent
 

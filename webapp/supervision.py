@@ -20,7 +20,7 @@ from hotline.alerts import AlertPolicy
 from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from hotline.lifecycle import STATUS_NAMES, holder
+from hotline.lifecycle import STATUS_NAMES
 from hotline.statistics import FIELDS, overdue_and_due_soon, unit_statistics
 from stores.base import Store, TicketQuery
 from webapp.auth import User
@@ -43,9 +43,12 @@ def _tickets_href(unit: str, filters: dict) -> str:
     return "/tickets?" + urlencode({"held_by": unit, **{name: value for name, value in filters.items() if value}})
 
 
-def _selected(start: str | None, end: str | None, domain: str | None, district: str | None) -> TicketQuery:
-    """The tickets received from the day `start` to the day `end`, of the domain and district, if given."""
-    return TicketQuery(received=received_period(start, end), domain=domain or None, district=district or None)
+def _selected(start: str | None, end: str | None, domain: str | None, district: str | None,
+              unit: str | None = None) -> TicketQuery:
+    """The tickets received from the day `start` to the day `end`, of the domain and district, if given; with
+    `unit`, those it holds or has returned (what its figures count: its returned rate needs the returned)."""
+    return TicketQuery(received=received_period(start, end), domain=domain or None, district=district or None,
+                       held_or_returned_by=unit)
 
 
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
@@ -70,9 +73,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
     def figures(start: str | None, end: str | None, domain: str | None, district: str | None, user: User) -> dict:
         """Every unit's figures and late tickets; for a unit's user, its own only (no row for all units)."""
         now = clock()
-        tickets = list(store.iter_tickets(_selected(start, end, domain, district), fields=FIELDS))
-        if user.unit is not None:  # what it leads, and what it returned (for its returned rate)
-            tickets = [t for t in tickets if holder(t) == user.unit or user.unit in (t.get("returned_by") or ())]
+        tickets = list(store.iter_tickets(_selected(start, end, domain, district, user.unit), fields=FIELDS))
         units, total = unit_statistics(tickets, now)
         late = overdue_and_due_soon(tickets, now, calendar, policy.due_soon_working_hours)
         if user.unit is not None:

@@ -204,16 +204,22 @@ def test_a_dispatcher_sees_the_unmasked_personal_data(browser, stack):
     page.close()
 
 
-def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
-    from tests.conftest import wait_until
-
-    send(stack, [{"id": "browser-loop", "title": "A3区路灯不亮", "text": "小区门口路灯坏了一个月", "type": "求助"}])
+def dispatched(stack, record: dict) -> dict:
+    """Send a record and see its ticket dispatched: by a dispatcher to housing, the demo unit user's unit
+    (config/users.yaml), if it waits for one; returns the ticket."""
+    ticket_id = f"hotline-{record['id']}"
+    send(stack, [record])
     with stack.client("dispatcher") as client:
-        ticket = wait_until(lambda: (r := client.get("/api/tickets/hotline-browser-loop")).status_code == 200 and r.json(), 60)
-        if ticket["status"] == "pending_review":  # to the demo unit user's unit (config/users.yaml)
-            assert client.post("/api/tickets/hotline-browser-loop/dispatch", json={"lead_unit": "housing"}).status_code == 202
-            ticket = wait_until(lambda: (t := client.get("/api/tickets/hotline-browser-loop").json())["status"] == "dispatched" and t, 60)
-        assert ticket["lead_unit"] == "housing", "the unit user below sees only its unit's tickets"
+        ticket = wait_until(lambda: (r := client.get(f"/api/tickets/{ticket_id}")).status_code == 200 and r.json(), 60)
+        if ticket["status"] == "pending_review":
+            assert client.post(f"/api/tickets/{ticket_id}/dispatch", json={"lead_unit": "housing"}).status_code == 202
+            ticket = wait_until(lambda: (t := client.get(f"/api/tickets/{ticket_id}").json())["status"] == "dispatched" and t, 60)
+    return ticket
+
+
+def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
+    ticket = dispatched(stack, {"id": "browser-loop", "title": "A3区路灯不亮", "text": "小区门口路灯坏了一个月", "type": "求助"})
+    assert ticket["lead_unit"] == "housing", "the unit user below sees only its unit's tickets"
 
     def offered(page):
         return [o.split()[-1] for o in page.locator("#event-kind option").all_inner_texts()]
@@ -267,14 +273,7 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
 
 
 def test_a_dispatcher_records_a_units_return_on_the_ticket_page(browser, stack):
-    from tests.conftest import wait_until
-
-    send(stack, [{"id": "browser-return", "title": "A3区小区垃圾没人清运", "text": "垃圾堆了一周", "type": "投诉"}])
-    with stack.client("dispatcher") as client:
-        ticket = wait_until(lambda: (r := client.get("/api/tickets/hotline-browser-return")).status_code == 200 and r.json(), 60)
-        if ticket["status"] == "pending_review":
-            assert client.post("/api/tickets/hotline-browser-return/dispatch", json={"lead_unit": "housing"}).status_code == 202
-            wait_until(lambda: client.get("/api/tickets/hotline-browser-return").json()["status"] == "dispatched", 60)
+    dispatched(stack, {"id": "browser-return", "title": "A3区小区垃圾没人清运", "text": "垃圾堆了一周", "type": "投诉"})
     with stack.client("admin") as client:  # the unit accepted it: a return is still possible
         assert client.post("/api/tickets/hotline-browser-return/events", json={"kind": "accepted"}).status_code == 202
         wait_until(lambda: client.get("/api/tickets/hotline-browser-return").json()["status"] == "accepted", 60)

@@ -1,6 +1,6 @@
 """`hotline demo`'s traffic: the sample replayed into Kafka as if it had arrived over the last days, with a
-few malformed records among it (samples/demo.py), and the units' handling of each replayed ticket, sent as
-ticket events once the worker has stored it (samples/handling.py)."""
+few malformed records among it and an issue breaking at the end (samples/demo.py), and the units' handling of
+each replayed ticket, sent as ticket events once the worker has stored it (samples/handling.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Callable
 
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from samples.demo import dated, sample_records, with_malformed
+from samples.demo import breaking_issue, dated, sample_records, with_malformed
 from samples.handling import handling
 from stores.base import Store
 from streams.producer import DeliveryError, HotlineProducer
@@ -29,7 +29,9 @@ class DemoReplay:
         self.bootstrap, self.max_record_bytes = bootstrap, max_record_bytes
         self.store, self.clock, self.calendar, self.echo = store, clock, calendar, echo
         self.rate, self.burst = max(rate, 0.01), burst
-        self.records = with_malformed(dated(sample_records(), clock()))
+        now = clock()
+        breaking = breaking_issue(now)
+        self.records = with_malformed(dated(sample_records(), now)) + breaking
         self.producer = HotlineProducer(bootstrap, max_record_bytes)
         self.sent = 0
         self.next_at = time.monotonic()
@@ -40,8 +42,8 @@ class DemoReplay:
         self.refused = 0
         self.lost = 0
         self.done = False
-        echo(f"demo: replaying {len(self.records)} sample records received over the last days "
-             f"({burst} at once, then {rate}/s); each stored ticket is then handled by its unit")
+        echo(f"demo: replaying {len(self.records)} sample records received over the last days, the last {len(breaking)} "
+             f"about one issue breaking now ({burst} at once, then {rate}/s); each stored ticket is then handled by its unit")
 
     def step(self) -> None:
         """Send what is due: the next records, and the handling of the tickets stored since."""

@@ -1,7 +1,8 @@
 """The demo's intake: the bundled sample tickets and web messages in the order they were received, and the
 same records dated to the days just before a given moment, so that a demo run at any date shows a live
-centre (tickets of the last week, some still within their deadline) and not one left weeks ago; and a few
-malformed records among them, as every real intake has, for the dead letters.
+centre (tickets of the last week, some still within their deadline) and not one left weeks ago; a few
+malformed records among them, as every real intake has, for the dead letters; and, last, an issue breaking
+now, for the opinion monitor.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from hotline.timestamps import SHANGHAI, parse_timestamp
+from samples.traffic import burst
 
 HERE = Path(__file__).resolve().parent
 # The date at the start of a sample record's time, as the sample writes it: 2026/11/02 08:53:00 or
@@ -68,3 +70,12 @@ def dated(records: list[tuple[str, dict]], now: datetime) -> list[tuple[str, dic
     if newest + timedelta(days=days) > local_now:
         days -= 1
     return [(channel, moved(record, days)) for channel, record in records]
+
+
+BREAKING_MINUTES = 10
+
+
+def breaking_issue(now: datetime) -> list[tuple[str, dict]]:
+    """50 differently worded messages about one new issue (samples.traffic.burst: a flooded underpass), received
+    in the BREAKING_MINUTES before `now`: after the sample's days of history, a hot topic and surge alerts."""
+    return burst(now - timedelta(minutes=BREAKING_MINUTES), minutes=BREAKING_MINUTES)

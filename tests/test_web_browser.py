@@ -342,7 +342,8 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
     from tests.conftest import start_stack, stop_stack
 
     started = time.monotonic()
-    demo = start_stack(tmp_path, sample_model, command=("demo",))
+    # 10 records/s instead of 4 after the first 40, so that the replay reaches the breaking issue in about a minute
+    demo = start_stack(tmp_path, sample_model, command=("demo", "--rate", "10"))
     try:
         page = log_in(browser, demo, "dispatcher")
         page.wait_for_function("document.querySelectorAll('#rows tr').length >= 20",
@@ -359,6 +360,15 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
                     for c in page.locator("#rows tr td:nth-child(1)").all_inner_texts()]
         assert all(now - span <= r <= now for r in received), (now, span, received)
         page.screenshot(path=str(ARTIFACTS / "demo.png"))
+        # the replay starts with the oldest days: the opinion monitor's last hour is still empty, and says so
+        page = log_in(browser, demo, "monitor")
+        page.goto(demo.url + "/monitor")
+        page.select_option("#m-window", "hour")
+        page.wait_for_function("document.getElementById('m-total').textContent === '0'")
+        page.wait_for_function("window.__charts.volume.getOption().title[0].show === true")
+        assert page.evaluate("window.__charts.districts.getOption().title[0].text") == "该时段无工单 No tickets in this window"
+        assert "无热点话题" in page.locator("#topics tbody").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "demo-monitor-empty-hour.png"))
         page.close()
         # the units' side follows: the oldest tickets, sent first, have been accepted and replied to by now
         with demo.client() as client:
@@ -379,16 +389,21 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
                 assert time.monotonic() < deadline, "the demo's first malformed record is not among the dead letters"
                 time.sleep(1)
             assert "empty text" in letters[0]["reason"]
-        # the replay starts with the oldest days: the opinion monitor's last hour is still empty, and says so
+        # the replay ends with an issue breaking now: on the monitor, its hot topic and its surge alerts
         page = log_in(browser, demo, "monitor")
         page.goto(demo.url + "/monitor")
         page.select_option("#m-window", "hour")
-        page.wait_for_function("document.getElementById('m-total').textContent === '0'")
-        page.wait_for_function("window.__charts.volume.getOption().title[0].show === true")
-        assert page.evaluate("window.__charts.districts.getOption().title[0].text") == "该时段无工单 No tickets in this window"
-        assert "无热点话题" in page.locator("#topics tbody").inner_text()
-        page.screenshot(path=str(ARTIFACTS / "demo-monitor-empty-hour.png"))
+        page.wait_for_function("[...document.querySelectorAll('#surges li.topic_surge')].some("
+                               "(li) => li.textContent.includes('积水'))", timeout=120_000)
+        page.wait_for_function("parseInt(document.getElementById('m-total').textContent) >= 50")
+        hottest = page.locator("#topics tbody tr[data-topic-id]").first.locator("td")
+        assert "积水" in hottest.nth(1).inner_text() and int(hottest.nth(2).inner_text()) >= 45
+        page.screenshot(path=str(ARTIFACTS / "demo-monitor-breaking.png"))
         page.close()
+        with demo.client("monitor") as client:
+            alerts = client.get("/api/monitor/alerts").json()["alerts"]
+        topic_alerts = [a for a in alerts if a["kind"] == "topic_surge"]
+        assert topic_alerts and all("BURST" in ticket_id for a in alerts for ticket_id in a["examples"])
     finally:
         assert stop_stack(demo.process) == 0
 

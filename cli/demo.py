@@ -10,7 +10,7 @@ from typing import Callable
 
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from samples.demo import breaking_issue, dated, sample_records, with_malformed
+from samples.demo import BREAKING, replay
 from samples.handling import handling
 from stores.base import Store
 from streams.producer import DeliveryError, HotlineProducer
@@ -29,9 +29,7 @@ class DemoReplay:
         self.bootstrap, self.max_record_bytes = bootstrap, max_record_bytes
         self.store, self.clock, self.calendar, self.echo = store, clock, calendar, echo
         self.rate, self.burst = max(rate, 0.01), burst
-        now = clock()
-        breaking = breaking_issue(now)
-        self.records = with_malformed(dated(sample_records(), now)) + breaking
+        self.records = replay(clock())
         self.producer = HotlineProducer(bootstrap, max_record_bytes)
         self.sent = 0
         self.next_at = time.monotonic()
@@ -42,7 +40,7 @@ class DemoReplay:
         self.refused = 0
         self.lost = 0
         self.done = False
-        echo(f"demo: replaying {len(self.records)} sample records received over the last days, the last {len(breaking)} "
+        echo(f"demo: replaying {len(self.records)} sample records received over the last days, the last {BREAKING} "
              f"about one issue breaking now ({burst} at once, then {rate}/s); each stored ticket is then handled by its unit")
 
     def step(self) -> None:

@@ -276,7 +276,7 @@ def alerts(settings, as_json, everything, limit, db):
     for alert in found:
         click.echo(f"{alert['raised_at'][:16]}  {alert['ticket_id']}  {alert['kind']} L{alert['level']}  {alert['message']}")
     for surge in surges:
-        click.echo(f"{surge['raised_at'][:16]}  {surge['kind']}  {surge['key']}  {surge['observed']} in the window, "
+        click.echo(f"{surge['raised_at'][:16]}  {surge['kind']}  {surge['label'] or surge['key']}  {surge['observed']} in the window, "
                    f"{surge['expected']:.1f} expected")
     click.echo(f"{len(found)} deadline alert(s), {len(surges)} surge alert(s)", err=True)
 

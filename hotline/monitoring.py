@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from hotline.surges import TOPIC_KEY, Surge, SurgeDetector, keys_of, topic_key
+from hotline.surges import TOPIC_KEY, Surge, SurgeDetector, key_label, keys_of, topic_key
 from hotline.topics import Assignment, Merge, TopicTracker
 
 
@@ -54,7 +54,9 @@ class OpinionMonitor:
         return Observation(assignments, counted, merges, surges)
 
     def _labelled(self, surge: Surge) -> Surge:
-        topic = self.topics.topics.get(surge.key.removeprefix(TOPIC_KEY)) if surge.key.startswith(TOPIC_KEY) else None
+        if not surge.key.startswith(TOPIC_KEY):
+            return replace(surge, label=key_label(surge.key))
+        topic = self.topics.topics.get(surge.key.removeprefix(TOPIC_KEY))
         return replace(surge, label="、".join(topic.label_terms(4))) if topic else surge
 
     def _forget(self) -> None:

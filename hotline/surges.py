@@ -57,11 +57,20 @@ class Surge:
     window_start: datetime
     window_end: datetime
     examples: tuple[str, ...]  # ticket ids, newest first
-    label: str = ""            # for a topic: its key terms
+    label: str = ""            # for people: a topic's key terms, or the domain and district (key_label)
 
     @property
     def kind(self) -> str:
         return "topic_surge" if self.key.startswith(TOPIC_KEY) else "surge"
+
+
+KEY_NAMES = {"domain": "领域", "district": "区县"}
+
+
+def key_label(key: str) -> str:
+    """A domain/district key as people read it: "domain=城乡建设|district=A3区" → "领域 城乡建设 · 区县 A3区"."""
+    parts = [part.partition("=") for part in key.split("|")]
+    return " · ".join(f"{KEY_NAMES.get(name, name)} {value}" for name, _, value in parts)
 
 
 PRIOR_WEIGHT = 0.25  # the flat hourly rate counts as a quarter of one observed period

@@ -72,10 +72,17 @@ def dated(records: list[tuple[str, dict]], now: datetime) -> list[tuple[str, dic
     return [(channel, moved(record, days)) for channel, record in records]
 
 
-BREAKING_MINUTES = 10
+BREAKING, BREAKING_MINUTES = 50, 10
 
 
 def breaking_issue(now: datetime) -> list[tuple[str, dict]]:
-    """50 differently worded messages about one new issue (samples.traffic.burst: a flooded underpass), received
-    in the BREAKING_MINUTES before `now`: after the sample's days of history, a hot topic and surge alerts."""
-    return burst(now - timedelta(minutes=BREAKING_MINUTES), minutes=BREAKING_MINUTES)
+    """BREAKING differently worded messages about one new issue (samples.traffic.burst: a flooded underpass),
+    received in the BREAKING_MINUTES before `now`: after the sample's days of history, a hot topic and surge
+    alerts."""
+    return burst(now - timedelta(minutes=BREAKING_MINUTES), count=BREAKING, minutes=BREAKING_MINUTES)
+
+
+def replay(now: datetime) -> list[tuple[str, dict]]:
+    """What `hotline demo` sends, in order: the sample dated to the days before `now` with the malformed
+    records among it, then the issue breaking now."""
+    return with_malformed(dated(sample_records(), now)) + breaking_issue(now)

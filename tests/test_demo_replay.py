@@ -1,6 +1,6 @@
 """`hotline demo`'s replay (cli/demo.py) on the embedded broker: every sample record, malformed ones included,
 goes to its intake topic; once a record is in the store, as a ticket or a dead letter, the ticket's handling
-goes to the ticket events topic. The store is filled beforehand by the real pipeline over the same records,
+goes to the ticket events topic; the issue breaking now comes last. The store is filled beforehand by the real pipeline over the same records,
 as a worker would fill it; no worker runs, so what is on the topics is the replay's alone."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cli.demo import DemoReplay
 from cli.settings import load_settings
 from hotline.records import encode
 from hotline.timestamps import SHANGHAI
-from samples.demo import MALFORMED, dated, sample_records, with_malformed
+from samples.demo import BREAKING, MALFORMED, replay
 from samples.handling import handling
 from streams import topics
 from streams.broker import EmbeddedBroker, create_topics
@@ -40,7 +40,7 @@ def on_topic(bootstrap: str, topic: str, partitions: int) -> list:
 def test_the_replay_sends_every_record_then_each_stored_tickets_handling(tmp_path, sample_model):
     settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home")})
     now = datetime.now(SHANGHAI).replace(microsecond=0)
-    records = with_malformed(dated(sample_records(), now))
+    records = replay(now)
     store = services.open_store(tmp_path / "demo.db")
     calendar = services.build_calendar(settings)
     result = services.build_pipeline(settings, store, sample_model).process(
@@ -54,16 +54,16 @@ def test_the_replay_sends_every_record_then_each_stored_tickets_handling(tmp_pat
     said = []
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
         create_topics(broker.bootstrap, settings.topics)
-        replay = DemoReplay(broker.bootstrap, settings.max_record_bytes, store, lambda: now, calendar, rate=2000,
+        demo = DemoReplay(broker.bootstrap, settings.max_record_bytes, store, lambda: now, calendar, rate=2000,
                             burst=100, echo=lambda message, err=False: said.append(message))
         try:
             deadline = time.monotonic() + 120
-            while not replay.done:
+            while not demo.done:
                 assert time.monotonic() < deadline, f"replay not done after 120 s: {said}"
-                replay.step()
+                demo.step()
                 time.sleep(0.01)
         finally:
-            replay.close()
+            demo.close()
         intake = [m for channel, topic in topics.INTAKE.items()
                   for m in on_topic(broker.bootstrap, topic, settings.topics[topic])]
         events = on_topic(broker.bootstrap, topics.EVENTS, settings.topics[topics.EVENTS])

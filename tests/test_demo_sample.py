@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.timestamps import SHANGHAI, parse_timestamp
-from samples.demo import MALFORMED, dated, moved, sample_records, with_malformed
+from samples.demo import BREAKING, BREAKING_MINUTES, MALFORMED, dated, moved, replay, sample_records, with_malformed
 
 
 def shape(text: str) -> str:
@@ -72,3 +72,16 @@ def test_each_malformed_record_of_the_demo_is_refused_with_a_reason_and_spread_t
     assert len(out) == len(records) + len(MALFORMED) and positions == sorted(positions)
     assert positions[0] > 40 and positions[-1] < len(out) - 40  # none in the first burst, none at the very end
     assert [item for item in out if item not in MALFORMED] == records
+
+
+def test_the_replay_ends_with_an_issue_breaking_in_the_minutes_before_now():
+    now = datetime(2031, 3, 5, 10, 30, tzinfo=SHANGHAI)
+    out = replay(now)
+    sample = with_malformed(dated(sample_records(), now))
+    assert out[:len(sample)] == sample and len(out) == len(sample) + BREAKING
+    breaking = [record for _, record in out[len(sample):]]
+    times = [parse_timestamp(r["time"]) for r in breaking]
+    assert all(now - timedelta(minutes=BREAKING_MINUTES) <= t <= now for t in times) and times == sorted(times)
+    assert all("枫林三路" in r["title"] + r["text"] for r in breaking)  # one place, worded differently
+    assert len({r["text"] for r in breaking}) > BREAKING // 2
+    assert not {r["id"] for r in breaking} & {r.get("id") for _, r in sample}

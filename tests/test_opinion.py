@@ -13,7 +13,7 @@ import pytest
 
 from hotline.monitoring import Arrival, OpinionMonitor
 from hotline.records import to_ticket
-from hotline.surges import SurgeSettings
+from hotline.surges import SurgeSettings, key_label
 from hotline.timestamps import SHANGHAI
 from hotline.topics import TopicTracker, heat, topic_label
 from samples.traffic import background, burst
@@ -143,6 +143,13 @@ def test_a_day_of_background_raises_no_surge_and_the_burst_does(model):
     topic = [s for s in surges if s.kind == "topic_surge"]
     assert topic and topic[0].observed >= SurgeSettings().topic_min_count
     assert set(topic[0].examples) <= {a.ticket_id for a in flood}
+    places = [s for s in surges if s.kind == "surge"]  # the burst's domains and district, named for people
+    assert "区县 A6区" in {s.label for s in places} and all(s.label == key_label(s.key) for s in places)
+
+
+def test_a_domain_or_district_surge_is_labelled_as_people_read_it():
+    assert key_label("domain=城乡建设|district=A3区") == "领域 城乡建设 · 区县 A3区"
+    assert key_label("district=A6区") == "区县 A6区"
 
 
 @pytest.mark.parametrize("now", [datetime(2026, 11, 22, 14, 9, tzinfo=SHANGHAI),

@@ -125,12 +125,12 @@
       const li = document.createElement("li");
       li.dataset.alertId = s.alert_id;
       li.className = s.kind;
-      li.append(text("b", s.kind === "topic_surge" ? "话题突增 " + (s.label || s.key) : "突增 " + s.key));
+      li.append(text("b", (s.kind === "topic_surge" ? "话题突增 " : "突增 ") + (s.label || s.key)));
       li.append(text("div", s.window_end.slice(5, 16).replace("T", " ") + " · 一小时 " + s.observed + " 件，基线 " + s.expected.toFixed(1) + " 件" + (s.assigned_to ? " · 已指派 " + s.assigned_to : "")));
       const look = text("button", "查看 Messages");
       look.onclick = async () => {
         const titles = await Promise.all(s.examples.map((id) => json("/api/tickets/" + encodeURIComponent(id)).catch(() => ({ ticket_id: id }))));
-        showMembers("预警 " + s.key, titles.map((t) => ({ ticket_id: t.ticket_id, title: t.title, received_at: t.received_at })));
+        showMembers("预警 " + (s.label || s.key), titles.map((t) => ({ ticket_id: t.ticket_id, title: t.title, received_at: t.received_at })));
       };
       const ack = text("button", "确认 Acknowledge");
       ack.onclick = async () => { await json("/api/monitor/alerts/" + s.alert_id + "/acknowledge", { method: "POST" }); refresh(); };

@@ -63,6 +63,8 @@ def burst(at: datetime, count: int = 50, minutes: float = 10, seed: int = 7) -> 
                   "district": "A6区" if rng.random() < 0.7 else ""}
         if channel == "web":
             record["likes"] = rng.randint(0, 50)
+        else:  # the call-taker's type (not drawn from rng, so the messages stay those of earlier versions)
+            record["type"] = "求助" if i % 3 == 0 else "投诉"
         records.append((channel, record))
     records.sort(key=lambda r: r[1]["time"])
     return records

@@ -46,6 +46,7 @@ class TicketQuery:
     unit: str | None = None  # tickets dispatched to this unit, as lead or co-unit (协办): what a unit's user sees
     held_by: str | None = None  # tickets this unit answers for now (hotline.lifecycle.holder; AWAITING_DISPATCH too)
     held_or_returned_by: str | None = None  # held by this unit now, or returned by it once (退单): its figures' tickets
+    topic: str | None = None  # the tickets of this opinion topic (hotline.topics; merged topics' under the one kept)
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
     limit: int = 50

@@ -217,6 +217,8 @@ class ElasticsearchStore:
             must.append({"bool": {"should": [_held_filter(query.held_or_returned_by),
                                              {"term": {"returned_by": query.held_or_returned_by}}],
                                   "minimum_should_match": 1}})
+        if query.topic is not None:
+            must.append({"term": {"topic_id": query.topic}})
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:

@@ -730,6 +730,9 @@ class SQLiteStore:
             where.append("((t.status != 'pending_review' AND t.lead_unit = ?) "
                          "OR EXISTS (SELECT 1 FROM json_each(t.returned_by) WHERE value = ?))")
             params += [query.held_or_returned_by, query.held_or_returned_by]
+        if query.topic is not None:
+            where.append("t.ticket_id IN (SELECT ticket_id FROM topic_members WHERE topic_id = ?)")
+            params.append(query.topic)
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

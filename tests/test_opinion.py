@@ -350,6 +350,8 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, flooded, browser):  #
 
     page.locator("#topics tbody tr a").first.click()
     page.wait_for_selector("#drill-list li a")
+    topic_id = page.locator("#topics tbody tr[data-topic-id]").first.get_attribute("data-topic-id")
+    assert parse_qs(urlparse(page.locator("#drill-all a").get_attribute("href")).query)["topic"] == [topic_id]
     page.set_viewport_size({"width": 1280, "height": 800})  # a laptop
     page.screenshot(path=str(ARTIFACTS / "monitor-laptop.png"), full_page=True)
     first_alert = page.locator("#surges li[data-alert-id]").first
@@ -381,6 +383,19 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, flooded, browser):  #
     with busy.client("monitor") as client:
         topic = client.get(f"/api/tickets/{ticket_id}").json()["topic"]
     assert shown.startswith(f"{topic['label']} · {topic['size']} 件"), (shown, topic)
+    # and lists the topic's tickets, its merged copies among them, as a filter of the ticket list
+    page.click("#topic-tickets")
+    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+    assert page.locator("#topic-chip b").inner_text() == topic["label"]
+    assert page.locator("#total").inner_text() == f"{topic['size']} 条工单 tickets"
+    page.screenshot(path=str(ARTIFACTS / "tickets-of-a-topic.png"))
+    with busy.client("monitor") as client:
+        listed = client.get("/api/tickets", params={"topic": topic["topic_id"], "limit": 500}).json()["tickets"]
+        assert all(client.get(f"/api/tickets/{t['ticket_id']}").json()["topic"]["topic_id"] == topic["topic_id"]
+                   for t in listed[:20])
+    page.locator("#topic-chip button").click()
+    page.wait_for_function(f"!document.getElementById('total').textContent.startsWith('{topic['size']} ')")
+    assert page.locator("#topic-chip").is_hidden()
     page.close()
 
 

@@ -356,6 +356,10 @@ def test_a_topic_merged_into_another_hands_over_its_members_and_counts(store):
         ("district=A6区", T0, 1), ("topic=topic-web-1", T0, 4), ("topic=topic-web-1", T0 + timedelta(hours=1), 1)]
     hot = store.hot_topics(T0 - timedelta(days=1))
     assert [t["topic_id"] for t in hot] == ["topic-web-1"] and len(hot[0]["members"]) == 5
+    rows, total = store.search(TicketQuery(topic="topic-web-1"))  # the list behind the topic, merged ones in it
+    assert total == 5 and {r["ticket_id"] for r in rows} == {f"web-{n}" for n in (1, 2, 3, 4, 5)}
+    assert store.search(TicketQuery(topic="topic-web-3"))[1] == 0
+    assert store.search(TicketQuery(topic="topic-web-1", domain="环境保护"))[1] == 2  # web-2 and web-4
 
 
 def test_topics_counts_and_surge_alerts_round_trip(store):

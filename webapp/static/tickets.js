@@ -25,15 +25,21 @@
   periodChip.querySelector("button").addEventListener("click", () => { period = null; showPeriod(); refresh(); });
   for (const name of ["start", "end"]) form.elements[name].addEventListener("input", () => { period = null; showPeriod(); });
   showPeriod();
-  // held_by (the supervision rows' links): the tickets a unit answers for now, shown as a filter that can be taken off
-  const heldBy = document.getElementById("held-by");
-  function showHeldBy() {
-    const unit = form.elements.held_by.value;
-    heldBy.hidden = !unit;
-    heldBy.querySelector("b").textContent = unit ? (names.lead_unit || {})[unit] || unit : "";
+  // Filters that only links set, each shown as a chip that can be taken off: held_by (the supervision rows'
+  // links: the tickets a unit answers for now) and topic (the monitor's and the ticket page's: an opinion
+  // topic's tickets, named by the link's topic_label).
+  function linkedFilter(name, chipId, named) {
+    const chip = document.getElementById(chipId);
+    const show = () => {
+      const value = form.elements[name].value;
+      chip.hidden = !value;
+      chip.querySelector("b").textContent = value ? named(value) : "";
+    };
+    chip.querySelector("button").addEventListener("click", () => { form.elements[name].value = ""; show(); refresh(); });
+    show();
   }
-  heldBy.querySelector("button").addEventListener("click", () => { form.elements.held_by.value = ""; showHeldBy(); refresh(); });
-  showHeldBy();
+  linkedFilter("held_by", "held-by", (unit) => (names.lead_unit || {})[unit] || unit);
+  linkedFilter("topic", "topic-chip", (topic) => address.get("topic_label") || topic);
 
   function filters() {
     const p = new URLSearchParams();

@@ -408,6 +408,43 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
         assert stop_stack(demo.process) == 0
 
 
+def test_the_queue_shows_where_the_same_issues_other_tickets_went_and_chooses_that_unit(browser, stack):
+    record = {"title": "B9区长江路天桥护栏断裂", "text": "长江路人行天桥的护栏断了一截，行人随时可能坠落，请尽快修复。", "type": "投诉"}
+    send(stack, [{**record, "id": f"same-issue-{n}"} for n in (1, 2, 3)])
+    with stack.client("dispatcher") as client:
+        def topic_of(n):
+            response = client.get(f"/api/tickets/hotline-same-issue-{n}")
+            return response.status_code == 200 and response.json()["topic"]
+        topics = {wait_until(lambda: topic_of(n), 60)["topic_id"] for n in (1, 2, 3)}
+        assert len(topics) == 1, "the same text is one topic (a near-copy)"
+        for n in (1, 2):  # two of them went to transport
+            ticket_id = f"hotline-same-issue-{n}"
+            ticket = client.get(f"/api/tickets/{ticket_id}").json()
+            if ticket["status"] == "dispatched" and ticket["lead_unit"] != "transport":
+                assert client.post(f"/api/tickets/{ticket_id}/return", json={"reason": "不归我单位"}).status_code == 202
+                wait_until(lambda: client.get(f"/api/tickets/{ticket_id}").json()["status"] == "pending_review", 60)
+            if client.get(f"/api/tickets/{ticket_id}").json()["status"] == "pending_review":
+                assert client.post(f"/api/tickets/{ticket_id}/dispatch", json={"lead_unit": "transport"}).status_code == 202
+            wait_until(lambda: client.get(f"/api/tickets/{ticket_id}").json()["lead_unit"] == "transport", 60)
+        queued(stack, client, "same-issue-3")
+        wait_until(lambda: client.get("/api/tickets/hotline-same-issue-3").json()["status"] == "pending_review", 60)
+        transport = {u["id"]: u["name"] for u in client.get("/api/units").json()["units"]}["transport"]
+    page = log_in(browser, stack, "dispatcher")
+    page.click("#nav-queue")
+    entry = "#queue-list li[data-ticket-id='hotline-same-issue-3']"
+    page.wait_for_selector(entry, timeout=60_000)
+    page.locator(entry).click()
+    page.wait_for_selector("#q-topic-went button")
+    assert page.locator("#q-topic-went button").all_inner_texts() == [f"{transport} ×2"]
+    assert "topic=" in page.locator("#q-topic-link").get_attribute("href")
+    units = page.locator("#q-unit option").evaluate_all("options => options.map((o) => o.value)")
+    page.select_option("#q-unit", next(u for u in units if u != "transport"))
+    page.locator("#q-topic-went button").click()
+    assert page.locator("#q-unit").input_value() == "transport"
+    page.screenshot(path=str(ARTIFACTS / "queue-same-issue.png"))
+    page.close()
+
+
 def test_dispatcher_queue_with_the_keyboard(browser, stack):
     with stack.client("dispatcher") as client:
         # Received long ago, so it stands near the top of a queue that is oldest first.

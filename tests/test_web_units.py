@@ -297,3 +297,21 @@ def test_a_dead_letter_is_sent_again_only_by_the_centre_s_intake_and_only_as_a_v
     reread = SQLiteStore(tmp_path / "store.db")
     assert reread.get_rejection(letter["rejection_id"])["resent_as"] is None
     reread.close()
+
+
+def test_a_tickets_topic_names_the_units_its_other_tickets_went_to_as_far_as_the_user_sees(app, tmp_path):
+    from hotline.topics import Assignment, Topic
+
+    store = SQLiteStore(tmp_path / "store.db")  # the file the app reads
+    topic = Topic("topic-web-1", {"物业": 0.8, "电梯": 0.6}, 3, T0, T0, "web-1", 1.0)
+    store.write_topics([Assignment(f"web-{n}", "topic-web-1", 0.9, None, n == 1, False) for n in (1, 3, 5)], [topic], [])
+    store.close()
+    waiting = get(app, "dispatcher", "/api/tickets/web-5/topic").json()
+    assert waiting["topic"]["topic_id"] == "topic-web-1" and waiting["topic"]["label"].startswith("物业、电梯")
+    assert [(d["lead_unit"], d["tickets"]) for d in waiting["dispatched"]] == [("housing", 1), ("transport", 1)]
+    assert waiting["dispatched"][0]["lead_unit_name"] != "housing"  # named as the centre names it
+    # web-5 waits for a dispatcher: it went nowhere, and a unit's user sees only its unit's tickets (web-3 assists)
+    assert [(d["lead_unit"], d["tickets"]) for d in get(app, "unit", "/api/tickets/web-1/topic").json()["dispatched"]] \
+        == [("transport", 1)]
+    assert get(app, "dispatcher", "/api/tickets/web-2/topic").json() == {"topic": None, "dispatched": []}
+    assert get(app, "unit", "/api/tickets/web-2/topic").status_code in (403, 404)  # not its unit's ticket

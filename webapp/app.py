@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import Counter
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,9 @@ from hotline import pii
 from hotline.alerts import AlertPolicy
 from hotline.archive import publication_mask
 from hotline.clock import Clock, system_clock
-from hotline.lifecycle import STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, possible_events, state_of
+from hotline.lifecycle import (
+    AWAITING_DISPATCH, STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, holder, possible_events, state_of,
+)
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.records import Limits, RecordError, to_ticket
 from hotline.routing import Router
@@ -418,6 +421,24 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return {"tickets": [{"ticket_id": t["ticket_id"], "title": t["title"], "domain": t["domain"],
                              "lead_unit": t["lead_unit"], "lead_unit_name": unit_names.get(t["lead_unit"], t["lead_unit"]),
                              "received_at": t["received_at"]} for t in await run_in_threadpool(find)]}
+
+    @app.get("/api/tickets/{ticket_id}/topic")
+    async def api_ticket_topic(ticket_id: str, user: User = Depends(api_user)):
+        """The ticket's opinion topic (null when it is in none) and the units its other tickets went to, most
+        first: the tickets of one issue, however worded, are best dispatched to one unit."""
+        def find():
+            stored_for(ticket_id, user)
+            topic = store.topic_of(ticket_id)
+            if topic is None:
+                return None, []
+            others = store.iter_tickets(TicketQuery(topic=topic["topic_id"], unit=user.unit),
+                                        fields=("ticket_id", "status", "lead_unit"))
+            went = Counter(t["lead_unit"] for t in others if t["ticket_id"] != ticket_id and holder(t) != AWAITING_DISPATCH)
+            return topic, went.most_common()
+        topic, went = await run_in_threadpool(find)
+        return {"topic": _with_label(topic),
+                "dispatched": [{"lead_unit": unit, "lead_unit_name": unit_names.get(unit, unit), "tickets": n}
+                               for unit, n in went]}
 
     @app.get("/api/tickets/{ticket_id}/events")
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):

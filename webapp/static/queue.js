@@ -53,7 +53,7 @@
     const t = items[i];
     selectedId = t.ticket_id;
     $("q-title").textContent = t.title || "(无标题)";
-    $("q-meta").textContent = [t.ticket_id, t.channel, t.received_at.slice(0, 16).replace("T", " "), t.district || "", t.ticket_type || ""].join(" · ");
+    $("q-meta").textContent = [t.ticket_id, t.channel, t.received_at.slice(0, 16).replace("T", " "), t.district, t.ticket_type].filter(Boolean).join(" · ");
     $("q-text").textContent = t.text;
     $("q-flag").hidden = !t.flagged; $("q-flag").textContent = t.flagged || "";
     // the reply deadline runs while the ticket waits here: once past it, the alerts go to the dispatchers
@@ -74,6 +74,7 @@
     domainSelect.value = t.domain; unitSelect.value = t.lead_unit;
     $("q-explain").textContent = t.routing_explanation;
     document.querySelectorAll("#q-domains button").forEach((b) => b.classList.toggle("chosen", b.dataset.domain === t.domain));
+    showTopic(t.ticket_id);
     const similar = await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/similar");
     $("q-similar").replaceChildren(...similar.tickets.map((s) => {
       // when it came and a link to it, so that past tickets with the same title can be told apart and opened
@@ -85,6 +86,27 @@
       li.append(s.received_at.slice(0, 16).replace("T", " ") + " ", a, " → " + s.lead_unit_name + " (" + s.domain + ")");
       return li;
     }));
+  }
+
+  // The opinion topic the ticket belongs to (the same issue, however worded) and the units its other tickets
+  // went to, each a button that chooses that unit: one issue's tickets are best handled by one unit.
+  async function showTopic(ticketId) {
+    const { topic, dispatched } = await json("/api/tickets/" + encodeURIComponent(ticketId) + "/topic");
+    if (ticketId !== selectedId) return;  // another ticket was chosen meanwhile
+    $("q-topic").hidden = !topic;
+    if (!topic) return;
+    const link = $("q-topic-link");
+    link.href = "/tickets?" + new URLSearchParams({ topic: topic.topic_id, topic_label: topic.label });
+    link.target = "_blank";
+    link.textContent = topic.label + " · " + topic.size + " 件";
+    $("q-topic-went").replaceChildren(...(dispatched.length ? ["已派 went to: "] : ["其他工单尚未派出 none dispatched yet"]),
+      ...dispatched.map((d) => {
+        const b = document.createElement("button");
+        b.dataset.unit = d.lead_unit;
+        b.textContent = d.lead_unit_name + " ×" + d.tickets;
+        b.onclick = () => { unitSelect.value = d.lead_unit; };
+        return b;
+      }));
   }
 
   async function dispatch() {

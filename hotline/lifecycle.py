@@ -77,9 +77,10 @@ def possible_events(state: "DispatchState") -> list[str]:
 
 
 def holder(ticket: dict) -> str:
-    """Who answers for a stored ticket now: its lead unit, or `AWAITING_DISPATCH` while it waits for a
-    dispatcher (never dispatched, or returned), whatever unit its suggestion names."""
-    return AWAITING_DISPATCH if ticket["status"] == "pending_review" else ticket["lead_unit"]
+    """Who answers for a stored ticket now: its lead unit, or `AWAITING_DISPATCH` (the centre) while it waits for
+    a dispatcher (never dispatched, or returned), whatever unit its suggestion names, and once merged (并单)
+    while waiting (no lead unit then)."""
+    return AWAITING_DISPATCH if ticket["status"] == "pending_review" or not ticket["lead_unit"] else ticket["lead_unit"]
 
 
 class TransitionError(ValueError):
@@ -274,6 +275,8 @@ class Lifecycle:
             raise InvalidEvent("a merge (并单) needs `into`: the ticket this one joins")
         if into == event.ticket_id:
             raise InvalidEvent("a ticket cannot be merged into itself")
+        if state.status == "pending_review":  # never sent to a unit: none answers for it (holder: the centre)
+            state = replace(state, lead_unit="", co_units=())
         return replace(state, status="merged", merged_into=into, closed_at=event.at)
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -209,8 +209,9 @@ class ElasticsearchStore:
         must = [{"term": {name: value}} for name, value in query.filters().items()]
         if query.unit is not None:
             must.append(_unit_filter(query.unit))
-        if query.held_by == AWAITING_DISPATCH:
-            must.append({"term": {"status": "pending_review"}})
+        if query.held_by == AWAITING_DISPATCH:  # waiting for a dispatcher, or merged while waiting (no unit)
+            must.append({"bool": {"should": [{"term": {"status": "pending_review"}}, {"term": {"lead_unit": ""}}],
+                                  "minimum_should_match": 1}})
         elif query.held_by is not None:
             must.append(_held_filter(query.held_by))
         if query.held_or_returned_by is not None:

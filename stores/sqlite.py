@@ -722,7 +722,7 @@ class SQLiteStore:
             where.append(_UNIT_CLAUSE)
             params += [query.unit, query.unit]
         if query.held_by == AWAITING_DISPATCH:
-            where.append("t.status = 'pending_review'")
+            where.append("(t.status = 'pending_review' OR t.lead_unit = '')")
         elif query.held_by is not None:
             where.append("t.status != 'pending_review' AND t.lead_unit = ?")
             params.append(query.held_by)

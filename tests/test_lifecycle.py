@@ -118,6 +118,13 @@ def test_a_duplicate_is_merged_into_another_ticket():
         Lifecycle(2).apply(merged, event("merged", into="web-2"))
 
 
+
+def test_a_ticket_merged_while_waiting_for_a_dispatcher_was_never_any_units():
+    merged = Lifecycle(2).apply(replace(WAITING, co_units=("a1-gov",)), event("merged", into="web-1"))
+    assert (merged.status, merged.lead_unit, merged.co_units) == ("merged", "", ())  # the suggestion is not a unit
+    assert Lifecycle(2).apply(WITH_UNIT, event("merged", into="web-1")).lead_unit == "housing"  # it had it
+
+
 # Complete data for each event kind, so that only the ticket's state can refuse it.
 COMPLETE = {"dispatched": {"lead_unit": "urban-management"}, "rerouted": {"lead_unit": "urban-management", "reason": "x"},
             "returned": {"reason": "x"}, "paused": {"reason": "x"}, "extension_requested": {"days": 2, "reason": "x"},

@@ -67,6 +67,14 @@ def test_waiting_tickets_are_the_centres_and_returns_count_against_the_unit_that
     assert [row.unit for row in rows] == ["housing", AWAITING_DISPATCH, "urban-management"]  # most tickets first
 
 
+
+def test_a_ticket_merged_while_waiting_stays_the_centres_and_one_merged_after_dispatch_the_units():
+    merged = [handled("m1", ("merged", {"into": "a"})), handled("m2", to("housing"), ("merged", {"into": "a"}))]
+    units = {row.unit: row for row in unit_statistics(merged, NOW)[0]}
+    assert (units[AWAITING_DISPATCH].tickets, units["housing"].tickets) == (1, 1)
+    assert units[AWAITING_DISPATCH].open == units["housing"].open == 0  # closed by the merge: never overdue
+
+
 def test_an_overdue_ticket_waiting_for_a_dispatcher_is_listed_as_the_centres():
     late = overdue_and_due_soon(TICKETS, NOW, build_calendar(load_settings()), due_soon_hours=8)
     holders = {item.ticket_id: item.unit for item in late}

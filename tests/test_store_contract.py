@@ -131,6 +131,16 @@ def test_tickets_held_by_a_unit_and_received_in_a_period(store):
     assert {r["ticket_id"] for r in rows} == {"web-1"}  # the end is not
 
 
+def test_a_ticket_merged_while_waiting_is_held_by_the_centre_and_seen_by_no_unit(store):
+    store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(3, status="pending_review")])
+    merge = event("merged", 1, into="web-3")
+    assert store.apply_event(merge, RULES) == ("applied", "")
+    assert (store.get_ticket("web-1")["lead_unit"], store.get_ticket("web-1")["co_units"]) == ("", [])
+    assert {r["ticket_id"] for r in store.search(TicketQuery(held_by=AWAITING_DISPATCH))[0]} == {"web-1", "web-3"}
+    assert store.search(TicketQuery(held_by="housing"))[1] == 0
+    assert store.search(TicketQuery(unit="housing"))[1] == store.search(TicketQuery(unit="a1-gov"))[1] == 0
+
+
 def test_tickets_held_or_returned_by_a_unit(store):
     store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(2), make_ticket(3),
                          make_ticket(5, status="pending_review")])

@@ -85,7 +85,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     supervision = lifecycle.calendar is not None and alert_policy is not None
     templates.env.globals["supervision"] = supervision
-    templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id)
+    templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id) or "—"  # "": merged unsent
     templates.env.globals["status_name"] = lambda status: STATUS_NAMES.get(status, status)
     producer_lock = threading.Lock()
     producer_holder: dict = {}

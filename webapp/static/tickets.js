@@ -97,7 +97,7 @@
       const due = cell(t.reply_due ? (t.overdue ? "超期 " : "") + t.reply_due.slice(0, 16).replace("T", " ") : null);
       if (t.overdue) due.className = "overdue";  // open and past its reply deadline, by the centre's clock
       // a ticket waiting for a dispatcher is with no unit yet: the one shown is the suggestion
-      tr.append(cell((t.lead_unit_name || t.lead_unit) + (t.status === "pending_review" ? "（建议 suggested）" : "")), due);
+      tr.append(cell((t.lead_unit_name || t.lead_unit || "—") + (t.status === "pending_review" ? "（建议 suggested）" : "")), due);
       const status = cell(t.status_name); status.className = "badge " + t.status; tr.append(status);
       rows.append(tr);
     }

@@ -61,7 +61,8 @@
       const counts = Object.assign({}, facets[select.name] || {});
       const chosen = select.value;
       if (chosen && !(chosen in counts)) counts[chosen] = 0;
-      const options = Object.entries(counts).map(([value, count]) => {
+      // "" (no value, e.g. the unit of a ticket merged before it was dispatched) cannot be chosen apart from "all"
+      const options = Object.entries(counts).filter(([value]) => value !== "").map(([value, count]) => {
         const option = document.createElement("option");
         option.value = value;
         option.textContent = ((names[select.name] || {})[value] || value) + " (" + count + ")";

@@ -186,6 +186,7 @@ CREATE TABLE IF NOT EXISTS rejections (
 _JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings", "returned_by")
 # the tickets dispatched to a unit, as lead or co-unit (two parameters: the unit, twice); one waiting for a
 # dispatcher is not with any unit yet, whatever its suggestion (or the unit that returned it) says
+_HELD_CLAUSE = "(t.status != 'pending_review' AND t.lead_unit = ?)"  # the tickets a unit answers for now
 _UNIT_CLAUSE = ("(t.status != 'pending_review' AND "
                 "(t.lead_unit = ? OR EXISTS (SELECT 1 FROM json_each(t.co_units) WHERE value = ?)))")
 # Columns added after the first version of the schema: (name, type) for ALTER TABLE.
@@ -724,11 +725,10 @@ class SQLiteStore:
         if query.held_by == AWAITING_DISPATCH:
             where.append("(t.status = 'pending_review' OR t.lead_unit = '')")
         elif query.held_by is not None:
-            where.append("t.status != 'pending_review' AND t.lead_unit = ?")
+            where.append(_HELD_CLAUSE)
             params.append(query.held_by)
         if query.held_or_returned_by is not None:
-            where.append("((t.status != 'pending_review' AND t.lead_unit = ?) "
-                         "OR EXISTS (SELECT 1 FROM json_each(t.returned_by) WHERE value = ?))")
+            where.append(f"({_HELD_CLAUSE} OR EXISTS (SELECT 1 FROM json_each(t.returned_by) WHERE value = ?))")
             params += [query.held_or_returned_by, query.held_or_returned_by]
         if query.topic is not None:
             where.append("t.ticket_id IN (SELECT ticket_id FROM topic_members WHERE topic_id = ?)")

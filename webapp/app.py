@@ -43,7 +43,7 @@ from streams.producer import DeliveryError
 from webapp.auth import User, Users, centre_only
 from webapp.metrics import metrics_routes
 from webapp.monitor import monitor_routes
-from webapp.params import received_period
+from webapp.params import received_period, topic_tickets_href
 from webapp.supervision import supervision_routes
 
 HERE = Path(__file__).resolve().parent
@@ -610,10 +610,11 @@ def _visible_letter(letter: dict, user: User) -> dict:
 
 
 def _with_label(topic: dict | None) -> dict | None:
-    """A ticket's topic with the label the opinion monitor shows for it."""
+    """A ticket's topic with the label the opinion monitor shows for it and the link to its tickets."""
     if topic is None:
         return None
-    return {**topic, "label": topic_label(topic["terms"], topic["representative_title"] or topic["topic_id"])}
+    label = topic_label(topic["terms"], topic["representative_title"] or topic["topic_id"])
+    return {**topic, "label": label, "tickets_href": topic_tickets_href(topic["topic_id"], label)}
 
 
 def _visible_events(events: list[dict], user: User) -> list[dict]:

@@ -15,6 +15,7 @@ from hotline.clock import Clock
 from hotline.topics import WINDOWS, hot_topics
 from stores.base import Store
 from webapp.auth import User, centre_only
+from webapp.params import topic_tickets_href
 
 VOLUME_HOURS = {"hour": 6, "day": 24, "week": 24 * 7}
 
@@ -78,7 +79,9 @@ def monitor_routes(store: Store, clock: Clock, api_user, page_user, render, unit
         span = window_of(window)
         now = clock()
         rows = await run_in_threadpool(store.hot_topics, now - span)
-        return {"now": now.isoformat(), "window": window, "topics": hot_topics(rows, now, span, max(1, min(limit, 100)))}
+        topics = hot_topics(rows, now, span, max(1, min(limit, 100)))
+        return {"now": now.isoformat(), "window": window,
+                "topics": [{**t, "tickets_href": topic_tickets_href(t["topic_id"], t["label"])} for t in topics]}
 
     @router.get("/api/monitor/alerts")
     async def api_surges(open: bool = True, user: User = Depends(centre_api_user)):

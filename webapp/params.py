@@ -1,8 +1,10 @@
-"""Query parameters shared by the pages' APIs, read with a clear 400 for a bad value."""
+"""Query parameters shared by the pages' APIs, read with a clear 400 for a bad value, and the ticket-list
+links the pages build from them."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from urllib.parse import urlencode
 
 from fastapi import HTTPException
 
@@ -33,3 +35,8 @@ def received_period(start: str | None, end: str | None) -> Period:
     if period.start is not None and period.end is not None and period.end <= period.start:
         raise HTTPException(400, f"the end {end} is not after the start {start}")
     return period
+
+
+def topic_tickets_href(topic_id: str, label: str) -> str:
+    """The ticket list of an opinion topic's tickets, its filter chip named by the topic's label."""
+    return "/tickets?" + urlencode({"topic": topic_id, "topic_label": label})

@@ -55,11 +55,11 @@
     const seen = found.total === counted ? "" : "，你可查看 " + found.total + " 件 (" + found.total + " visible to you)";
     const listed = found.tickets.length === found.total ? "" : "，列出最新 " + found.tickets.length + " 件 (newest listed)";
     showMembers(title + " · " + counted + " 件" + seen + listed, found.tickets);
-    allInList(filters);
+    allInList("/tickets?" + new URLSearchParams(filters));
   }
   // all of them, with search, filters and export, in the ticket list
-  function allInList(filters) {
-    $("drill-all").firstElementChild.href = "/tickets?" + new URLSearchParams(filters);
+  function allInList(href) {
+    $("drill-all").firstElementChild.href = href;
     $("drill-all").hidden = false;
   }
   function drillHour(chart) {
@@ -111,7 +111,7 @@
       a.onclick = (e) => {
         e.preventDefault();
         showMembers("话题 " + t.label, t.members);
-        allInList({ topic: t.topic_id, topic_label: t.label });  // every ticket of the topic, not only the window's
+        allInList(t.tickets_href);  // every ticket of the topic, not only the window's
       };
       label.append(a);
       tr.append(label, text("td", t.members_in_window), text("td", t.likes), text("td", Object.keys(t.districts).join(" ") || "—"));

@@ -96,7 +96,7 @@
     $("q-topic").hidden = !topic;
     if (!topic) return;
     const link = $("q-topic-link");
-    link.href = "/tickets?" + new URLSearchParams({ topic: topic.topic_id, topic_label: topic.label });
+    link.href = topic.tickets_href;
     link.target = "_blank";
     link.textContent = topic.label + " · " + topic.size + " 件";
     $("q-topic-went").replaceChildren(...(dispatched.length ? ["已派 went to: "] : ["其他工单尚未派出 none dispatched yet"]),

@@ -408,7 +408,7 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
         assert stop_stack(demo.process) == 0
 
 
-def test_the_queue_shows_where_the_same_issues_other_tickets_went_and_chooses_that_unit(browser, stack):
+def test_the_queue_shows_where_the_same_issues_other_tickets_went_and_merges_a_near_copy(browser, stack):
     record = {"title": "B9区长江路天桥护栏断裂", "text": "长江路人行天桥的护栏断了一截，行人随时可能坠落，请尽快修复。", "type": "投诉"}
     send(stack, [{**record, "id": f"same-issue-{n}"} for n in (1, 2, 3)])
     with stack.client("dispatcher") as client:
@@ -441,7 +441,18 @@ def test_the_queue_shows_where_the_same_issues_other_tickets_went_and_chooses_th
     page.select_option("#q-unit", next(u for u in units if u != "transport"))
     page.locator("#q-topic-went button").click()
     assert page.locator("#q-unit").input_value() == "transport"
+    # the same text again (重复件): offered to be merged (并单) into the earlier ticket, with where that one is
+    assert page.locator("#q-copy").is_visible()
+    original = page.locator("#q-copy-link").get_attribute("href").rsplit("/", 1)[1]
+    assert original in ("hotline-same-issue-1", "hotline-same-issue-2")
+    assert transport in page.locator("#q-copy-state").inner_text()
     page.screenshot(path=str(ARTIFACTS / "queue-same-issue.png"))
+    page.keyboard.press("m")
+    page.wait_for_selector(entry, state="detached", timeout=30_000)
+    assert page.locator("#q-result").inner_text() == f"已并单 merged: hotline-same-issue-3 → {original}"
+    with stack.client("dispatcher") as client:
+        merged = wait_until(lambda: (t := client.get("/api/tickets/hotline-same-issue-3").json())["status"] == "merged" and t, 60)
+    assert merged["merged_into"] == original
     page.close()
 
 
@@ -492,6 +503,9 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
     page.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
     page.keyboard.press("Enter")
     page.wait_for_selector("#queue-list li[data-ticket-id='hotline-queue-1']", state="detached", timeout=30_000)
+    # the queue moves on to the next ticket and says what became of this one
+    unit_name = page.locator(f"#q-unit option[value='{unit}']").inner_text()
+    assert page.locator("#q-result").inner_text() == f"已派单 dispatched: hotline-queue-1 → {unit_name}"
     with stack.client("dispatcher") as client:
         for _ in range(60):
             stored = client.get("/api/tickets/hotline-queue-1").json()

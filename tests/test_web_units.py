@@ -313,5 +313,44 @@ def test_a_tickets_topic_names_the_units_its_other_tickets_went_to_as_far_as_the
     # web-5 waits for a dispatcher: it went nowhere, and a unit's user sees only its unit's tickets (web-3 assists)
     assert [(d["lead_unit"], d["tickets"]) for d in get(app, "unit", "/api/tickets/web-1/topic").json()["dispatched"]] \
         == [("transport", 1)]
-    assert get(app, "dispatcher", "/api/tickets/web-2/topic").json() == {"topic": None, "dispatched": []}
+    assert get(app, "dispatcher", "/api/tickets/web-2/topic").json() == {"topic": None, "dispatched": [],
+                                                                          "merge_into": None}
     assert get(app, "unit", "/api/tickets/web-2/topic").status_code in (403, 404)  # not its unit's ticket
+
+
+
+def test_a_near_copy_offers_to_merge_into_the_ticket_that_answers_for_its_original(app, tmp_path):
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+    from hotline.topics import Assignment, Topic
+
+    store = SQLiteStore(tmp_path / "store.db")  # the file the app reads
+    # web-5 (waiting) is a near-copy of web-4, which was itself merged into web-1: a merge of web-5 joins web-1
+    store.write_topics([Assignment("web-1", "topic-1", 1.0, None, True, False),
+                        Assignment("web-4", "topic-1", 0.9, "web-1", False, False),
+                        Assignment("web-5", "topic-1", 0.9, "web-4", False, False)],
+                       [Topic("topic-1", {"物业": 0.8}, 3, T0, T0, "web-1", 1.0)], [])
+    merged = TicketEvent(event_id="e-m", ticket_id="web-4", kind="merged", at=T0 + timedelta(hours=1),
+                         actor="dispatcher", data={"into": "web-1"})
+    assert store.apply_event(merged, Lifecycle(max_returns=3))[0] == "applied"
+    # web-3 (housing assists) is a near-copy of web-2 (ecology-environment's alone)
+    store.write_topics([Assignment("web-2", "topic-2", 1.0, None, True, False),
+                        Assignment("web-3", "topic-2", 0.9, "web-2", False, False)],
+                       [Topic("topic-2", {"工地": 0.8}, 2, T0, T0, "web-2", 1.0)], [])
+    store.close()
+    names = {u["id"]: u["name"] for u in get(app, "dispatcher", "/api/units").json()["units"]}
+    target = get(app, "dispatcher", "/api/tickets/web-5/topic").json()["merge_into"]
+    assert target == {"ticket_id": "web-1", "title": "标题1", "received_at": target["received_at"],
+                      "status_name": "已派单", "holder_name": names["housing"]}
+    assert target["received_at"].startswith("2026-11-20T09:01")
+    # the ticket page's merge form is filled with it
+    assert 'name="into" placeholder="并入工单 Merge into (ticket id)" value="web-1"' in get(app, "dispatcher", "/tickets/web-5").text
+    # the original is offered only to a user who may see it
+    assert get(app, "dispatcher", "/api/tickets/web-3/topic").json()["merge_into"]["ticket_id"] == "web-2"
+    assert get(app, "unit", "/api/tickets/web-3/topic").json()["merge_into"] is None
+    assert 'value=""' in get(app, "admin", "/tickets/web-1").text.split('id="event-into"')[1].split(">")[0]
+    # a merge into a ticket that was itself merged is refused, naming the ticket to merge into
+    with TestClient(app) as client:
+        refused = client.post("/api/tickets/web-5/events", json={"kind": "merged", "data": {"into": "web-4"}},
+                              auth=("dispatcher", "dispatcher-demo"))
+    assert refused.status_code == 409 and "merged into web-1" in refused.json()["detail"]

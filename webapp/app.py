@@ -201,9 +201,11 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         actions = [k for k in possible if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
         can_return = "returned" in possible and getattr(user.role, EVENT_PERMISSIONS["returned"])
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
-        topic = _with_label(await run_in_threadpool(store.topic_of, ticket_id))
+        topic = await run_in_threadpool(store.topic_of, ticket_id)
+        merge_into = await run_in_threadpool(merge_target, ticket_id, topic, user)
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
-                      actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units, topic=topic)
+                      actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units,
+                      topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "")
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -386,6 +388,16 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
                                      "a unit sees the tickets dispatched to it, as lead or co-unit")
         return ticket
 
+    def merge_target(ticket_id: str, topic: dict | None, user: User) -> dict | None:
+        """For a near-copy (重复件) of an earlier ticket, the ticket a merge (并单) would join: the earlier one, or
+        the one it was itself merged into; None for no near-copy, or a ticket the user may not see."""
+        target, seen = store.get_ticket(topic["duplicate_of"]) if topic and topic["duplicate_of"] else None, set()
+        while target is not None and target["status"] == "merged" and target["merged_into"] \
+                and target["merged_into"] not in seen:
+            seen.add(target["ticket_id"])
+            target = store.get_ticket(target["merged_into"])
+        return target if target is not None and target["ticket_id"] != ticket_id and user.sees(target) else None
+
     def suggestion(ticket: dict, domain: str) -> dict:
         prediction = Prediction(label=domain, confidence=1.0, top=[(domain, 1.0)], model_version="dispatcher")
         decision, district = router.route(Ticket.model_validate(ticket), prediction)
@@ -424,21 +436,26 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/api/tickets/{ticket_id}/topic")
     async def api_ticket_topic(ticket_id: str, user: User = Depends(api_user)):
-        """The ticket's opinion topic (null when it is in none) and the units its other tickets went to, most
-        first: the tickets of one issue, however worded, are best dispatched to one unit."""
+        """The ticket's opinion topic (null when it is in none), the units its other tickets went to, most
+        first (the tickets of one issue, however worded, are best dispatched to one unit), and, when the ticket
+        is a near-copy of an earlier one (重复件), the ticket a merge (并单) would join (`merge_target`)."""
         def find():
             stored_for(ticket_id, user)
             topic = store.topic_of(ticket_id)
             if topic is None:
-                return None, []
+                return None, [], None
             others = store.iter_tickets(TicketQuery(topic=topic["topic_id"], unit=user.unit),
                                         fields=("ticket_id", "status", "lead_unit"))
             went = Counter(t["lead_unit"] for t in others if t["ticket_id"] != ticket_id and holder(t) != AWAITING_DISPATCH)
-            return topic, went.most_common()
-        topic, went = await run_in_threadpool(find)
+            return topic, went.most_common(), merge_target(ticket_id, topic, user)
+        topic, went, target = await run_in_threadpool(find)
         return {"topic": _with_label(topic),
                 "dispatched": [{"lead_unit": unit, "lead_unit_name": unit_names.get(unit, unit), "tickets": n}
-                               for unit, n in went]}
+                               for unit, n in went],
+                "merge_into": target and {
+                    "ticket_id": target["ticket_id"], "title": target["title"], "received_at": target["received_at"],
+                    "status_name": STATUS_NAMES.get(target["status"], target["status"]),
+                    "holder_name": unit_names.get(holder(target), holder(target))}}
 
     @app.get("/api/tickets/{ticket_id}/events")
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):
@@ -515,8 +532,13 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             if at > clock() + timedelta(minutes=5):
                 raise HTTPException(400, f"at: {at.isoformat()} is in the future")
         ticket = await run_in_threadpool(stored_for, ticket_id, user)
-        if kind == "merged" and data.get("into") and await run_in_threadpool(store.get_ticket, str(data["into"])) is None:
-            raise HTTPException(400, f"no ticket {data['into']} to merge into")
+        if kind == "merged" and data.get("into"):
+            into = await run_in_threadpool(store.get_ticket, str(data["into"]))
+            if into is None:
+                raise HTTPException(400, f"no ticket {data['into']} to merge into")
+            if into["status"] == "merged":  # one ticket answers for the issue: no chains of merges
+                raise HTTPException(409, f"ticket {into['ticket_id']} was itself merged into {into['merged_into']}: "
+                                         f"merge into that one")
         return await run_in_threadpool(emit, kind, ticket, user, data, event_id, at)
 
     @app.post("/api/intake/{channel}", status_code=202)

@@ -1,5 +1,6 @@
-// Dispatcher queue: pick a waiting ticket, confirm or correct its domain and unit, dispatch.
-// Keyboard: j/k or arrows move, 1-3 choose one of the suggested domains, u focuses the unit, Enter dispatches.
+// Dispatcher queue: pick a waiting ticket, confirm or correct its domain and unit, dispatch (or merge a near-copy).
+// Keyboard: j/k or arrows move, 1-3 choose one of the suggested domains, u focuses the unit, Enter dispatches,
+// m merges a near-copy into the earlier ticket.
 (function () {
   const list = document.getElementById("queue-list");
   const detail = document.getElementById("queue-detail");
@@ -74,6 +75,7 @@
     domainSelect.value = t.domain; unitSelect.value = t.lead_unit;
     $("q-explain").textContent = t.routing_explanation;
     document.querySelectorAll("#q-domains button").forEach((b) => b.classList.toggle("chosen", b.dataset.domain === t.domain));
+    showCopy(null);  // until this ticket's own answer comes: m never merges into another ticket's original
     showTopic(t.ticket_id);
     const similar = await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/similar");
     $("q-similar").replaceChildren(...similar.tickets.map((s) => {
@@ -91,8 +93,9 @@
   // The opinion topic the ticket belongs to (the same issue, however worded) and the units its other tickets
   // went to, each a button that chooses that unit: one issue's tickets are best handled by one unit.
   async function showTopic(ticketId) {
-    const { topic, dispatched } = await json("/api/tickets/" + encodeURIComponent(ticketId) + "/topic");
+    const { topic, dispatched, merge_into } = await json("/api/tickets/" + encodeURIComponent(ticketId) + "/topic");
     if (ticketId !== selectedId) return;  // another ticket was chosen meanwhile
+    showCopy(merge_into);
     $("q-topic").hidden = !topic;
     if (!topic) return;
     const link = $("q-topic-link");
@@ -109,8 +112,35 @@
       }));
   }
 
+  // A near-copy of an earlier ticket (重复件: the same text again) is merged into it (并单) rather than
+  // dispatched a second time: the earlier ticket's unit answers both.
+  let mergeInto = null;
+  function showCopy(target) {
+    mergeInto = target ? target.ticket_id : null;
+    $("q-copy").hidden = !target;
+    if (!target) return;
+    const link = $("q-copy-link");
+    link.href = "/tickets/" + encodeURIComponent(target.ticket_id);
+    link.textContent = target.title || target.ticket_id;
+    $("q-copy-state").textContent = "(" + [target.received_at.slice(0, 16).replace("T", " "), target.status_name, target.holder_name].join(" · ") + ")";
+  }
+
+  async function merge() {
+    const t = items[index], into = mergeInto;
+    if (!t || !into) return;
+    try {
+      await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/events", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ kind: "merged", data: { into } }),
+      });
+      sent.add(t.ticket_id);
+      await load();  // the next ticket is shown: say what became of this one
+      result.textContent = "已并单 merged: " + t.ticket_id + " → " + into;
+    } catch (e) { result.textContent = e.message; }
+  }
+
   async function dispatch() {
-    const t = items[index];
+    const t = items[index], unit = unitSelect.selectedOptions[0].textContent;
     if (!t) return;
     try {
       await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/dispatch", {
@@ -118,13 +148,14 @@
         body: JSON.stringify({ domain: domainSelect.value, lead_unit: unitSelect.value }),
       });
       sent.add(t.ticket_id);
-      result.textContent = "已派单 dispatched";
-      await load();
+      await load();  // the next ticket is shown: say what became of this one
+      result.textContent = "已派单 dispatched: " + t.ticket_id + " → " + unit;
     } catch (e) { result.textContent = e.message; }
   }
 
   domainSelect.onchange = () => suggest(domainSelect.value);
   $("q-dispatch").onclick = dispatch;
+  $("q-merge").onclick = merge;
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT") return;
     if (e.target.tagName === "SELECT" && e.key !== "Enter") return;
@@ -133,6 +164,7 @@
     else if (["1", "2", "3"].includes(e.key)) { const t = items[index]; const pick = t && t.top[Number(e.key) - 1]; if (pick) suggest(pick[0]); }
     else if (e.key === "u") { e.preventDefault(); unitSelect.focus(); }
     else if (e.key === "Enter") { e.preventDefault(); dispatch(); }
+    else if (e.key === "m") { e.preventDefault(); merge(); }
   });
 
   load();

@@ -160,7 +160,8 @@ class Store(Protocol):
         """Tickets waiting for a dispatcher: flagged first, then oldest first."""
 
     def similar(self, ticket_id: str, words: list[str], limit: int = 5) -> list[dict]:
-        """Dispatched tickets sharing these words, best match first."""
+        """Tickets that went to a unit (dispatched, and since handled or not; not those merged before dispatch)
+        sharing these words, best match first."""
 
     def segmented_text(self, ticket_id: str) -> str: ...
 

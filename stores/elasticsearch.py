@@ -274,12 +274,14 @@ class ElasticsearchStore:
         return [self._ticket(h) for h in flagged + rest]
 
     def similar(self, ticket_id: str, words: list[str], limit: int = 5) -> list[dict]:
-        """Dispatched tickets sharing the most telling of these words, best match first (BM25)."""
+        """Tickets that went to a unit (dispatched, and since handled or not) sharing the most telling of these
+        words, best match first (BM25)."""
         words = [w for w in dict.fromkeys(words) if len(w) > 1][:24]
         if not words:
             return []
         query = {"bool": {"should": [{"match_phrase": {"words": w}} for w in words], "minimum_should_match": 1,
-                          "filter": [{"term": {"status": "dispatched"}}], "must_not": [{"ids": {"values": [ticket_id]}}]}}
+                          "must_not": [{"ids": {"values": [ticket_id]}}, {"term": {"status": "pending_review"}},
+                                       {"term": {"lead_unit": ""}}]}}
         return [self._ticket(h) for h in self._search("tickets", query, size=limit)]
 
     # -- dead letters -------------------------------------------------------------------------

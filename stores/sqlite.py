@@ -654,13 +654,14 @@ class SQLiteStore:
         return [self._ticket(r) for r in rows]
 
     def similar(self, ticket_id: str, words: list[str], limit: int = 5) -> list[dict]:
-        """Dispatched tickets sharing the most telling of these words, best match first."""
+        """Tickets that went to a unit (dispatched, and since handled or not) sharing the most telling of these
+        words, best match first."""
         words = [w for w in dict.fromkeys(words) if len(w) > 1][:24]
         if not words:
             return []
         rows = self._connect().execute(
             """SELECT t.* FROM ticket_words w JOIN tickets t ON t.seq = w.rowid
-            WHERE ticket_words MATCH ? AND t.ticket_id != ? AND t.status = 'dispatched'
+            WHERE ticket_words MATCH ? AND t.ticket_id != ? AND t.status != 'pending_review' AND t.lead_unit != ''
             ORDER BY bm25(ticket_words) LIMIT ?""",
             (" OR ".join(_fts_phrase(w) for w in words), ticket_id, limit),
         ).fetchall()

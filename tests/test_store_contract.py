@@ -272,11 +272,18 @@ def test_dispatch_return_and_flag_through_events(store):
     assert set(many) == {"web-1"} and many["web-1"] == store.ticket_events("web-1")  # web-2 was dispatched already
 
 
-def test_similar_tickets_share_words(store):
-    store.write_tickets([make_ticket(n) for n in range(1, 6)] + [make_ticket(9, status="pending_review")])
+def test_similar_tickets_share_words_and_went_to_a_unit(store):
+    store.write_tickets([make_ticket(n) for n in range(1, 6)]
+                        + [make_ticket(n, status="pending_review") for n in (7, 9, 11)])
     similar = store.similar("web-9", ["小区", "物业", "问题"], limit=3)
     assert similar and all(t["domain"] == "城乡建设" and t["ticket_id"] != "web-9" for t in similar)
     assert store.segmented_text("web-9") == "小区 物业 问题"
+    # handled since it was dispatched: still a past ticket that went to a unit; one waiting for a dispatcher,
+    # or merged (并单) before it was dispatched, went nowhere
+    store.apply_event(event("accepted", 1), RULES)
+    store.apply_event(event("merged", 2, into="web-3").model_copy(update={"ticket_id": "web-11"}), RULES)
+    assert store.get_ticket("web-1")["status"] == "accepted" and store.get_ticket("web-11")["status"] == "merged"
+    assert {t["ticket_id"] for t in store.similar("web-9", ["小区", "物业", "问题"], limit=10)} == {"web-1", "web-3", "web-5"}
 
 
 def test_the_whole_handling_loop_is_kept(store):

@@ -45,6 +45,9 @@ class SurgeSettings:
 
 
 TOPIC_KEY = "topic="  # keys of topics; other keys name a domain and/or a district
+# An alert lists the tickets it counted, the newest this many: so its count can be checked ticket by ticket,
+# while it stays a small Kafka message (about 250 KB at most) within Elasticsearch's terms lookup (65,536).
+ALERT_TICKETS = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Surge:
     p_value: float
     window_start: datetime
     window_end: datetime
-    examples: tuple[str, ...]  # ticket ids, newest first
+    examples: tuple[str, ...]  # the tickets counted, newest first (all, up to ALERT_TICKETS)
     label: str = ""            # for people: a topic's key terms, or the domain and district (key_label)
 
     @property
@@ -157,7 +160,7 @@ class SurgeDetector:
             if probability < self.settings.p_value:
                 self.quiet_until[key] = self.now + timedelta(minutes=self.settings.cooldown_minutes)
                 digest = hashlib.sha256(f"{key}\0{_hour(self.now).isoformat()}".encode()).hexdigest()[:24]
-                examples = tuple(ticket for _, ticket in reversed(arrivals))[:10]
+                examples = tuple(ticket for _, ticket in reversed(arrivals))[:ALERT_TICKETS]
                 found.append(Surge(digest, key, observed, round(expected, 3), probability, start, self.now, examples))
         return found
 

@@ -47,6 +47,7 @@ class TicketQuery:
     held_by: str | None = None  # tickets this unit answers for now (hotline.lifecycle.holder; AWAITING_DISPATCH too)
     held_or_returned_by: str | None = None  # held by this unit now, or returned by it once (退单): its figures' tickets
     topic: str | None = None  # the tickets of this opinion topic (hotline.topics; merged topics' under the one kept)
+    alert: str | None = None  # the tickets this opinion alert (舆情预警, hotline.surges) counted
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
     limit: int = 50

@@ -220,6 +220,9 @@ class ElasticsearchStore:
                                   "minimum_should_match": 1}})
         if query.topic is not None:
             must.append({"term": {"topic_id": query.topic}})
+        if query.alert is not None:  # a terms lookup: the ticket ids listed in the alert's document
+            must.append({"terms": {"ticket_id": {"index": self._index("opinion-alerts"), "id": query.alert,
+                                                 "path": "examples"}}})
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:

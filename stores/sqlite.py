@@ -734,6 +734,9 @@ class SQLiteStore:
         if query.topic is not None:
             where.append("t.ticket_id IN (SELECT ticket_id FROM topic_members WHERE topic_id = ?)")
             params.append(query.topic)
+        if query.alert is not None:
+            where.append("t.ticket_id IN (SELECT e.value FROM opinion_alerts a, json_each(a.examples) e WHERE a.alert_id = ?)")
+            params.append(query.alert)
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

@@ -143,6 +143,7 @@ def test_a_day_of_background_raises_no_surge_and_the_burst_does(model):
     topic = [s for s in surges if s.kind == "topic_surge"]
     assert topic and topic[0].observed >= SurgeSettings().topic_min_count
     assert set(topic[0].examples) <= {a.ticket_id for a in flood}
+    assert all(len(set(s.examples)) == s.observed for s in surges)  # each alert lists every ticket it counted
     places = [s for s in surges if s.kind == "surge"]  # the burst's domains and district, named for people
     assert "区县 A6区" in {s.label for s in places} and all(s.label == key_label(s.key) for s in places)
 
@@ -347,6 +348,26 @@ def test_the_dashboard_shows_charts_and_updates_live(busy, flooded, browser):  #
     assert page.evaluate("window.__charts.volume.getOption().xAxis[0].data.length") == len(week)
     page.select_option("#m-window", "day")
     page.wait_for_function("window.__charts.volume.getOption().xAxis[0].data.length === 24")
+
+    # an alert lists every ticket it counted, on the dashboard and in the ticket list
+    raised = page.locator("#surges li[data-alert-id]").first
+    with busy.client("monitor") as client:
+        counted = {a["alert_id"]: a for a in client.get("/api/monitor/alerts").json()["alerts"]}[
+            raised.get_attribute("data-alert-id")]
+    named = counted["label"] or counted["key"]
+    raised.locator("button", has_text="查看").click()
+    page.wait_for_function("document.getElementById('drill-title').textContent.startsWith('预警')")
+    assert page.locator("#drill-title").inner_text() == f"预警 {named} · {counted['observed']} 件"
+    listed = page.locator("#drill-list li a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
+    assert sorted(href.rsplit("/", 1)[1] for href in listed) == sorted(counted["examples"])
+    assert len(listed) == counted["observed"]
+    page.goto(busy.url + page.locator("#drill-all a").get_attribute("href"))
+    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+    assert page.locator("#total").inner_text() == f"{counted['observed']} 条工单 tickets"
+    assert page.locator("#alert-chip b").inner_text() == named
+    page.screenshot(path=str(ARTIFACTS / "tickets-of-an-alert.png"))
+    page.goto(busy.url + "/monitor")
+    page.wait_for_selector("#topics tbody tr[data-topic-id]")
 
     page.locator("#topics tbody tr a").first.click()
     page.wait_for_selector("#drill-list li a")

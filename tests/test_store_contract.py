@@ -404,6 +404,11 @@ def test_topics_counts_and_surge_alerts_round_trip(store):
     surge = Surge("s1", "topic=topic-web-1", 12, 0.2, 1e-9, T0, T0 + timedelta(hours=1), ("web-3", "web-1"), "物业、电梯")
     assert store.write_opinion_alerts([surge, surge], T0) == [surge]
     assert [a["alert_id"] for a in store.opinion_alerts(unpublished=True)] == ["s1"]
+    rows, total = store.search(TicketQuery(alert="s1"))  # the tickets the alert counted, in the ticket list
+    assert total == 2 and {r["ticket_id"] for r in rows} == {"web-1", "web-3"}
+    assert store.search(TicketQuery(alert="s1", words=["物业"], district="A1区"))[1] == 2
+    assert store.search(TicketQuery(alert="s1", ticket_type="咨询"))[1] == 0
+    assert store.search(TicketQuery(alert="nope"))[1] == 0
     store.mark_opinion_alerts_published(["s1"])
     assert store.opinion_alerts(unpublished=True) == []
     assert store.update_opinion_alert("s1", "monitor", T0, assign_to="A6区人民政府")

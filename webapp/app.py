@@ -223,18 +223,19 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     def selected_tickets(
         q: str = "", channel: str | None = None, domain: str | None = None, subdomain: str | None = None,
         lead_unit: str | None = None, status: str | None = None, district: str | None = None,
-        ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, start: str | None = None,
-        end: str | None = None, after_seq: int | None = None, limit: int = 50, offset: int = 0,
+        ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, alert: str | None = None,
+        start: str | None = None, end: str | None = None, after_seq: int | None = None, limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
     ) -> TicketQuery:
         """The tickets the list's words and filters select; a unit's user's are only its unit's. `held_by`: the
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `topic`: an opinion topic's
-        tickets; `start`, `end`: received from `start` to `end` (see webapp.params.received_period)."""
+        tickets; `alert`: the tickets an opinion alert counted; `start`, `end`: received from `start` to `end`
+        (see webapp.params.received_period)."""
         return TicketQuery(
             words=segmenter.tokens(q) if q.strip() else [], channel=channel or None, domain=domain or None,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
-            topic=topic or None, received=received_period(start, end), after_seq=after_seq,
+            topic=topic or None, alert=alert or None, received=received_period(start, end), after_seq=after_seq,
             limit=max(1, min(limit, 500)), offset=max(0, offset),
         )
 

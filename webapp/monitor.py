@@ -15,7 +15,7 @@ from hotline.clock import Clock
 from hotline.topics import WINDOWS, hot_topics
 from stores.base import Store
 from webapp.auth import User, centre_only
-from webapp.params import topic_tickets_href
+from webapp.params import alert_tickets_href, topic_tickets_href
 
 VOLUME_HOURS = {"hour": 6, "day": 24, "week": 24 * 7}
 
@@ -85,7 +85,10 @@ def monitor_routes(store: Store, clock: Clock, api_user, page_user, render, unit
 
     @router.get("/api/monitor/alerts")
     async def api_surges(open: bool = True, user: User = Depends(centre_api_user)):
-        return {"alerts": await run_in_threadpool(store.opinion_alerts, open, 200)}
+        """Surge alerts, newest first, each with the link to the tickets it counted (its `examples`)."""
+        alerts = await run_in_threadpool(store.opinion_alerts, open, 200)
+        return {"alerts": [{**a, "tickets_href": alert_tickets_href(a["alert_id"], a["label"] or a["key"])}
+                           for a in alerts]}
 
     @router.post("/api/monitor/alerts/{alert_id}/acknowledge")
     async def api_surge_acknowledge(alert_id: str, user: User = Depends(alert_handler)):

@@ -40,3 +40,8 @@ def received_period(start: str | None, end: str | None) -> Period:
 def topic_tickets_href(topic_id: str, label: str) -> str:
     """The ticket list of an opinion topic's tickets, its filter chip named by the topic's label."""
     return "/tickets?" + urlencode({"topic": topic_id, "topic_label": label})
+
+
+def alert_tickets_href(alert_id: str, label: str) -> str:
+    """The ticket list of the tickets an opinion alert counted, its filter chip named by the alert's label."""
+    return "/tickets?" + urlencode({"alert": alert_id, "alert_label": label})

@@ -46,16 +46,18 @@
     $("drill").scrollIntoView({ block: "nearest" });
   }
 
-  // Drill-down from a chart: the tickets behind an hour's point (all domains or channels of that hour) or a
-  // district's bar (the whole window), listed from /api/tickets with the same bounds the chart counted.
+  // Drill-down from a chart or an alert: the tickets behind an hour's point (all domains or channels of that
+  // hour), a district's bar (the whole window) or a surge alert (the tickets it counted), listed from
+  // /api/tickets with the same bounds the figure counted; `href` links them in the ticket list when the
+  // filters alone would not name its chip.
   let shown = null;  // the volume figures the charts show now
-  async function showTickets(title, counted, filters) {
+  async function showTickets(title, counted, filters, href) {
     const p = new URLSearchParams(Object.assign({ limit: "500" }, filters));
     const found = await json("/api/tickets?" + p);
     const seen = found.total === counted ? "" : "，你可查看 " + found.total + " 件 (" + found.total + " visible to you)";
     const listed = found.tickets.length === found.total ? "" : "，列出最新 " + found.tickets.length + " 件 (newest listed)";
     showMembers(title + " · " + counted + " 件" + seen + listed, found.tickets);
-    allInList("/tickets?" + new URLSearchParams(filters));
+    allInList(href || "/tickets?" + new URLSearchParams(filters));
   }
   // all of them, with search, filters and export, in the ticket list
   function allInList(href) {
@@ -134,11 +136,8 @@
       li.className = s.kind;
       li.append(text("b", (s.kind === "topic_surge" ? "话题突增 " : "突增 ") + (s.label || s.key)));
       li.append(text("div", s.window_end.slice(5, 16).replace("T", " ") + " · 一小时 " + s.observed + " 件，基线 " + s.expected.toFixed(1) + " 件" + (s.assigned_to ? " · 已指派 " + s.assigned_to : "")));
-      const look = text("button", "查看 Messages");
-      look.onclick = async () => {
-        const titles = await Promise.all(s.examples.map((id) => json("/api/tickets/" + encodeURIComponent(id)).catch(() => ({ ticket_id: id }))));
-        showMembers("预警 " + (s.label || s.key), titles.map((t) => ({ ticket_id: t.ticket_id, title: t.title, received_at: t.received_at })));
-      };
+      const look = text("button", "查看 Messages");  // the tickets it counted
+      look.onclick = () => showTickets("预警 " + (s.label || s.key), s.observed, { alert: s.alert_id }, s.tickets_href);
       const ack = text("button", "确认 Acknowledge");
       ack.onclick = async () => { await json("/api/monitor/alerts/" + s.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
       const assign = text("button", "指派 Assign");

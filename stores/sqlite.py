@@ -693,6 +693,15 @@ class SQLiteStore:
         """Those of these tickets the opinion monitor has already counted (they have a topic)."""
         return self._present("topic_members", "ticket_id", ticket_ids)
 
+    def near_copies(self, ticket_ids: list[str]) -> dict[str, str]:
+        found = {}
+        db = self._connect()
+        for start in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[start:start + 500]
+            found.update(db.execute(f"""SELECT ticket_id, duplicate_of FROM topic_members
+                WHERE duplicate_of IS NOT NULL AND ticket_id IN ({",".join("?" * len(chunk))})""", chunk).fetchall())
+        return found
+
     def stored_event_ids(self, event_ids: list[str]) -> set[str]:
         return self._present("ticket_events", "event_id", event_ids)
 

@@ -396,6 +396,7 @@ def test_topics_counts_and_surge_alerts_round_trip(store):
     assert (of["topic_id"], of["terms"], of["size"], of["representative_title"]) == (
         "topic-web-1", {"物业": 0.8, "电梯": 0.6}, 2, "标题1")
     assert store.topic_member_ids(["web-1", "web-2", "web-3", "web-9"]) == {"web-1", "web-3"}
+    assert store.near_copies(["web-1", "web-2", "web-3", "web-9"]) == {"web-3": "web-1"}
     assert [t.topic_id for t in store.recent_topics(T0 - timedelta(days=1))] == ["topic-web-1"]
     assert store.recent_topics(T0 - timedelta(days=1))[0].centroid == {"物业": 0.8, "电梯": 0.6}
     assert store.arrival_counts(T0 - timedelta(hours=1)) == [("domain=城乡建设", T0, 2)]

@@ -433,6 +433,7 @@ def test_the_queue_shows_where_the_same_issues_other_tickets_went_and_merges_a_n
     page.click("#nav-queue")
     entry = "#queue-list li[data-ticket-id='hotline-same-issue-3']"
     page.wait_for_selector(entry, timeout=60_000)
+    page.wait_for_function(f"document.querySelector(\"{entry}\").textContent.startsWith('重复 B9区')")  # a near-copy
     page.locator(entry).click()
     page.wait_for_selector("#q-topic-went button")
     assert page.locator("#q-topic-went button").all_inner_texts() == [f"{transport} ×2"]

@@ -412,9 +412,11 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/api/queue")
     async def api_queue(user: User = Depends(dispatcher)):
+        """Tickets waiting for a dispatcher, each marked when it is a near-copy of an earlier ticket (重复件)."""
         rows = await run_in_threadpool(store.queue, 200)
+        copies = await run_in_threadpool(store.near_copies, [r["ticket_id"] for r in rows])
         now = clock()
-        return {"tickets": [_queue_item(r, unit_names, now) for r in rows]}
+        return {"tickets": [{**_queue_item(r, unit_names, now), "near_copy_of": copies.get(r["ticket_id"])} for r in rows]}
 
     @app.get("/api/units")
     async def api_units(user: User = Depends(api_user)):

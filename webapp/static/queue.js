@@ -23,7 +23,7 @@
     items.forEach((t, i) => {
       const li = document.createElement("li");
       li.dataset.ticketId = t.ticket_id;
-      li.textContent = (t.flagged ? "⚑ " : "") + (t.overdue ? "超期 " : "") + (t.title || "(无标题)") + " · " + t.domain + " " + t.confidence.toFixed(2);
+      li.textContent = (t.flagged ? "⚑ " : "") + (t.overdue ? "超期 " : "") + (t.near_copy_of ? "重复 " : "") + (t.title || "(无标题)") + " · " + t.domain + " " + t.confidence.toFixed(2);
       li.onclick = () => select(i);
       list.append(li);
     });

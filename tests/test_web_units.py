@@ -354,3 +354,29 @@ def test_a_near_copy_offers_to_merge_into_the_ticket_that_answers_for_its_origin
         refused = client.post("/api/tickets/web-5/events", json={"kind": "merged", "data": {"into": "web-4"}},
                               auth=("dispatcher", "dispatcher-demo"))
     assert refused.status_code == 409 and "merged into web-1" in refused.json()["detail"]
+
+
+def test_a_ticket_page_says_how_late_an_open_ticket_is_as_the_supervision_page_counts_it(tmp_path):
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home")})
+    now = T0 + timedelta(days=3, hours=1)  # Monday 2026-11-23 10:00 in Shanghai
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(1, reply_due=T0 + timedelta(hours=2)),       # Friday 11:00: overdue
+                         make_ticket(3, reply_due=now + timedelta(hours=2)),      # two working hours left
+                         make_ticket(5, reply_due=now + timedelta(days=3))])      # Thursday: not yet due soon
+    router = services.build_router(settings)
+    app = create_app(store=store, users=services.build_users(settings, router), router=router,
+                     segmenter=services.segmenter(settings), secret="test", clock=lambda: now,
+                     lifecycle=services.build_lifecycle(settings, router),
+                     alert_policy=services.build_alert_policy(settings))
+    try:
+        late = {t["ticket_id"]: t for t in get(app, "supervisor", "/api/supervision").json()["late"]}
+        assert set(late) == {"web-1", "web-3"}
+        overdue = late["web-1"]["late_working_days"]
+        assert late["web-1"]["level"] == "overdue" and overdue > 0 and late["web-3"]["level"] == "due_soon"
+        page = get(app, "supervisor", "/tickets/web-1").text
+        assert f'<span id="late" class="overdue">已超期 overdue by {overdue} 个工作日 working days</span>' in page
+        page = get(app, "supervisor", "/tickets/web-3").text
+        assert f'<span id="late" class="due_soon">临期 due in {-late["web-3"]["late_working_days"]} 个工作日' in page
+        assert 'id="late"' not in get(app, "supervisor", "/tickets/web-5").text
+    finally:
+        store.close()

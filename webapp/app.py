@@ -35,7 +35,7 @@ from hotline.lifecycle import (
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.records import Limits, RecordError, to_ticket
 from hotline.routing import Router
-from hotline.statistics import overdue
+from hotline.statistics import overdue, overdue_and_due_soon
 from hotline.timestamps import TimestampError, parse_timestamp
 from hotline.topics import topic_label
 from stores.base import FILTERS, Store, TicketQuery
@@ -203,9 +203,13 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
         topic = await run_in_threadpool(store.topic_of, ticket_id)
         merge_into = await run_in_threadpool(merge_target, ticket_id, topic, user)
+        # an open ticket past its reply deadline, or near it, as the supervision page counts it
+        late = overdue_and_due_soon([ticket], clock(), lifecycle.calendar, alert_policy.due_soon_working_hours) \
+            if supervision else []
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
                       actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units,
-                      topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "")
+                      topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "",
+                      late=late[0] if late else None)
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):

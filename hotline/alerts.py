@@ -116,6 +116,21 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     return found
 
 
+def still_applies(alert: dict, ticket: dict) -> bool:
+    """Whether a raised alert still asks something of someone: its ticket is being handled under the deadline
+    the alert is about (not answered, merged or given a new deadline since), and an alert meant for the holder
+    (the unit, or the dispatchers while the ticket waits for one) is with the one that holds the ticket now (a
+    ticket returned or rerouted gets alerts of its own for its new holder)."""
+    if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") \
+            or _moment(ticket["reply_due"]) != _moment(alert["reply_due"]):
+        return False
+    return alert["to"] not in (UNIT, DISPATCHERS) or holder(ticket) == alert["unit"]
+
+
+def _moment(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
 def _lateness(hours: float, hours_per_day: float) -> str:
     """How far past its deadline a ticket is, in words: working hours under a day, working days from one on;
     no number before a tenth of a working hour has passed (at the deadline, or outside office hours)."""
@@ -143,8 +158,7 @@ def _watched_due(ticket: dict) -> datetime | None:
     """The reply deadline of a ticket the watch follows (open, not waiting for the citizen), else None."""
     if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") or ticket["status"] == "waiting_citizen":
         return None
-    due = ticket["reply_due"]
-    return due if isinstance(due, datetime) else datetime.fromisoformat(due)
+    return _moment(ticket["reply_due"])
 
 
 def _escalation_at(step: Escalation, due: datetime, calendar: WorkCalendar) -> datetime:

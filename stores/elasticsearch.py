@@ -400,8 +400,8 @@ class ElasticsearchStore:
 
     def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500,
                unit: str | None = None) -> list[dict]:
-        """Kept alerts, newest first, with their ticket's title and status; open_only: not acknowledged, for
-        tickets still being handled."""
+        """Kept alerts, newest first, with their ticket's title and status; open_only: not acknowledged, and
+        still applying (hotline.alerts.still_applies)."""
         filters = [{"term": {"ticket_id": ticket_id}}] if ticket_id is not None else []
         if unit is not None:
             filters.append({"term": {"unit": unit}})
@@ -412,12 +412,13 @@ class ElasticsearchStore:
             hits = self._search("alerts", {"bool": {"filter": filters, "must_not": must_not}},
                                 sort=[{"seq": "desc"}, {"alert_id": "asc"}], size=_PAGE, **extra)
             tickets = {h["_id"]: h["_source"] for h in self._by_ids(
-                "tickets", sorted({h["_source"]["ticket_id"] for h in hits}), source=["title", "status"])}
+                "tickets", sorted({h["_source"]["ticket_id"] for h in hits}),
+                source=["title", "status", "lead_unit", "reply_due"])}
             for hit in hits:
                 ticket = tickets.get(hit["_source"]["ticket_id"])
-                if ticket is None or (open_only and ticket["status"] not in OPEN_STATUSES):
-                    continue
                 alert = {k: v for k, v in hit["_source"].items() if k != "published"}
+                if ticket is None or (open_only and not still_applies({**alert, "to": alert["to_whom"]}, ticket)):
+                    continue
                 out.append({**alert, "published": int(hit["_source"]["published"]), "title": ticket["title"],
                             "status": ticket["status"], "to": alert["to_whom"]})
             if len(hits) < _PAGE:

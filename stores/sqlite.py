@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
-from hotline.alerts import Alert
+from hotline.alerts import Alert, still_applies
 from hotline.surges import Surge, topic_key
 from hotline.topics import Assignment, Merge, Topic
 from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, STATE_FIELDS, Lifecycle, TransitionError, state_of
@@ -446,7 +446,7 @@ class SQLiteStore:
 
     def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500,
                unit: str | None = None) -> list[dict]:
-        """Kept alerts, newest first; open_only: not acknowledged, for tickets still being handled."""
+        """Kept alerts, newest first; open_only: not acknowledged, and still applying (hotline.alerts.still_applies)."""
         where, args = [], []
         if ticket_id is not None:
             where.append("a.ticket_id = ?")
@@ -459,10 +459,17 @@ class SQLiteStore:
             args.extend(OPEN_STATUSES)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._connect().execute(
-            f"""SELECT a.*, t.title AS title, t.status AS status FROM alerts a JOIN tickets t USING (ticket_id)
-            {clause} ORDER BY a.seq DESC LIMIT ?""", (*args, limit),
-        ).fetchall()
-        return [{**dict(r), "to": r["to_whom"]} for r in rows]
+            f"""SELECT a.*, t.title AS title, t.status AS status, t.lead_unit AS lead_unit, t.reply_due AS ticket_reply_due
+            FROM alerts a JOIN tickets t USING (ticket_id) {clause} ORDER BY a.seq DESC""", args)
+        out = []
+        for row in rows:  # open ones are few: those of open tickets not yet acknowledged
+            alert = {**dict(row), "to": row["to_whom"]}
+            ticket = {"status": alert["status"], "lead_unit": alert.pop("lead_unit"), "reply_due": alert.pop("ticket_reply_due")}
+            if not open_only or still_applies(alert, ticket):
+                out.append(alert)
+                if len(out) == limit:
+                    break
+        return out
 
     def unpublished_alerts(self, limit: int = 1000) -> list[Alert]:
         """Alerts kept but not yet confirmed on the alerts topic (the outbox), oldest first."""

@@ -331,7 +331,7 @@ def test_the_whole_handling_loop_is_kept(store):
 def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
     from hotline.alerts import Alert
 
-    store.write_tickets([make_ticket(1)])
+    store.write_tickets([make_ticket(1, reply_due=T0)])
     alert = Alert(alert_id="a1", ticket_id="web-1", kind="overdue", level=1, to="承办单位", unit="housing",
                   reply_due=T0, due_at=T0, raised_at=T0 + timedelta(minutes=5), message="超期")
     assert store.write_alerts([alert, alert.model_copy(update={"alert_id": "a2", "level": 2})]) == [
@@ -348,6 +348,27 @@ def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
     store.write_alerts([alert.model_copy(update={"alert_id": f"x{n}", "unit": "transport"}) for n in range(3)])
     assert [a["alert_id"] for a in store.alerts(limit=2, unit="housing")] == ["a2", "a1"]  # not behind the others
     assert {a["unit"] for a in store.alerts(unit="transport")} == {"transport"}
+
+
+def test_open_alerts_are_those_that_still_apply(store):
+    from hotline.alerts import Alert
+
+    store.write_tickets([make_ticket(1, reply_due=T0), make_ticket(3, reply_due=T0 + timedelta(days=2)),
+                         make_ticket(5, reply_due=T0)])
+
+    def alert(alert_id, ticket, to="承办单位"):
+        return Alert(alert_id=alert_id, ticket_id=ticket, kind="overdue", level=1, to=to, unit="housing", reply_due=T0,
+                     due_at=T0, raised_at=T0 + timedelta(minutes=5), message="超期")
+    store.write_alerts([alert("unit-1", "web-1"), alert("office-1", "web-1", to="热线中心督办科"),
+                        alert("old-deadline-3", "web-3"), alert("unit-5", "web-5")])
+    assert {a["alert_id"] for a in store.alerts(open_only=True)} == {"unit-1", "office-1", "unit-5"}
+    # web-1 returned by housing: the dispatchers hold it now (and get alerts of their own); the supervision
+    # office's alert still stands. web-5 answered: nothing is asked any more.
+    store.apply_event(event("returned", 1, reason="不属于我单位职责"), RULES)
+    store.apply_event(event("replied", 2, reply="已处理").model_copy(update={"ticket_id": "web-5"}), RULES)
+    assert {a["alert_id"] for a in store.alerts(open_only=True)} == {"office-1"}
+    assert [a["alert_id"] for a in store.alerts(open_only=True, limit=1)] == ["office-1"]
+    assert len(store.alerts()) == 4  # all kept, acknowledged or not
 
 
 def test_a_topic_merged_into_another_hands_over_its_members_and_counts(store):

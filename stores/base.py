@@ -48,6 +48,7 @@ class TicketQuery:
     held_or_returned_by: str | None = None  # held by this unit now, or returned by it once (退单): its figures' tickets
     topic: str | None = None  # the tickets of this opinion topic (hotline.topics; merged topics' under the one kept)
     alert: str | None = None  # the tickets this opinion alert (舆情预警, hotline.surges) counted
+    merged_into: str | None = None  # the tickets merged (并单) into this ticket
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
     limit: int = 50

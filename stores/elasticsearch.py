@@ -223,6 +223,8 @@ class ElasticsearchStore:
         if query.alert is not None:  # a terms lookup: the ticket ids listed in the alert's document
             must.append({"terms": {"ticket_id": {"index": self._index("opinion-alerts"), "id": query.alert,
                                                  "path": "examples"}}})
+        if query.merged_into is not None:
+            must.append({"term": {"merged_into": query.merged_into}})
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:

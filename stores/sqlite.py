@@ -753,6 +753,9 @@ class SQLiteStore:
         if query.alert is not None:
             where.append("t.ticket_id IN (SELECT e.value FROM opinion_alerts a, json_each(a.examples) e WHERE a.alert_id = ?)")
             params.append(query.alert)
+        if query.merged_into is not None:
+            where.append("t.merged_into = ?")
+            params.append(query.merged_into)
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

@@ -139,6 +139,9 @@ def test_a_ticket_merged_while_waiting_is_held_by_the_centre_and_seen_by_no_unit
     assert {r["ticket_id"] for r in store.search(TicketQuery(held_by=AWAITING_DISPATCH))[0]} == {"web-1", "web-3"}
     assert store.search(TicketQuery(held_by="housing"))[1] == 0
     assert store.search(TicketQuery(unit="housing"))[1] == store.search(TicketQuery(unit="a1-gov"))[1] == 0
+    # the tickets merged into one (whose callers its answer is for)
+    assert [r["ticket_id"] for r in store.search(TicketQuery(merged_into="web-3"))[0]] == ["web-1"]
+    assert store.search(TicketQuery(merged_into="web-1"))[1] == 0
 
 
 def test_tickets_held_or_returned_by_a_unit(store):

@@ -380,3 +380,29 @@ def test_a_ticket_page_says_how_late_an_open_ticket_is_as_the_supervision_page_c
         assert 'id="late"' not in get(app, "supervisor", "/tickets/web-5").text
     finally:
         store.close()
+
+
+def test_a_merged_ticket_shows_the_answer_of_the_ticket_it_joined_which_lists_it(app, tmp_path):
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+
+    store = SQLiteStore(tmp_path / "store.db")  # the file the app reads
+    rules = Lifecycle(max_returns=3)
+    for n, (ticket_id, kind, data) in enumerate([("web-5", "merged", {"into": "web-1"}),
+                                                 ("web-1", "replied", {"reply": "已维修电梯，回访电话13812345678"})]):
+        event = TicketEvent(event_id=f"e-{n}", ticket_id=ticket_id, kind=kind, at=T0 + timedelta(hours=n + 1),
+                            actor="dispatcher", data=data)
+        assert store.apply_event(event, rules)[0] == "applied"
+    store.close()
+    housing = {u["id"]: u["name"] for u in get(app, "dispatcher", "/api/units").json()["units"]}["housing"]
+    merged = get(app, "dispatcher", "/tickets/web-5").text
+    assert '<a id="main-ticket" href="/tickets/web-1">标题1</a>' in merged
+    assert f"(已答复 · {housing})" in merged and '<span id="main-reply">已维修电梯，回访电话13812345678</span>' in merged
+    masked = get(app, "supervisor", "/tickets/web-5").text  # a role without personal data: the reply masked
+    assert '<span id="main-reply">已维修电梯，回访电话138****5678</span>' in masked
+    main = get(app, "dispatcher", "/tickets/web-1").text
+    assert '<a id="merged-here" href="/tickets?merged_into=web-1">1 件</a>' in main
+    assert [t["ticket_id"] for t in get(app, "dispatcher", "/api/tickets", merged_into="web-1").json()["tickets"]] == ["web-5"]
+    # web-5 was merged before it was dispatched: no unit's ticket, so housing's user is not told of it
+    assert 'id="merged-here"' not in get(app, "unit", "/tickets/web-1").text
+    assert 'id="merged-here"' not in get(app, "dispatcher", "/tickets/web-3").text

@@ -43,7 +43,7 @@ from streams.producer import DeliveryError
 from webapp.auth import User, Users, centre_only
 from webapp.metrics import metrics_routes
 from webapp.monitor import monitor_routes
-from webapp.params import received_period, topic_tickets_href
+from webapp.params import merged_tickets_href, received_period, topic_tickets_href
 from webapp.supervision import supervision_routes
 
 HERE = Path(__file__).resolve().parent
@@ -203,13 +203,14 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
         topic = await run_in_threadpool(store.topic_of, ticket_id)
         merge_into = await run_in_threadpool(merge_target, ticket_id, topic, user)
+        merged = await run_in_threadpool(merges, ticket, user)
         # an open ticket past its reply deadline, or near it, as the supervision page counts it
         late = overdue_and_due_soon([ticket], clock(), lifecycle.calendar, alert_policy.due_soon_working_hours) \
             if supervision else []
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
                       actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units,
                       topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "",
-                      late=late[0] if late else None)
+                      late=late[0] if late else None, merged=merged)
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -228,18 +229,20 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         q: str = "", channel: str | None = None, domain: str | None = None, subdomain: str | None = None,
         lead_unit: str | None = None, status: str | None = None, district: str | None = None,
         ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, alert: str | None = None,
-        start: str | None = None, end: str | None = None, after_seq: int | None = None, limit: int = 50, offset: int = 0,
+        merged_into: str | None = None, start: str | None = None, end: str | None = None, after_seq: int | None = None,
+        limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
     ) -> TicketQuery:
         """The tickets the list's words and filters select; a unit's user's are only its unit's. `held_by`: the
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `topic`: an opinion topic's
-        tickets; `alert`: the tickets an opinion alert counted; `start`, `end`: received from `start` to `end`
-        (see webapp.params.received_period)."""
+        tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
+        that one; `start`, `end`: received from `start` to `end` (see webapp.params.received_period)."""
         return TicketQuery(
             words=segmenter.tokens(q) if q.strip() else [], channel=channel or None, domain=domain or None,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
-            topic=topic or None, alert=alert or None, received=received_period(start, end), after_seq=after_seq,
+            topic=topic or None, alert=alert or None, merged_into=merged_into or None,
+            received=received_period(start, end), after_seq=after_seq,
             limit=max(1, min(limit, 500)), offset=max(0, offset),
         )
 
@@ -393,15 +396,40 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
                                      "a unit sees the tickets dispatched to it, as lead or co-unit")
         return ticket
 
+    def unmerged(ticket_id: str) -> dict | None:
+        """The stored ticket, or the one it was merged (并单) into, the merges followed to the one that answers."""
+        ticket, seen = store.get_ticket(ticket_id), set()
+        while ticket is not None and ticket["status"] == "merged" and ticket["merged_into"] \
+                and ticket["merged_into"] not in seen:
+            seen.add(ticket["ticket_id"])
+            ticket = store.get_ticket(ticket["merged_into"])
+        return ticket
+
+    def holder_name(ticket: dict) -> str | None:
+        """The unit that answers for the ticket, by name; None while it waits for a dispatcher (its status says so)."""
+        unit = holder(ticket)
+        return None if unit == AWAITING_DISPATCH else unit_names.get(unit, unit)
+
     def merge_target(ticket_id: str, topic: dict | None, user: User) -> dict | None:
         """For a near-copy (重复件) of an earlier ticket, the ticket a merge (并单) would join: the earlier one, or
         the one it was itself merged into; None for no near-copy, or a ticket the user may not see."""
-        target, seen = store.get_ticket(topic["duplicate_of"]) if topic and topic["duplicate_of"] else None, set()
-        while target is not None and target["status"] == "merged" and target["merged_into"] \
-                and target["merged_into"] not in seen:
-            seen.add(target["ticket_id"])
-            target = store.get_ticket(target["merged_into"])
+        target = unmerged(topic["duplicate_of"]) if topic and topic["duplicate_of"] else None
         return target if target is not None and target["ticket_id"] != ticket_id and user.sees(target) else None
+
+    def merges(ticket: dict, user: User) -> dict:
+        """What a ticket page shows of merges (并单): for a merged ticket, the ticket answering for it (status,
+        holder, latest reply, as far as the user may see it); for any, how many were merged into it (their
+        callers are owed its answer too), with the link to them."""
+        shown: dict = {"merged_here": store.search(TicketQuery(merged_into=ticket["ticket_id"], unit=user.unit, limit=1))[1],
+                       "merged_here_href": merged_tickets_href(ticket["ticket_id"])}
+        main = unmerged(ticket["merged_into"]) if ticket["status"] == "merged" and ticket["merged_into"] else None
+        if main is not None and user.sees(main):
+            replies = [e for e in _visible_events(store.ticket_events(main["ticket_id"]), user) if e["kind"] == "replied"]
+            shown["main"] = {"ticket_id": main["ticket_id"], "title": main["title"],
+                             "status_name": STATUS_NAMES.get(main["status"], main["status"]),
+                             "holder_name": holder_name(main),
+                             "reply": replies[-1]["data"].get("reply", "") if replies else ""}
+        return shown
 
     def suggestion(ticket: dict, domain: str) -> dict:
         prediction = Prediction(label=domain, confidence=1.0, top=[(domain, 1.0)], model_version="dispatcher")
@@ -462,7 +490,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
                 "merge_into": target and {
                     "ticket_id": target["ticket_id"], "title": target["title"], "received_at": target["received_at"],
                     "status_name": STATUS_NAMES.get(target["status"], target["status"]),
-                    "holder_name": unit_names.get(holder(target), holder(target))}}
+                    "holder_name": holder_name(target)}}
 
     @app.get("/api/tickets/{ticket_id}/events")
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):

@@ -42,6 +42,11 @@ def topic_tickets_href(topic_id: str, label: str) -> str:
     return "/tickets?" + urlencode({"topic": topic_id, "topic_label": label})
 
 
+def merged_tickets_href(ticket_id: str) -> str:
+    """The ticket list of the tickets merged (并单) into this one."""
+    return "/tickets?" + urlencode({"merged_into": ticket_id})
+
+
 def alert_tickets_href(alert_id: str, label: str) -> str:
     """The ticket list of the tickets an opinion alert counted, its filter chip named by the alert's label."""
     return "/tickets?" + urlencode({"alert": alert_id, "alert_label": label})

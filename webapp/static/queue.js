@@ -122,7 +122,7 @@
     const link = $("q-copy-link");
     link.href = "/tickets/" + encodeURIComponent(target.ticket_id);
     link.textContent = target.title || target.ticket_id;
-    $("q-copy-state").textContent = "(" + [target.received_at.slice(0, 16).replace("T", " "), target.status_name, target.holder_name].join(" · ") + ")";
+    $("q-copy-state").textContent = "(" + [target.received_at.slice(0, 16).replace("T", " "), target.status_name, target.holder_name].filter(Boolean).join(" · ") + ")";
   }
 
   async function merge() {

@@ -27,8 +27,8 @@
   showPeriod();
   // Filters that only links set, each shown as a chip that can be taken off: held_by (the supervision rows'
   // links: the tickets a unit answers for now), topic (the monitor's and the ticket page's: an opinion
-  // topic's tickets, named by the link's topic_label) and alert (the monitor's: the tickets a surge alert
-  // counted, named by the link's alert_label).
+  // topic's tickets, named by the link's topic_label), alert (the monitor's: the tickets a surge alert
+  // counted, named by the link's alert_label) and merged_into (a ticket page's: the tickets merged into it).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
     const show = () => {
@@ -42,6 +42,7 @@
   linkedFilter("held_by", "held-by", (unit) => (names.lead_unit || {})[unit] || unit);
   linkedFilter("topic", "topic-chip", (topic) => address.get("topic_label") || topic);
   linkedFilter("alert", "alert-chip", (alert) => address.get("alert_label") || alert);
+  linkedFilter("merged_into", "merged-chip", (ticketId) => ticketId);
 
   function filters() {
     const p = new URLSearchParams();

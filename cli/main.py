@@ -261,14 +261,15 @@ def archive(settings, start, end, fmt, domain, district, out, db):
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: deadline alerts and surge alerts.")
-@click.option("--all", "everything", is_flag=True, help="Acknowledged alerts and those of finished tickets too.")
+@click.option("--all", "everything", is_flag=True,
+              help="Every alert kept, also those acknowledged or no longer applying (hotline.alerts.still_applies).")
 @click.option("--limit", default=500, show_default=True)
 @click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
 @click.pass_obj
 def alerts(settings, as_json, everything, limit, db):
-    """Open alerts, newest first: due-soon warnings and overdue escalations, and surge alerts."""
+    """Open alerts, newest first: due-soon warnings and overdue escalations still applying now, and surge alerts."""
     store = services.read_store(settings, db)
-    found = store.alerts(open_only=not everything, limit=limit)
+    found = store.alerts(open_at=None if everything else services.build_clock(settings)(), limit=limit)
     surges = store.opinion_alerts(open_only=not everything, limit=limit)
     if as_json:
         click.echo(json.dumps({"alerts": found, "surges": surges}, ensure_ascii=False, indent=2))

@@ -116,13 +116,16 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     return found
 
 
-def still_applies(alert: dict, ticket: dict) -> bool:
-    """Whether a raised alert still asks something of someone: its ticket is being handled under the deadline
-    the alert is about (not answered, merged or given a new deadline since), and an alert meant for the holder
-    (the unit, or the dispatchers while the ticket waits for one) is with the one that holds the ticket now (a
-    ticket returned or rerouted gets alerts of its own for its new holder)."""
+def still_applies(alert: dict, ticket: dict, now: datetime) -> bool:
+    """Whether a raised alert still asks something of someone at `now`: its ticket is being handled under the
+    deadline the alert is about (not answered, merged or given a new deadline since), a due-soon warning's
+    deadline has not passed (the overdue alerts take over), and an alert meant for the holder (the unit, or the
+    dispatchers while the ticket waits for one) is with the one that holds the ticket now (a ticket returned or
+    rerouted gets alerts of its own for its new holder)."""
     if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") \
             or _moment(ticket["reply_due"]) != _moment(alert["reply_due"]):
+        return False
+    if alert["kind"] == "due_soon" and now >= _moment(alert["reply_due"]):
         return False
     return alert["to"] not in (UNIT, DISPATCHERS) or holder(ticket) == alert["unit"]
 

@@ -122,9 +122,10 @@ class Store(Protocol):
     def write_alerts(self, alerts: list[Alert]) -> list[Alert]:
         """Keep alerts not kept before (by alert id); returns the new ones."""
 
-    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500,
+    def alerts(self, ticket_id: str | None = None, open_at: datetime | None = None, limit: int = 500,
                unit: str | None = None) -> list[dict]:
-        """Kept alerts, newest first, with the ticket's title and status; unit: only those about that unit."""
+        """Kept alerts, newest first, with the ticket's title and status; open_at: only those open at that moment
+        (not acknowledged, and still applying then: hotline.alerts.still_applies); unit: only those about that unit."""
 
     def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool: ...
 

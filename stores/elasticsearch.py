@@ -400,14 +400,12 @@ class ElasticsearchStore:
             "published": False}) for a, seq in zip(alerts, self._seqs(len(alerts)))]
         return [alerts[i] for i in self._create(docs)]
 
-    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500,
+    def alerts(self, ticket_id: str | None = None, open_at: datetime | None = None, limit: int = 500,
                unit: str | None = None) -> list[dict]:
-        """Kept alerts, newest first, with their ticket's title and status; open_only: not acknowledged, and
-        still applying (hotline.alerts.still_applies)."""
         filters = [{"term": {"ticket_id": ticket_id}}] if ticket_id is not None else []
         if unit is not None:
             filters.append({"term": {"unit": unit}})
-        must_not = [{"exists": {"field": "acknowledged_at"}}] if open_only else []
+        must_not = [{"exists": {"field": "acknowledged_at"}}] if open_at is not None else []
         out, after = [], None
         while len(out) < limit:
             extra = {"search_after": after} if after else {}
@@ -419,7 +417,8 @@ class ElasticsearchStore:
             for hit in hits:
                 ticket = tickets.get(hit["_source"]["ticket_id"])
                 alert = {k: v for k, v in hit["_source"].items() if k != "published"}
-                if ticket is None or (open_only and not still_applies({**alert, "to": alert["to_whom"]}, ticket)):
+                if ticket is None or (open_at is not None
+                                      and not still_applies({**alert, "to": alert["to_whom"]}, ticket, open_at)):
                     continue
                 out.append({**alert, "published": int(hit["_source"]["published"]), "title": ticket["title"],
                             "status": ticket["status"], "to": alert["to_whom"]})

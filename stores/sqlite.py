@@ -444,9 +444,8 @@ class SQLiteStore:
             raise
         return new
 
-    def alerts(self, ticket_id: str | None = None, open_only: bool = False, limit: int = 500,
+    def alerts(self, ticket_id: str | None = None, open_at: datetime | None = None, limit: int = 500,
                unit: str | None = None) -> list[dict]:
-        """Kept alerts, newest first; open_only: not acknowledged, and still applying (hotline.alerts.still_applies)."""
         where, args = [], []
         if ticket_id is not None:
             where.append("a.ticket_id = ?")
@@ -454,7 +453,7 @@ class SQLiteStore:
         if unit is not None:
             where.append("a.unit = ?")
             args.append(unit)
-        if open_only:
+        if open_at is not None:
             where.append(f"a.acknowledged_at IS NULL AND t.status IN ({','.join('?' * len(OPEN_STATUSES))})")
             args.extend(OPEN_STATUSES)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -465,7 +464,7 @@ class SQLiteStore:
         for row in rows:  # open ones are few: those of open tickets not yet acknowledged
             alert = {**dict(row), "to": row["to_whom"]}
             ticket = {"status": alert["status"], "lead_unit": alert.pop("lead_unit"), "reply_due": alert.pop("ticket_reply_due")}
-            if not open_only or still_applies(alert, ticket):
+            if open_at is None or still_applies(alert, ticket, open_at):
                 out.append(alert)
                 if len(out) == limit:
                     break

@@ -344,9 +344,9 @@ def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
     store.mark_alerts_published(["a1"])
     assert [a.alert_id for a in store.unpublished_alerts()] == ["a2"]
     assert store.unpublished_alerts()[0].raised_at == T0 + timedelta(minutes=5)
-    assert [a["alert_id"] for a in store.alerts(open_only=True)] == ["a2", "a1"]
+    assert [a["alert_id"] for a in store.alerts(open_at=T0)] == ["a2", "a1"]
     assert store.acknowledge_alert("a1", "supervisor", T0) and not store.acknowledge_alert("a1", "supervisor", T0)
-    assert [a["alert_id"] for a in store.alerts(open_only=True)] == ["a2"]
+    assert [a["alert_id"] for a in store.alerts(open_at=T0)] == ["a2"]
     assert store.alerts(ticket_id="web-1")[1]["acknowledged_by"] == "supervisor"
     store.write_alerts([alert.model_copy(update={"alert_id": f"x{n}", "unit": "transport"}) for n in range(3)])
     assert [a["alert_id"] for a in store.alerts(limit=2, unit="housing")] == ["a2", "a1"]  # not behind the others
@@ -364,14 +364,20 @@ def test_open_alerts_are_those_that_still_apply(store):
                      due_at=T0, raised_at=T0 + timedelta(minutes=5), message="超期")
     store.write_alerts([alert("unit-1", "web-1"), alert("office-1", "web-1", to="热线中心督办科"),
                         alert("old-deadline-3", "web-3"), alert("unit-5", "web-5")])
-    assert {a["alert_id"] for a in store.alerts(open_only=True)} == {"unit-1", "office-1", "unit-5"}
+    assert {a["alert_id"] for a in store.alerts(open_at=T0)} == {"unit-1", "office-1", "unit-5"}
     # web-1 returned by housing: the dispatchers hold it now (and get alerts of their own); the supervision
     # office's alert still stands. web-5 answered: nothing is asked any more.
     store.apply_event(event("returned", 1, reason="不属于我单位职责"), RULES)
     store.apply_event(event("replied", 2, reply="已处理").model_copy(update={"ticket_id": "web-5"}), RULES)
-    assert {a["alert_id"] for a in store.alerts(open_only=True)} == {"office-1"}
-    assert [a["alert_id"] for a in store.alerts(open_only=True, limit=1)] == ["office-1"]
-    assert len(store.alerts()) == 4  # all kept, acknowledged or not
+    assert {a["alert_id"] for a in store.alerts(open_at=T0)} == {"office-1"}
+    assert [a["alert_id"] for a in store.alerts(open_at=T0, limit=1)] == ["office-1"]
+    # a due-soon warning stands until its deadline; then the overdue alerts take over
+    store.write_tickets([make_ticket(7, reply_due=T0 + timedelta(hours=2))])
+    store.write_alerts([alert("office-1", "web-1").model_copy(update={
+        "alert_id": "soon-7", "ticket_id": "web-7", "kind": "due_soon", "level": 0, "reply_due": T0 + timedelta(hours=2)})])
+    assert "soon-7" in {a["alert_id"] for a in store.alerts(open_at=T0 + timedelta(hours=1))}
+    assert "soon-7" not in {a["alert_id"] for a in store.alerts(open_at=T0 + timedelta(hours=2))}
+    assert len(store.alerts()) == 5  # all kept, applying or not
 
 
 def test_a_topic_merged_into_another_hands_over_its_members_and_counts(store):

@@ -148,8 +148,9 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
 
     @router.get("/api/alerts")
     async def api_alerts(open: bool = False, ticket_id: str | None = None, limit: int = 200, user: User = Depends(api_user)):
-        """Deadline alerts, newest first; a unit's user gets those about its own unit."""
-        rows = await run_in_threadpool(store.alerts, ticket_id, open, max(1, min(limit, 1000)), user.unit)
+        """Deadline alerts, newest first (open: those open now); a unit's user gets those about its own unit."""
+        rows = await run_in_threadpool(store.alerts, ticket_id, clock() if open else None, max(1, min(limit, 1000)),
+                                       user.unit)
         return {"alerts": [{**r, "unit_name": unit_names.get(r["unit"], r["unit"])} for r in rows]}
 
     @router.post("/api/alerts/{alert_id}/acknowledge")

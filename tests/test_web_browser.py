@@ -522,3 +522,42 @@ def test_dispatcher_queue_with_the_keyboard(browser, stack):
     assert due.inner_text().startswith("超期 2001-01-"), due.inner_text()
     assert "建议" not in page.locator("#rows tr[data-ticket-id='hotline-queue-1'] td").nth(6).inner_text()
     page.close()
+
+
+def test_the_queue_sends_every_waiting_ticket_of_one_issue_to_one_unit(browser, stack):
+    texts = ["B7区江滨路排水井盖缺失，晚上有人掉进去了", "江滨路那个排水井盖没了，有人晚上掉进井里",
+             "B7区江滨路排水井盖丢失，行人掉进井里受伤"]
+    send(stack, [{"id": f"batch-{n}", "title": "B7区江滨路排水井盖缺失", "text": text, "type": "投诉"}
+                 for n, text in enumerate(texts)])
+    with stack.client("dispatcher") as client:
+        for n in range(3):
+            queued(stack, client, f"batch-{n}")
+        for n in range(3):
+            wait_until(lambda: client.get(f"/api/tickets/hotline-batch-{n}").json()["status"] == "pending_review", 60)
+        topic = wait_until(lambda: (t := client.get("/api/tickets/hotline-batch-0/topic").json())["waiting"] == 3 and t, 60,
+                           message="the three in one topic, all waiting")
+    page = log_in(browser, stack, "dispatcher")
+    page.click("#nav-queue")
+    entry = "#queue-list li[data-ticket-id='hotline-batch-0']"
+    page.wait_for_selector(entry, timeout=60_000)
+    page.locator(entry).click()
+    page.wait_for_selector("#q-topic-all:visible")
+    assert page.locator("#q-topic-all").inner_text().startswith("本话题 3 件待派单全部派给所选单位")
+    page.select_option("#q-unit", "transport")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#q-topic-all").click()
+    for n in range(3):
+        page.wait_for_selector(f"#queue-list li[data-ticket-id='hotline-batch-{n}']", state="detached", timeout=30_000)
+    assert page.locator("#q-result").inner_text().startswith("已批量派单 dispatched 3 → ")
+    page.screenshot(path=str(ARTIFACTS / "queue-batch.png"))
+    page.close()
+    with stack.client("dispatcher") as client:
+        for n in range(3):
+            ticket = wait_until(lambda: (t := client.get(f"/api/tickets/hotline-batch-{n}").json())["status"] == "dispatched" and t, 60)
+            assert ticket["lead_unit"] == "transport"
+        # nothing waits any more: a second batch sends nothing
+        again = client.post(f"/api/topics/{topic['topic']['topic_id']}/dispatch", json={"lead_unit": "transport"})
+        assert again.status_code == 202 and again.json()["dispatched"] == []
+        assert client.post(f"/api/topics/{topic['topic']['topic_id']}/dispatch", json={"lead_unit": "nope"}).status_code == 400
+    with stack.client("unit") as client:  # a unit's user does not dispatch
+        assert client.post(f"/api/topics/{topic['topic']['topic_id']}/dispatch", json={"lead_unit": "transport"}).status_code == 403

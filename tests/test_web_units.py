@@ -310,11 +310,12 @@ def test_a_tickets_topic_names_the_units_its_other_tickets_went_to_as_far_as_the
     assert waiting["topic"]["topic_id"] == "topic-web-1" and waiting["topic"]["label"].startswith("物业、电梯")
     assert [(d["lead_unit"], d["tickets"]) for d in waiting["dispatched"]] == [("housing", 1), ("transport", 1)]
     assert waiting["dispatched"][0]["lead_unit_name"] != "housing"  # named as the centre names it
+    assert waiting["waiting"] == 1  # web-5 itself: the others went to units
     # web-5 waits for a dispatcher: it went nowhere, and a unit's user sees only its unit's tickets (web-3 assists)
     assert [(d["lead_unit"], d["tickets"]) for d in get(app, "unit", "/api/tickets/web-1/topic").json()["dispatched"]] \
         == [("transport", 1)]
     assert get(app, "dispatcher", "/api/tickets/web-2/topic").json() == {"topic": None, "dispatched": [],
-                                                                          "merge_into": None}
+                                                                          "merge_into": None, "waiting": 0}
     assert get(app, "unit", "/api/tickets/web-2/topic").status_code in (403, 404)  # not its unit's ticket
 
 

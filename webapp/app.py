@@ -472,19 +472,24 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     @app.get("/api/tickets/{ticket_id}/topic")
     async def api_ticket_topic(ticket_id: str, user: User = Depends(api_user)):
         """The ticket's opinion topic (null when it is in none), the units its other tickets went to, most
-        first (the tickets of one issue, however worded, are best dispatched to one unit), and, when the ticket
-        is a near-copy of an earlier one (重复件), the ticket a merge (并单) would join (`merge_target`)."""
+        first (the tickets of one issue, however worded, are best dispatched to one unit), how many of its
+        tickets wait for a dispatcher (this one included), and, when the ticket is a near-copy of an earlier one
+        (重复件), the ticket a merge (并单) would join (`merge_target`)."""
         def find():
             stored_for(ticket_id, user)
             topic = store.topic_of(ticket_id)
             if topic is None:
-                return None, [], None
+                return None, [], None, 0
             others = store.iter_tickets(TicketQuery(topic=topic["topic_id"], unit=user.unit),
                                         fields=("ticket_id", "status", "lead_unit"))
-            went = Counter(t["lead_unit"] for t in others if t["ticket_id"] != ticket_id and holder(t) != AWAITING_DISPATCH)
-            return topic, went.most_common(), merge_target(ticket_id, topic, user)
-        topic, went, target = await run_in_threadpool(find)
-        return {"topic": _with_label(topic),
+            went, waiting = Counter(), 0
+            for t in others:
+                waiting += t["status"] == "pending_review"
+                if t["ticket_id"] != ticket_id and holder(t) != AWAITING_DISPATCH:
+                    went[t["lead_unit"]] += 1
+            return topic, went.most_common(), merge_target(ticket_id, topic, user), waiting
+        topic, went, target, waiting = await run_in_threadpool(find)
+        return {"topic": _with_label(topic), "waiting": waiting,
                 "dispatched": [{"lead_unit": unit, "lead_unit_name": unit_names.get(unit, unit), "tickets": n}
                                for unit, n in went],
                 "merge_into": target and {
@@ -516,12 +521,17 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         """Send a waiting ticket to a unit: the suggestion as it is, or corrected (domain and/or unit)."""
         body = await _json_object(request)
         ticket = await run_in_threadpool(stored_for, ticket_id, user)
-        domain = body.get("domain") or ticket["domain"]
+        data = dispatch_data(ticket, body.get("domain"), body.get("lead_unit"), body.get("co_units"))
+        return await run_in_threadpool(emit, "dispatched", ticket, user, data)
+
+    def dispatch_data(ticket: dict, domain: str | None, lead: str | None, co_units) -> dict:
+        """A dispatch's data: the domain (default the ticket's), the lead unit and co-units (default what the
+        routing rules give for that domain); 400 for an unknown domain or unit."""
+        domain = domain or ticket["domain"]
         if domain not in domains:
             raise HTTPException(400, f"unknown domain {domain!r}")
         suggested = suggestion(ticket, domain)
-        lead = body.get("lead_unit") or suggested["lead_unit"]
-        co_units = body.get("co_units")
+        lead = lead or suggested["lead_unit"]
         if co_units is None:
             co_units = suggested["co_units"]
         if not isinstance(co_units, list):
@@ -529,9 +539,31 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         for unit in [lead, *co_units]:
             if unit not in unit_names:
                 raise HTTPException(400, f"unknown unit {unit!r}")
-        data = {"domain": domain, "subdomain": suggested["subdomain"], "lead_unit": lead,
+        return {"domain": domain, "subdomain": suggested["subdomain"], "lead_unit": lead,
                 "co_units": [u for u in co_units if u != lead]}
-        return await run_in_threadpool(emit, "dispatched", ticket, user, data)
+
+    @app.post("/api/topics/{topic_id}/dispatch", status_code=202)
+    async def api_dispatch_topic(topic_id: str, request: Request, user: User = Depends(dispatcher)):
+        """Send every ticket of an opinion topic (one issue, however worded) still waiting for a dispatcher to
+        one unit at once (批量派单), each with its own domain and the co-units the routing rules give it; a ticket
+        that can no longer be dispatched (sent meanwhile) is listed with the reason."""
+        body = await _json_object(request)
+        lead = body.get("lead_unit")
+        if lead not in unit_names:
+            raise HTTPException(400, f"unknown unit {lead!r}")
+
+        def send_all() -> tuple[list[dict], list[dict]]:
+            sent, refused = [], []
+            for ticket in list(store.iter_tickets(TicketQuery(topic=topic_id, status="pending_review"))):
+                try:
+                    sent.append(emit("dispatched", ticket, user, dispatch_data(ticket, None, lead, None)))
+                except HTTPException as exc:
+                    if exc.status_code not in (400, 409):  # Kafka unavailable: the request fails, as one would
+                        raise
+                    refused.append({"ticket_id": ticket["ticket_id"], "reason": exc.detail})
+            return sent, refused
+        sent, refused = await run_in_threadpool(send_all)
+        return {"topic_id": topic_id, "lead_unit": lead, "dispatched": sent, "refused": refused}
 
     @app.post("/api/tickets/{ticket_id}/return", status_code=202)
     async def api_return(ticket_id: str, request: Request, user: User = Depends(dispatcher)):

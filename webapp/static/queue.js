@@ -75,7 +75,8 @@
     domainSelect.value = t.domain; unitSelect.value = t.lead_unit;
     $("q-explain").textContent = t.routing_explanation;
     document.querySelectorAll("#q-domains button").forEach((b) => b.classList.toggle("chosen", b.dataset.domain === t.domain));
-    showCopy(null);  // until this ticket's own answer comes: m never merges into another ticket's original
+    showCopy(null);  // until this ticket's own answer comes: nothing acts on another ticket's original or topic
+    showWaiting(null, 0);
     showTopic(t.ticket_id);
     const similar = await json("/api/tickets/" + encodeURIComponent(t.ticket_id) + "/similar");
     $("q-similar").replaceChildren(...similar.tickets.map((s) => {
@@ -90,14 +91,24 @@
     }));
   }
 
+  // A breaking issue brings many tickets at once: those of the topic still waiting can all go to the chosen
+  // unit together (批量派单).
+  let topicWaiting = null;
+  function showWaiting(topic, waiting) {
+    topicWaiting = topic && waiting > 1 ? topic : null;
+    $("q-topic-waiting").hidden = !topicWaiting;
+    $("q-topic-all").textContent = "本话题 " + waiting + " 件待派单全部派给所选单位 Dispatch all " + waiting + " waiting to the chosen unit";
+  }
+
   // The opinion topic the ticket belongs to (the same issue, however worded) and the units its other tickets
   // went to, each a button that chooses that unit: one issue's tickets are best handled by one unit.
   async function showTopic(ticketId) {
-    const { topic, dispatched, merge_into } = await json("/api/tickets/" + encodeURIComponent(ticketId) + "/topic");
+    const { topic, dispatched, merge_into, waiting } = await json("/api/tickets/" + encodeURIComponent(ticketId) + "/topic");
     if (ticketId !== selectedId) return;  // another ticket was chosen meanwhile
     showCopy(merge_into);
     $("q-topic").hidden = !topic;
     if (!topic) return;
+    showWaiting(topic, waiting);
     const link = $("q-topic-link");
     link.href = topic.tickets_href;
     link.target = "_blank";
@@ -139,6 +150,21 @@
     } catch (e) { result.textContent = e.message; }
   }
 
+  async function dispatchTopic() {
+    const topic = topicWaiting, unit = unitSelect.selectedOptions[0].textContent;
+    if (!topic || !confirm("本话题待派单全部派给 " + unit + "？ Dispatch every waiting ticket of this issue to " + unit + "?")) return;
+    try {
+      const done = await json("/api/topics/" + encodeURIComponent(topic.topic_id) + "/dispatch", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ lead_unit: unitSelect.value }),
+      });
+      done.dispatched.forEach((e) => sent.add(e.ticket_id));
+      await load();
+      result.textContent = "已批量派单 dispatched " + done.dispatched.length + " → " + unit
+        + (done.refused.length ? "；" + done.refused.length + " 件未派 not sent: " + done.refused.map((r) => r.ticket_id + " " + r.reason).join("; ") : "");
+    } catch (e) { result.textContent = e.message; }
+  }
+
   async function dispatch() {
     const t = items[index], unit = unitSelect.selectedOptions[0].textContent;
     if (!t) return;
@@ -156,6 +182,7 @@
   domainSelect.onchange = () => suggest(domainSelect.value);
   $("q-dispatch").onclick = dispatch;
   $("q-merge").onclick = merge;
+  $("q-topic-all").onclick = dispatchTopic;
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT") return;
     if (e.target.tagName === "SELECT" && e.key !== "Enter") return;

@@ -554,7 +554,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
         def send_all() -> tuple[list[dict], list[dict]]:
             sent, refused = [], []
-            for ticket in list(store.iter_tickets(TicketQuery(topic=topic_id, status="pending_review"))):
+            for ticket in list(store.iter_tickets(TicketQuery(topic=topic_id, status="pending_review", unit=user.unit))):
                 try:
                     sent.append(emit("dispatched", ticket, user, dispatch_data(ticket, None, lead, None)))
                 except HTTPException as exc:

@@ -29,6 +29,7 @@ REJECTION_FIELDS = (
     "payload_size", "payload_truncated", "rejected_at", "resent_as", "resent_by", "resent_at",
 )
 FILTERS = ("channel", "domain", "subdomain", "lead_unit", "status", "district", "ticket_type")
+ORDERS = ("newest", "due")  # TicketQuery.order
 
 
 @dataclass
@@ -51,6 +52,7 @@ class TicketQuery:
     merged_into: str | None = None  # the tickets merged (并单) into this ticket
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
+    order: str = "newest"  # search's order: "newest" stored first, or "due": earliest reply deadline (then received) first
     limit: int = 50
     offset: int = 0
 

@@ -235,8 +235,10 @@ class ElasticsearchStore:
         return {"bool": {"filter": must}}
 
     def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+        sort = [{"seq": "desc"}] if query.order == "newest" else [
+            {"reply_due": {"order": "asc", "missing": "_last"}}, {"received_at": "asc"}, {"seq": "asc"}]
         response = self.es.search(index=self._read("tickets"), query=self._where(query),
-                                  sort=[{"seq": "desc"}], size=query.limit, from_=query.offset,
+                                  sort=sort, size=query.limit, from_=query.offset,
                                   track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)
         return [self._ticket(h) for h in response["hits"]["hits"]], response["hits"]["total"]["value"]
 

@@ -224,6 +224,10 @@ def _fts_phrase(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
+# TicketQuery.order: newest stored first, or earliest reply deadline first (those without one last; of one
+# deadline, the earliest received first)
+_ORDER_BY = {"newest": "t.seq DESC", "due": "t.reply_due IS NULL, t.reply_due, t.received_at, t.seq"}
+
 class SQLiteStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -771,11 +775,12 @@ class SQLiteStore:
         return (("WHERE " + " AND ".join(where)) if where else ""), params
 
     def search(self, query: TicketQuery) -> tuple[list[dict], int]:
+        """The page of tickets the query selects, in its order, and how many it selects."""
         clause, params = self._where(query)
         db = self._connect()
         total = db.execute(f"SELECT count(*) FROM tickets t {clause}", params).fetchone()[0]
         rows = db.execute(
-            f"SELECT t.* FROM tickets t {clause} ORDER BY t.seq DESC LIMIT ? OFFSET ?",
+            f"SELECT t.* FROM tickets t {clause} ORDER BY {_ORDER_BY[query.order]} LIMIT ? OFFSET ?",
             [*params, query.limit, query.offset],
         ).fetchall()
         return [self._ticket(r) for r in rows], total

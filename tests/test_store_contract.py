@@ -131,6 +131,16 @@ def test_tickets_held_by_a_unit_and_received_in_a_period(store):
     assert {r["ticket_id"] for r in rows} == {"web-1"}  # the end is not
 
 
+def test_tickets_by_reply_deadline_earliest_first(store):
+    # stored in this order; make_ticket(n) is received n minutes after T0
+    store.write_tickets([make_ticket(1, reply_due=T0 + timedelta(days=3)), make_ticket(2),
+                         make_ticket(4, reply_due=T0 + timedelta(days=1)), make_ticket(3, reply_due=T0 + timedelta(days=1)),
+                         make_ticket(5, reply_due=T0 + timedelta(days=2))])
+    assert [r["ticket_id"] for r in store.search(TicketQuery(order="due"))[0]] == ["web-3", "web-4", "web-5", "web-1", "web-2"]
+    assert [r["ticket_id"] for r in store.search(TicketQuery(order="due", limit=2, offset=1))[0]] == ["web-4", "web-5"]
+    assert [r["ticket_id"] for r in store.search(TicketQuery())[0]] == ["web-5", "web-3", "web-4", "web-2", "web-1"]  # newest
+
+
 def test_a_ticket_merged_while_waiting_is_held_by_the_centre_and_seen_by_no_unit(store):
     store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(3, status="pending_review")])
     merge = event("merged", 1, into="web-3")

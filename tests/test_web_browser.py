@@ -561,3 +561,30 @@ def test_the_queue_sends_every_waiting_ticket_of_one_issue_to_one_unit(browser, 
         assert client.post(f"/api/topics/{topic['topic']['topic_id']}/dispatch", json={"lead_unit": "nope"}).status_code == 400
     with stack.client("unit") as client:  # a unit's user does not dispatch
         assert client.post(f"/api/topics/{topic['topic']['topic_id']}/dispatch", json={"lead_unit": "transport"}).status_code == 403
+
+
+def test_the_ticket_list_pages_and_sorts_by_reply_deadline(browser, stack):
+    base = datetime(2026, 11, 2, 9, 0)
+    # received an hour apart (the later ones first): the same type, so the deadlines come in the order received
+    send(stack, [{"id": f"paging-{n}", "title": f"翻页测试工单{n}", "text": "翻页测试的工单内容", "type": "咨询",
+                  "time": (base + timedelta(hours=n)).isoformat()} for n in reversed(range(105))])
+    with stack.client("dispatcher") as client:
+        wait_until(lambda: client.get("/api/tickets", params={"q": "翻页测试"}).json()["total"] == 105, 60)
+    page = log_in(browser, stack, "dispatcher")
+    page.goto(stack.url + "/tickets?q=翻页测试")
+    page.wait_for_function("document.getElementById('total').textContent.startsWith('105 ')")
+    assert page.locator("#shown").inner_text() == "1–100" and page.locator("#rows tr").count() == 100
+    assert page.locator("#prev").is_disabled() and page.locator("#next").is_enabled()
+    page.click("#next")
+    page.wait_for_function("document.getElementById('shown').textContent === '101–105'")
+    assert page.locator("#rows tr").count() == 5 and page.locator("#next").is_disabled()
+    page.select_option("#order", "due")  # back to the first page, earliest reply deadline first
+    page.wait_for_function("document.getElementById('shown').textContent === '1–100'")
+    with stack.client("dispatcher") as client:
+        earliest = client.get("/api/tickets", params={"q": "翻页测试", "order": "due", "limit": 1}).json()["tickets"][0]
+    page.wait_for_function(f"document.querySelector('#rows tr').dataset.ticketId === '{earliest['ticket_id']}'")
+    dues = [d.removeprefix("超期 ") for d in page.locator("#rows tr td:nth-child(8)").all_inner_texts()]
+    assert dues == sorted(dues) and dues[0] < dues[-1], (dues[:3], dues[-3:])
+    assert earliest["reply_due"][:16].replace("T", " ") == dues[0]
+    page.screenshot(path=str(ARTIFACTS / "tickets-by-deadline.png"))
+    page.close()

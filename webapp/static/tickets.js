@@ -22,7 +22,7 @@
     const at = (moment) => (moment || "…").slice(0, 16).replace("T", " ");
     periodChip.querySelector("b").textContent = period ? at(period.start) + " – " + at(period.end) : "";
   }
-  periodChip.querySelector("button").addEventListener("click", () => { period = null; showPeriod(); refresh(); });
+  periodChip.querySelector("button").addEventListener("click", () => { period = null; showPeriod(); restart(); });
   for (const name of ["start", "end"]) form.elements[name].addEventListener("input", () => { period = null; showPeriod(); });
   showPeriod();
   // Filters that only links set, each shown as a chip that can be taken off: held_by (the supervision rows'
@@ -36,7 +36,7 @@
       chip.hidden = !value;
       chip.querySelector("b").textContent = value ? named(value) : "";
     };
-    chip.querySelector("button").addEventListener("click", () => { form.elements[name].value = ""; show(); refresh(); });
+    chip.querySelector("button").addEventListener("click", () => { form.elements[name].value = ""; show(); restart(); });
     show();
   }
   linkedFilter("held_by", "held-by", (unit) => (names.lead_unit || {})[unit] || unit);
@@ -50,11 +50,21 @@
     if (period) for (const [name, value] of Object.entries(period)) if (value) p.set(name, value);
     return p;
   }
+  // the list a page (PAGE tickets) at a time, newest first or earliest reply deadline first (a unit's to-do
+  // list: its open tickets by deadline); a change of filters or order goes back to the first page
+  const PAGE = 100, order = document.getElementById("order");
+  let page = 0;
   function params() {
     const p = filters();
-    p.set("limit", "100");
+    p.set("limit", String(PAGE));
+    p.set("offset", String(page * PAGE));
+    p.set("order", order.value);
     return p;
   }
+  function restart() { page = 0; refresh(); }  // other tickets: from their first page
+  order.addEventListener("change", restart);
+  document.getElementById("prev").addEventListener("click", () => { page = Math.max(0, page - 1); refresh(); });
+  document.getElementById("next").addEventListener("click", () => { page += 1; refresh(); });
 
   // Each filter keeps its label (the first option) and its chosen value, even one no ticket has any more; one
   // being chosen from (it has the focus) is left as it is until the next refresh.
@@ -84,7 +94,16 @@
     draw);
   function draw([data, facets]) {
     showFacets(facets);
+    if (!data.tickets.length && page > 0) {  // fewer tickets now than the page shown: its last page instead
+      page = Math.max(0, Math.ceil(data.total / PAGE) - 1);
+      refresh();
+      return;
+    }
     total.textContent = data.total + " 条工单 tickets";
+    const first = page * PAGE;
+    document.getElementById("shown").textContent = data.total ? (first + 1) + "–" + (first + data.tickets.length) : "";
+    document.getElementById("prev").disabled = page === 0;
+    document.getElementById("next").disabled = first + data.tickets.length >= data.total;
     document.getElementById("export").href = "/api/tickets/export?" + filters();  // all of them, not only those shown
     rows.replaceChildren();
     for (const t of data.tickets) {
@@ -109,7 +128,7 @@
   }
 
   let timer = null;
-  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(restart, 250); });
   refresh();
 
   const source = new EventSource("/api/stream");

@@ -50,6 +50,7 @@ class TicketQuery:
     topic: str | None = None  # the tickets of this opinion topic (hotline.topics; merged topics' under the one kept)
     alert: str | None = None  # the tickets this opinion alert (舆情预警, hotline.surges) counted
     merged_into: str | None = None  # the tickets merged (并单) into this ticket
+    overdue_at: datetime | None = None  # open tickets past their reply deadline at this moment (statistics.overdue)
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
     order: str = "newest"  # search's order: "newest" stored first, or "due": earliest reply deadline (then received) first

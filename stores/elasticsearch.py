@@ -225,6 +225,8 @@ class ElasticsearchStore:
                                                  "path": "examples"}}})
         if query.merged_into is not None:
             must.append({"term": {"merged_into": query.merged_into}})
+        if query.overdue_at is not None:
+            must += [{"terms": {"status": list(OPEN_STATUSES)}}, {"range": {"reply_due": {"lt": _local(query.overdue_at)}}}]
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:

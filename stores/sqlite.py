@@ -759,6 +759,9 @@ class SQLiteStore:
         if query.merged_into is not None:
             where.append("t.merged_into = ?")
             params.append(query.merged_into)
+        if query.overdue_at is not None:
+            where.append(f"t.status IN ({','.join('?' * len(OPEN_STATUSES))}) AND t.reply_due < ?")
+            params += [*OPEN_STATUSES, _local(query.overdue_at)]
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

@@ -131,7 +131,7 @@ def test_tickets_held_by_a_unit_and_received_in_a_period(store):
     assert {r["ticket_id"] for r in rows} == {"web-1"}  # the end is not
 
 
-def test_tickets_by_reply_deadline_earliest_first(store):
+def test_tickets_by_reply_deadline_earliest_first_and_those_overdue_at_a_moment(store):
     # stored in this order; make_ticket(n) is received n minutes after T0
     store.write_tickets([make_ticket(1, reply_due=T0 + timedelta(days=3)), make_ticket(2),
                          make_ticket(4, reply_due=T0 + timedelta(days=1)), make_ticket(3, reply_due=T0 + timedelta(days=1)),
@@ -139,6 +139,13 @@ def test_tickets_by_reply_deadline_earliest_first(store):
     assert [r["ticket_id"] for r in store.search(TicketQuery(order="due"))[0]] == ["web-3", "web-4", "web-5", "web-1", "web-2"]
     assert [r["ticket_id"] for r in store.search(TicketQuery(order="due", limit=2, offset=1))[0]] == ["web-4", "web-5"]
     assert [r["ticket_id"] for r in store.search(TicketQuery())[0]] == ["web-5", "web-3", "web-4", "web-2", "web-1"]  # newest
+    # open and past the deadline at a moment (web-2 has none); answered ones are not overdue
+    assert {r["ticket_id"] for r in store.search(TicketQuery(overdue_at=T0 + timedelta(days=2, hours=1)))[0]} == {
+        "web-3", "web-4", "web-5"}
+    store.apply_event(event("replied", 1, reply="已处理").model_copy(update={"ticket_id": "web-3"}), RULES)
+    assert {r["ticket_id"] for r in store.search(TicketQuery(overdue_at=T0 + timedelta(days=2, hours=1)))[0]} == {
+        "web-4", "web-5"}
+    assert store.search(TicketQuery(overdue_at=T0))[1] == 0
 
 
 def test_a_ticket_merged_while_waiting_is_held_by_the_centre_and_seen_by_no_unit(store):

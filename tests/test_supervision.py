@@ -188,13 +188,15 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
                 query = dict(parse_qsl(urlsplit(unit["tickets_href"]).query), limit=500)
                 listed = client.get("/api/tickets", params=query).json()
                 assert listed["total"] == unit["tickets"], (period, unit["unit"], unit["tickets_href"])
+                query = dict(parse_qsl(urlsplit(unit["overdue_href"]).query), limit=500)  # and its 超期 cell
+                assert client.get("/api/tickets", params=query).json()["total"] == unit["overdue_open"], unit["unit"]
                 waiting_listed = {t["status"] == "pending_review" for t in listed["tickets"]}
                 assert waiting_listed <= {unit["unit"] == AWAITING_DISPATCH}, unit["unit"]
     for unit_id in (AWAITING_DISPATCH, next(u["unit"] for u in api_units if u["unit"] != AWAITING_DISPATCH)):
         page.goto(replay.url + "/supervision")
         unit_row = page.locator(f"#units tbody tr[data-unit='{unit_id}']")
         count = unit_row.locator("td").nth(1).inner_text()
-        unit_row.locator("a").click()
+        unit_row.locator("a").first.click()  # the unit's name (its overdue count links too)
         page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
         assert page.locator("#total").inner_text() == f"{count} 条工单 tickets", unit_id
         assert page.locator("#f-held_by").input_value() == unit_id and page.locator("#held-by").is_visible()
@@ -204,6 +206,13 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     page.locator("#held-by button").click()  # the filter taken off: the whole list again
     page.wait_for_function("!document.getElementById('total').textContent.startsWith('" + count + " ')")
     assert int(page.locator("#total").inner_text().split()[0]) > int(count)
+    # a row's overdue count opens the list of those tickets
+    page.goto(replay.url + "/supervision")
+    late = page.locator(f"#units tbody tr[data-unit='{AWAITING_DISPATCH}'] td.overdue a")
+    count = late.inner_text()
+    late.click()
+    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+    assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#overdue-chip").is_visible()
 
     with replay.client("supervisor") as client:
         exported = client.get("/api/supervision/export", params={"format": "csv"})

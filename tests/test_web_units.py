@@ -379,6 +379,12 @@ def test_a_ticket_page_says_how_late_an_open_ticket_is_as_the_supervision_page_c
         page = get(app, "supervisor", "/tickets/web-3").text
         assert f'<span id="late" class="due_soon">临期 due in {-late["web-3"]["late_working_days"]} 个工作日' in page
         assert 'id="late"' not in get(app, "supervisor", "/tickets/web-5").text
+        # the supervision row's 超期 cell links to the tickets it counts
+        row = next(u for u in get(app, "supervisor", "/api/supervision").json()["units"] if u["unit"] == "housing")
+        assert row["overdue_open"] == 1 and row["overdue_href"] == "/tickets?held_by=housing&overdue=1"
+        listed = get(app, "supervisor", "/api/tickets", held_by="housing", overdue="1").json()
+        assert [t["ticket_id"] for t in listed["tickets"]] == ["web-1"]
+        assert get(app, "supervisor", "/api/tickets", overdue="1").json()["total"] == 1
     finally:
         store.close()
 

@@ -39,7 +39,7 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
 
 def _tickets_href(unit: str, filters: dict) -> str:
     """The ticket list a unit's row links to: the tickets the row counts (those the unit answers for now,
-    received in the period, of the domain and district chosen)."""
+    received in the period, of the domain and district chosen; with overdue=1, those its 超期 cell counts)."""
     return "/tickets?" + urlencode({"held_by": unit, **{name: value for name, value in filters.items() if value}})
 
 
@@ -84,7 +84,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
             "now": now.isoformat(),
             "filters": filters,
             "calendar_notice": calendar.gap_notice(now.date()),
-            "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit, filters)} for u in units],
+            "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit, filters),
+                       "overdue_href": _tickets_href(u.unit, {**filters, "overdue": "1"})} for u in units],
             "total": None if user.unit is not None else {**total.as_dict(), "unit_name": name("all")},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
                       "status_name": STATUS_NAMES.get(item.status, item.status)}

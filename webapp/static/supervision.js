@@ -43,7 +43,8 @@
       tr.append(cell(name), cell(num(u.tickets)), cell(num(u.replied)), cell(pct(u.on_time_rate)),
         cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)), cell(pct(u.satisfaction_rate)),
         cell(num(u.callbacks)), cell(pct(u.returned_rate)), cell(num(u.reopened)), cell(num(u.open)),
-        cell(num(u.overdue_open), u.overdue_open ? "overdue" : ""));
+        cell(u.overdue_open && u.overdue_href ? link(num(u.overdue_open), u.overdue_href) : num(u.overdue_open),
+             u.overdue_open ? "overdue" : ""));
       if (u.unit === "all") tr.className = "total";
       units.append(tr);
     }

@@ -28,7 +28,8 @@
   // Filters that only links set, each shown as a chip that can be taken off: held_by (the supervision rows'
   // links: the tickets a unit answers for now), topic (the monitor's and the ticket page's: an opinion
   // topic's tickets, named by the link's topic_label), alert (the monitor's: the tickets a surge alert
-  // counted, named by the link's alert_label) and merged_into (a ticket page's: the tickets merged into it).
+  // counted, named by the link's alert_label), merged_into (a ticket page's: the tickets merged into it) and
+  // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
     const show = () => {
@@ -43,6 +44,7 @@
   linkedFilter("topic", "topic-chip", (topic) => address.get("topic_label") || topic);
   linkedFilter("alert", "alert-chip", (alert) => address.get("alert_label") || alert);
   linkedFilter("merged_into", "merged-chip", (ticketId) => ticketId);
+  linkedFilter("overdue", "overdue-chip", () => "未办结且过答复期限 open, past the reply deadline");
 
   function filters() {
     const p = new URLSearchParams();

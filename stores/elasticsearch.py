@@ -518,8 +518,8 @@ class ElasticsearchStore:
         return self._present("topic-members", ticket_ids)
 
     def near_copies(self, ticket_ids: list[str]) -> dict[str, str]:
-        return {h["_id"]: h["_source"]["duplicate_of"] for h in self._by_ids("topic-members", ticket_ids, source=["duplicate_of"])
-                if h["_source"].get("duplicate_of")}
+        members = self._by_ids("topic-members", ticket_ids, source=["duplicate_of"])
+        return {h["_id"]: h["_source"]["duplicate_of"] for h in members if h["_source"].get("duplicate_of")}
 
     def topic_of(self, ticket_id: str) -> dict | None:
         hits = self._by_ids("topic-members", [ticket_id])

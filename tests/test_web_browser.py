@@ -565,7 +565,8 @@ def test_the_queue_sends_every_waiting_ticket_of_one_issue_to_one_unit(browser, 
 
 def test_the_ticket_list_pages_and_sorts_by_reply_deadline(browser, stack):
     base = datetime(2026, 11, 2, 9, 0)
-    # received an hour apart (the later ones first): the same type, so the deadlines come in the order received
+    # received an hour apart, sent latest first: one type (咨询, a working day), so their deadlines follow the order
+    # received, several sharing one
     send(stack, [{"id": f"paging-{n}", "title": f"翻页测试工单{n}", "text": "翻页测试的工单内容", "type": "咨询",
                   "time": (base + timedelta(hours=n)).isoformat()} for n in reversed(range(105))])
     with stack.client("dispatcher") as client:

@@ -73,7 +73,13 @@ def test_a_failing_batch_is_handled_again_and_committed_once_handled(broker):
             await _until(lambda: len(handled) >= 200, 60, "200 records handled")
             from aiokafka import TopicPartition
 
-            return sum([await reader.consumer.committed(TopicPartition(TOPIC, p)) or 0 for p in range(4)])
+            async def committed() -> int:
+                return sum([await reader.consumer.committed(TopicPartition(TOPIC, p)) or 0 for p in range(4)])
+            # the commit follows the handling: give it a moment rather than read it mid-way
+            deadline = time.monotonic() + 10
+            while (done := await committed()) < 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return done
         finally:
             await _stop(task)
 

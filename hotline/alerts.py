@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from hotline.calendar import WorkCalendar
 from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
+from hotline.timestamps import stored_moment
 
 UNIT = "承办单位"  # in the policy: the unit the ticket is with
 DISPATCHERS = "热线中心派单员"  # who gets what is meant for the unit while a ticket waits for a dispatcher
@@ -123,15 +124,11 @@ def still_applies(alert: dict, ticket: dict, now: datetime) -> bool:
     dispatchers while the ticket waits for one) is with the one that holds the ticket now (a ticket returned or
     rerouted gets alerts of its own for its new holder)."""
     if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") \
-            or _moment(ticket["reply_due"]) != _moment(alert["reply_due"]):
+            or stored_moment(ticket["reply_due"]) != stored_moment(alert["reply_due"]):
         return False
-    if alert["kind"] == "due_soon" and now >= _moment(alert["reply_due"]):
+    if alert["kind"] == "due_soon" and now >= stored_moment(alert["reply_due"]):
         return False
     return alert["to"] not in (UNIT, DISPATCHERS) or holder(ticket) == alert["unit"]
-
-
-def _moment(value: datetime | str) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def _lateness(hours: float, hours_per_day: float) -> str:
@@ -161,7 +158,7 @@ def _watched_due(ticket: dict) -> datetime | None:
     """The reply deadline of a ticket the watch follows (open, not waiting for the citizen), else None."""
     if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") or ticket["status"] == "waiting_citizen":
         return None
-    return _moment(ticket["reply_due"])
+    return stored_moment(ticket["reply_due"])
 
 
 def _escalation_at(step: Escalation, due: datetime, calendar: WorkCalendar) -> datetime:

@@ -17,7 +17,7 @@ from typing import Iterable
 
 from hotline.calendar import WorkCalendar
 from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
-from hotline.timestamps import SHANGHAI
+from hotline.timestamps import SHANGHAI, stored_moment
 
 SATISFIED = ("满意", "基本满意")
 # The fields of a stored ticket the figures and the late list read (a store can read only these).
@@ -87,15 +87,9 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _moment(value) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
-
-
 def overdue(ticket: dict, now: datetime) -> bool:
     """An open ticket past its reply deadline."""
-    return ticket["status"] in OPEN_STATUSES and bool(ticket.get("reply_due")) and _moment(ticket["reply_due"]) < now
+    return ticket["status"] in OPEN_STATUSES and bool(ticket.get("reply_due")) and stored_moment(ticket["reply_due"]) < now
 
 
 def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None = None) -> UnitFigures:
@@ -162,7 +156,7 @@ def overdue_and_due_soon(tickets: Iterable[dict], now: datetime, calendar: WorkC
     for t in tickets:
         if t["status"] not in OPEN_STATUSES or not t.get("reply_due"):
             continue
-        due = _moment(t["reply_due"])
+        due = stored_moment(t["reply_due"])
         if due < now:
             late = calendar.working_hours_between(due, now) / calendar.hours_per_day
             found.append(LateTicket(t["ticket_id"], holder(t), t["title"], t["status"], due, round(late, 2), "overdue"))

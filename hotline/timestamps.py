@@ -19,6 +19,13 @@ _DATE_TIME = re.compile(
 )
 
 
+def stored_moment(value: datetime | str | None) -> datetime | None:
+    """A time as the stores return it (ISO 8601 text) or as the domain holds it (a datetime), as a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
 class TimestampError(ValueError):
     """A value that cannot be read as a point in time."""
 

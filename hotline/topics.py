@@ -34,6 +34,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from hotline.timestamps import stored_moment
+
 # Words that say little about which issue a message raises (board boilerplate, courtesy, pronouns).
 STOPWORDS = frozenset("""
 的 了 是 在 我 我们 你 你们 他 她 它 他们 这 那 这个 那个 这些 那些 有 和 与 及 或 也 都 就 还 又 很 非常 请 请问 希望 能够 能
@@ -320,7 +322,7 @@ def heat(members: list[dict], now: datetime, window: timedelta) -> Heat:
     """Heat of a topic from its members (dicts with received_at, likes, district, negative) in the window
     ending at `now` (see the module's documentation for the formula)."""
     start = now - window
-    inside = [m for m in members if start < _moment(m["received_at"]) <= now]
+    inside = [m for m in members if start < stored_moment(m["received_at"]) <= now]
     n = len(inside)
     if not n:
         return Heat(0.0, 0, 0, 0, 0.0, 1.0)
@@ -328,15 +330,11 @@ def heat(members: list[dict], now: datetime, window: timedelta) -> Heat:
     districts = len({m["district"] for m in inside if m.get("district")})
     negative = sum(1 for m in inside if m.get("negative")) / n
     quarter = window / 4
-    recent = sum(1 for m in inside if _moment(m["received_at"]) > now - quarter)
+    recent = sum(1 for m in inside if stored_moment(m["received_at"]) > now - quarter)
     growth = (recent + 1) / ((n - recent) / 3 + 1)
     score = (10 * math.log1p(n) + 5 * math.log1p(likes) + 3 * max(0, min(districts, 10) - 1) + 10 * negative
              + 10 * max(0.0, math.log(growth)))
     return Heat(round(score, 2), n, likes, districts, round(negative, 3), round(growth, 3))
-
-
-def _moment(value) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
@@ -358,9 +356,9 @@ def hot_topics(rows: list[dict], now: datetime, window: timedelta, limit: int = 
         score = heat(members, now, window)
         if not score.members:
             continue
-        inside = [m for m in members if now - window < _moment(m["received_at"]) <= now]
+        inside = [m for m in members if now - window < stored_moment(m["received_at"]) <= now]
         step = window / 6
-        trend = [sum(1 for m in inside if now - window + step * i < _moment(m["received_at"]) <= now - window + step * (i + 1))
+        trend = [sum(1 for m in inside if now - window + step * i < stored_moment(m["received_at"]) <= now - window + step * (i + 1))
                  for i in range(6)]
         representative = next((m for m in members if m["ticket_id"] == row["representative"]), members[0])
         top_terms = [t for t, _ in sorted(row["terms"].items(), key=lambda kv: -kv[1])[:5]]

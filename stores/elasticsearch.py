@@ -210,8 +210,7 @@ class ElasticsearchStore:
         if query.unit is not None:
             must.append(_unit_filter(query.unit))
         if query.held_by == AWAITING_DISPATCH:  # waiting for a dispatcher, or merged while waiting (no unit)
-            must.append({"bool": {"should": [{"term": {"status": "pending_review"}}, {"term": {"lead_unit": ""}}],
-                                  "minimum_should_match": 1}})
+            must.append(_AWAITING_FILTER)
         elif query.held_by is not None:
             must.append(_held_filter(query.held_by))
         if query.held_or_returned_by is not None:
@@ -289,8 +288,7 @@ class ElasticsearchStore:
         if not words:
             return []
         query = {"bool": {"should": [{"match_phrase": {"words": w}} for w in words], "minimum_should_match": 1,
-                          "must_not": [{"ids": {"values": [ticket_id]}}, {"term": {"status": "pending_review"}},
-                                       {"term": {"lead_unit": ""}}]}}
+                          "must_not": [{"ids": {"values": [ticket_id]}}, _AWAITING_FILTER]}}
         return [self._ticket(h) for h in self._search("tickets", query, size=limit)]
 
     # -- dead letters -------------------------------------------------------------------------
@@ -653,6 +651,11 @@ class ElasticsearchStore:
         except NotFoundError:
             return False
         return True
+
+
+# the tickets the centre answers for (hotline.lifecycle.holder): waiting for a dispatcher, or merged while waiting
+_AWAITING_FILTER = {"bool": {"should": [{"term": {"status": "pending_review"}}, {"term": {"lead_unit": ""}}],
+                             "minimum_should_match": 1}}
 
 
 def _held_filter(unit: str) -> dict:

@@ -187,6 +187,8 @@ _JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings", "returned_b
 # the tickets dispatched to a unit, as lead or co-unit (two parameters: the unit, twice); one waiting for a
 # dispatcher is not with any unit yet, whatever its suggestion (or the unit that returned it) says
 _HELD_CLAUSE = "(t.status != 'pending_review' AND t.lead_unit = ?)"  # the tickets a unit answers for now
+# the tickets the centre answers for (hotline.lifecycle.holder): waiting for a dispatcher, or merged while waiting
+_AWAITING_CLAUSE = "(t.status = 'pending_review' OR t.lead_unit = '')"
 _UNIT_CLAUSE = ("(t.status != 'pending_review' AND "
                 "(t.lead_unit = ? OR EXISTS (SELECT 1 FROM json_each(t.co_units) WHERE value = ?)))")
 # Columns added after the first version of the schema: (name, type) for ALTER TABLE.
@@ -670,8 +672,8 @@ class SQLiteStore:
         if not words:
             return []
         rows = self._connect().execute(
-            """SELECT t.* FROM ticket_words w JOIN tickets t ON t.seq = w.rowid
-            WHERE ticket_words MATCH ? AND t.ticket_id != ? AND t.status != 'pending_review' AND t.lead_unit != ''
+            f"""SELECT t.* FROM ticket_words w JOIN tickets t ON t.seq = w.rowid
+            WHERE ticket_words MATCH ? AND t.ticket_id != ? AND NOT {_AWAITING_CLAUSE}
             ORDER BY bm25(ticket_words) LIMIT ?""",
             (" OR ".join(_fts_phrase(w) for w in words), ticket_id, limit),
         ).fetchall()
@@ -743,7 +745,7 @@ class SQLiteStore:
             where.append(_UNIT_CLAUSE)
             params += [query.unit, query.unit]
         if query.held_by == AWAITING_DISPATCH:
-            where.append("(t.status = 'pending_review' OR t.lead_unit = '')")
+            where.append(_AWAITING_CLAUSE)
         elif query.held_by is not None:
             where.append(_HELD_CLAUSE)
             params.append(query.held_by)

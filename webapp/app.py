@@ -408,10 +408,13 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             ticket = store.get_ticket(ticket["merged_into"])
         return ticket
 
-    def holder_name(ticket: dict) -> str | None:
-        """The unit that answers for the ticket, by name; None while it waits for a dispatcher (its status says so)."""
+    def brief(ticket: dict) -> dict:
+        """A ticket in a line: id, title, when it came, its status and, unless it waits for a dispatcher (its
+        status says so), the unit that answers for it, by name."""
         unit = holder(ticket)
-        return None if unit == AWAITING_DISPATCH else unit_names.get(unit, unit)
+        return {"ticket_id": ticket["ticket_id"], "title": ticket["title"], "received_at": ticket["received_at"],
+                "status_name": STATUS_NAMES.get(ticket["status"], ticket["status"]),
+                "holder_name": None if unit == AWAITING_DISPATCH else unit_names.get(unit, unit)}
 
     def merge_target(ticket_id: str, topic: dict | None, user: User) -> dict | None:
         """For a near-copy (重复件) of an earlier ticket, the ticket a merge (并单) would join: the earlier one, or
@@ -428,10 +431,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         main = unmerged(ticket["merged_into"]) if ticket["status"] == "merged" and ticket["merged_into"] else None
         if main is not None and user.sees(main):
             replies = [e for e in _visible_events(store.ticket_events(main["ticket_id"]), user) if e["kind"] == "replied"]
-            shown["main"] = {"ticket_id": main["ticket_id"], "title": main["title"],
-                             "status_name": STATUS_NAMES.get(main["status"], main["status"]),
-                             "holder_name": holder_name(main),
-                             "reply": replies[-1]["data"].get("reply", "") if replies else ""}
+            shown["main"] = {**brief(main), "reply": replies[-1]["data"].get("reply", "") if replies else ""}
         return shown
 
     def suggestion(ticket: dict, domain: str) -> dict:
@@ -495,10 +495,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return {"topic": _with_label(topic), "waiting": waiting,
                 "dispatched": [{"lead_unit": unit, "lead_unit_name": unit_names.get(unit, unit), "tickets": n}
                                for unit, n in went],
-                "merge_into": target and {
-                    "ticket_id": target["ticket_id"], "title": target["title"], "received_at": target["received_at"],
-                    "status_name": STATUS_NAMES.get(target["status"], target["status"]),
-                    "holder_name": holder_name(target)}}
+                "merge_into": target and brief(target)}
 
     @app.get("/api/tickets/{ticket_id}/events")
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):

@@ -25,6 +25,15 @@ class TimeLimits:
 
 
 @dataclass(frozen=True)
+class CallbackLimits:
+    """The callback (回访) after a reply: due within `working_days` working days of it; after `attempts` calls
+    nobody answers, the callback is given up (无法回访)."""
+
+    working_days: int = 3
+    attempts: int = 3
+
+
+@dataclass(frozen=True)
 class TicketDeadlines:
     accept_due: datetime
     reply_due: datetime
@@ -38,6 +47,7 @@ class DeadlinePolicy:
     default_type: str
     types: dict[str, TimeLimits]
     urgent: TimeLimits
+    callback: CallbackLimits = CallbackLimits()
 
     @classmethod
     def from_config(cls, data: dict) -> "DeadlinePolicy":
@@ -58,10 +68,24 @@ class DeadlinePolicy:
                 raise DeadlinePolicyError(f"{where}: times must be positive")
             return found
 
+        def callback_limits(spec) -> CallbackLimits:
+            if not isinstance(spec, dict):
+                raise DeadlinePolicyError("callback: expected a mapping")
+            unknown = set(spec) - {"working_days", "attempts"}
+            if unknown:
+                raise DeadlinePolicyError(f"callback: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                                          "(expected working_days, attempts)")
+            found = CallbackLimits(**spec)
+            for name in ("working_days", "attempts"):
+                value = getattr(found, name)
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise DeadlinePolicyError(f"callback.{name}: expected a whole number of at least 1, got {value!r}")
+            return found
+
         try:
             types = {str(name): limits(f"types.{name}", spec) for name, spec in data["types"].items()}
             policy = cls(version=str(data["version"]), default_type=str(data["default_type"]), types=types,
-                         urgent=limits("urgent", data["urgent"]))
+                         urgent=limits("urgent", data["urgent"]), callback=callback_limits(data.get("callback", {})))
         except KeyError as exc:
             raise DeadlinePolicyError(f"missing key {exc.args[0]!r}") from None
         missing = [t for t in TICKET_TYPES if t not in types]
@@ -81,3 +105,7 @@ class DeadlinePolicy:
                  else calendar.add_working_hours(received, limits.reply_hours))
         warnings = tuple(dict.fromkeys(accept.warnings + reply.warnings))
         return TicketDeadlines(accept.at, reply.at, f"{self.version}: {label}, {limits.describe()}", warnings)
+
+    def callback_due(self, replied: datetime, calendar: WorkCalendar) -> datetime:
+        """When the callback (回访) to the citizen is due after a reply at `replied`."""
+        return calendar.add_working_days(replied, self.callback.working_days).at

@@ -22,7 +22,11 @@ Events and what they do:
   replied (答复)         dispatched/accepted -> replied; latency kept wall-clock and in working days.
                         A historical reply (`imported: true`) may also answer a ticket waiting for review.
   closed (办结)          replied -> closed
-  callback (回访)        replied/closed -> closed with 满意 or 基本满意; 不满意 reopens the ticket
+  callback (回访)        replied/closed -> closed with 满意 or 基本满意; 不满意 reopens the ticket. A reply (not
+                        a historical one) makes a callback due (`callback_due`, DeadlinePolicy.callback); the
+                        callback, a reopening or giving up clears it
+  callback_failed       a call for the callback that nobody answered (回访未接通), while one is due; after the
+                        policy's number of such calls the callback is given up (无法回访: no longer due)
   reopened              replied/closed -> dispatched to the same unit with a new reply deadline; needs a reason
   merged (并单)          an open ticket -> merged into another ticket (`into`) about the same issue; it is
                         handled there and leaves every list of work (no deadline alerts)
@@ -36,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from hotline.calendar import WorkCalendar
-from hotline.deadlines import DeadlinePolicy
+from hotline.deadlines import CallbackLimits, DeadlinePolicy
 from hotline.models import TicketEvent
 
 SATISFACTION = ("满意", "基本满意", "不满意")
@@ -61,6 +65,7 @@ STARTS: dict[str, tuple[tuple[str, ...], str]] = {
     "replied": (("dispatched", "accepted"), "with a unit (dispatched or accepted)"),
     "closed": (("replied",), "replied"),
     "callback": (("replied", "closed"), "replied or closed"),
+    "callback_failed": (("replied", "closed"), "replied or closed"),  # with a callback due (see the handler)
     "reopened": (("replied", "closed"), "replied or closed"),
     "merged": (OPEN_STATUSES, "open"),
 }
@@ -73,7 +78,8 @@ def possible_events(state: "DispatchState") -> list[str]:
     return [kind for kind, (statuses, _) in STARTS.items()
             if state.status in statuses
             and (kind != "extension_requested" or not waiting)
-            and (kind not in ("extension_approved", "extension_refused") or waiting)]
+            and (kind not in ("extension_approved", "extension_refused") or waiting)
+            and (kind != "callback_failed" or state.callback_due is not None)]
 
 
 def holder(ticket: dict) -> str:
@@ -119,6 +125,8 @@ class DispatchState:
     extensions: int = 0
     closed_at: datetime | None = None
     satisfaction: str | None = None
+    callback_due: datetime | None = None  # a callback (回访) is due by then; None: none is due
+    callback_attempts: int = 0  # calls nobody answered since the last reply
     reopened: int = 0
     merged_into: str | None = None
     history: tuple[str, ...] = field(default=(), compare=False)
@@ -244,10 +252,14 @@ class Lifecycle:
         working = None
         if state.received_at is not None and self.calendar is not None:
             working = round(self._working_hours(state.received_at, event.at) / self.calendar.hours_per_day, 4)
+        callback_due = None  # a historical reply's citizen is not called back now
+        if self.calendar is not None and self.policy is not None and not event.data.get("imported"):
+            callback_due = self.policy.callback_due(event.at, self.calendar)
         return replace(
             state, status="replied", replied_at=event.at, accepted_at=state.accepted_at or event.at,
             reply_seconds=seconds, reply_working_days=working,
             on_time=(event.at <= state.reply_due) if state.reply_due else None,
+            callback_due=callback_due, callback_attempts=0,
         )
 
     def _closed(self, state, event):
@@ -261,7 +273,16 @@ class Lifecycle:
             raise InvalidEvent(f"a callback (回访) needs satisfaction: one of {'/'.join(SATISFACTION)}")
         if satisfaction == "不满意":
             return replace(self._reopen(state, event), satisfaction=satisfaction)
-        return replace(state, status="closed", closed_at=state.closed_at or event.at, satisfaction=satisfaction)
+        return replace(state, status="closed", closed_at=state.closed_at or event.at, satisfaction=satisfaction,
+                       callback_due=None)
+
+    def _callback_failed(self, state, event):
+        _require(state, event)
+        if state.callback_due is None:
+            raise TransitionError(f"ticket {event.ticket_id} has no callback due")
+        attempts = state.callback_attempts + 1
+        limit = self.policy.callback.attempts if self.policy is not None else CallbackLimits().attempts
+        return replace(state, callback_attempts=attempts, callback_due=None if attempts >= limit else state.callback_due)
 
     def _reopened(self, state, event):
         _require(state, event)
@@ -285,7 +306,7 @@ class Lifecycle:
         if self.calendar is not None and self.policy is not None:
             due = self.policy.deadlines(event.at, state.ticket_type, state.urgency, self.calendar).reply_due
         return replace(state, status="dispatched", reopened=state.reopened + 1, reply_due=due, closed_at=None,
-                       accepted_at=None, extension_pending=None)
+                       accepted_at=None, extension_pending=None, callback_due=None)
 
     def _working_hours(self, start: datetime | None, end: datetime) -> float:
         if start is None or self.calendar is None:

@@ -106,7 +106,8 @@ class Rejection(BaseModel):
 
 EventKind = Literal[
     "dispatched", "rerouted", "returned", "accepted", "paused", "resumed", "extension_requested",
-    "extension_approved", "extension_refused", "replied", "closed", "callback", "reopened", "merged",
+    "extension_approved", "extension_refused", "replied", "closed", "callback", "callback_failed",
+    "reopened", "merged",
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__
 

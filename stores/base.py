@@ -23,13 +23,14 @@ TICKET_FIELDS = (
     "accept_due", "reply_due", "deadline_policy", "deadline_warnings", "subdomain",
     "accepted_at", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_since", "paused_hours",
     "extension_pending", "extensions", "closed_at", "satisfaction", "reopened", "merged_into",
+    "callback_due", "callback_attempts",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
     "payload_size", "payload_truncated", "rejected_at", "resent_as", "resent_by", "resent_at",
 )
 FILTERS = ("channel", "domain", "subdomain", "lead_unit", "status", "district", "ticket_type")
-ORDERS = ("newest", "due")  # TicketQuery.order
+ORDERS = ("newest", "due", "callback")  # TicketQuery.order
 
 
 @dataclass
@@ -51,9 +52,12 @@ class TicketQuery:
     alert: str | None = None  # the tickets this opinion alert (舆情预警, hotline.surges) counted
     merged_into: str | None = None  # the tickets merged (并单) into this ticket
     overdue_at: datetime | None = None  # open tickets past their reply deadline at this moment (statistics.overdue)
+    awaiting_callback: bool = False  # replied tickets whose callback (回访) is due (hotline.lifecycle: callback_due)
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
-    order: str = "newest"  # search's order: "newest" stored first, or "due": earliest reply deadline (then received) first
+    # search's order: "newest" stored first; "due": earliest reply deadline (then received) first; "callback":
+    # earliest callback deadline (then replied) first
+    order: str = "newest"
     limit: int = 50
     offset: int = 0
 

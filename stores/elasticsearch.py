@@ -35,6 +35,12 @@ from stores.base import FILTERS, TICKET_FIELDS, TicketQuery
 
 _EVENT_FIELDS = tuple(f for f in STATE_FIELDS if f not in ("received_at", "ticket_type", "urgency"))
 _PAGE = 1000
+# TicketQuery.order, as the SQLite store orders (stores/sqlite.py, _ORDER_BY)
+_SORTS = {
+    "newest": [{"seq": "desc"}],
+    "due": [{"reply_due": {"order": "asc", "missing": "_last"}}, {"received_at": "asc"}, {"seq": "asc"}],
+    "callback": [{"callback_due": {"order": "asc", "missing": "_last"}}, {"replied_at": "asc"}, {"seq": "asc"}],
+}
 
 
 def _local(moment: datetime) -> str:
@@ -175,7 +181,7 @@ class ElasticsearchStore:
                        accept_due=_local(t.accept_due) if t.accept_due else None,
                        reply_due=_local(t.reply_due) if t.reply_due else None,
                        returns=0, returned_by=[], corrected=False, paused_hours=0.0, extensions=0, reopened=0,
-                       words=t.segmented, topic_id=None, event_ids=[])
+                       callback_attempts=0, words=t.segmented, topic_id=None, event_ids=[])
             docs.append((self._index("tickets", _month(t.received_at)), t.ticket_id, doc))
         return len(self._create(docs))
 
@@ -226,6 +232,8 @@ class ElasticsearchStore:
             must.append({"term": {"merged_into": query.merged_into}})
         if query.overdue_at is not None:
             must += [{"terms": {"status": list(OPEN_STATUSES)}}, {"range": {"reply_due": {"lt": _local(query.overdue_at)}}}]
+        if query.awaiting_callback:
+            must.append({"exists": {"field": "callback_due"}})
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:
@@ -236,8 +244,7 @@ class ElasticsearchStore:
         return {"bool": {"filter": must}}
 
     def search(self, query: TicketQuery) -> tuple[list[dict], int]:
-        sort = [{"seq": "desc"}] if query.order == "newest" else [
-            {"reply_due": {"order": "asc", "missing": "_last"}}, {"received_at": "asc"}, {"seq": "asc"}]
+        sort = _SORTS[query.order]
         response = self.es.search(index=self._read("tickets"), query=self._where(query),
                                   sort=sort, size=query.limit, from_=query.offset,
                                   track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)

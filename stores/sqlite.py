@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     closed_at TEXT,
     satisfaction TEXT,
     reopened INTEGER NOT NULL DEFAULT 0,
-    merged_into TEXT
+    merged_into TEXT,
+    callback_due TEXT,
+    callback_attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
@@ -201,6 +203,7 @@ MIGRATIONS = (
     ("paused_since", "TEXT"), ("paused_hours", "REAL NOT NULL DEFAULT 0"), ("extension_pending", "INTEGER"),
     ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
     ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"), ("returned_by", "TEXT NOT NULL DEFAULT '[]'"),
+    ("callback_due", "TEXT"), ("callback_attempts", "INTEGER NOT NULL DEFAULT 0"),
 )
 # Columns added to the dead letters after the first version: a person's corrected record sent again.
 REJECTION_MIGRATIONS = (("resent_as", "TEXT"), ("resent_by", "TEXT"), ("resent_at", "TEXT"))
@@ -226,9 +229,10 @@ def _fts_phrase(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
-# TicketQuery.order: newest stored first, or earliest reply deadline first (those without one last; of one
-# deadline, the earliest received first)
-_ORDER_BY = {"newest": "t.seq DESC", "due": "t.reply_due IS NULL, t.reply_due, t.received_at, t.seq"}
+# TicketQuery.order: newest stored first; earliest reply deadline first (those without one last; of one
+# deadline, the earliest received first); earliest callback deadline first (then the earliest replied)
+_ORDER_BY = {"newest": "t.seq DESC", "due": "t.reply_due IS NULL, t.reply_due, t.received_at, t.seq",
+             "callback": "t.callback_due IS NULL, t.callback_due, t.replied_at, t.seq"}
 
 class SQLiteStore:
     def __init__(self, path: Path | str):
@@ -258,6 +262,7 @@ class SQLiteStore:
             for column, kind in added:
                 if column not in have:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        db.execute("CREATE INDEX IF NOT EXISTS tickets_callback_due ON tickets(callback_due) WHERE callback_due IS NOT NULL")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -764,6 +769,8 @@ class SQLiteStore:
         if query.overdue_at is not None:
             where.append(f"t.status IN ({','.join('?' * len(OPEN_STATUSES))}) AND t.reply_due < ?")
             params += [*OPEN_STATUSES, _local(query.overdue_at)]
+        if query.awaiting_callback:
+            where.append("t.callback_due IS NOT NULL")
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

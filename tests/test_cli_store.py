@@ -44,6 +44,7 @@ def test_an_existing_store_is_read(tmp_path, monkeypatch):
 def test_a_store_file_of_an_earlier_version_gains_the_columns_added_since(tmp_path):
     import sqlite3
 
+    from stores.base import TicketQuery
     from stores.sqlite import SQLiteStore
     from hotline.deadletters import make_rejection
     from tests.test_store_contract import T0, make_ticket
@@ -52,12 +53,17 @@ def test_a_store_file_of_an_earlier_version_gains_the_columns_added_since(tmp_pa
     SQLiteStore(path).close()
     with sqlite3.connect(path) as db:  # as a version before returns were attributed to units wrote it
         db.execute("ALTER TABLE tickets DROP COLUMN returned_by")
+        db.execute("DROP INDEX tickets_callback_due")  # and before callbacks (回访) were due
+        for column in ("callback_due", "callback_attempts"):
+            db.execute(f"ALTER TABLE tickets DROP COLUMN {column}")
         for column in ("resent_as", "resent_by", "resent_at"):  # and before dead letters could be resent
             db.execute(f"ALTER TABLE rejections DROP COLUMN {column}")
     store = SQLiteStore(path)
     try:
         store.write_tickets([make_ticket(1)])
         assert store.get_ticket("web-1")["returned_by"] == []
+        assert (store.get_ticket("web-1")["callback_due"], store.get_ticket("web-1")["callback_attempts"]) == (None, 0)
+        assert store.search(TicketQuery(awaiting_callback=True, order="callback"))[1] == 0
         letter = make_rejection("web", "file.csv:3", "normalise", "empty text", b'{"id": "1"}', T0)
         store.write_rejections([letter])
         assert store.mark_rejection_resent(letter.rejection_id, "web-1", "dispatcher", T0)

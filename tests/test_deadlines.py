@@ -47,6 +47,10 @@ def test_beyond_the_calendar_the_ticket_still_gets_deadlines_with_a_warning(conf
     (lambda c: c["types"]["咨询"].update(reply_hours=3), "exactly one of"),
     (lambda c: c["types"]["咨询"].update(accept_hours=0), "positive"),
     (lambda c: c.pop("urgent"), "missing key 'urgent'"),
+    (lambda c: c.update(callback={"working_days": 0}), "callback.working_days: expected a whole number"),
+    (lambda c: c.update(callback={"attempts": "3"}), "callback.attempts: expected a whole number"),
+    (lambda c: c.update(callback={"days": 3}), "callback: unknown key"),
+    (lambda c: c.update(callback=3), "callback: expected a mapping"),
 ])
 def test_policy_errors_are_named(change, message):
     config = {"version": "t", "default_type": "投诉", "urgent": {"accept_hours": 1, "reply_hours": 4},

@@ -70,6 +70,50 @@ def test_dissatisfied_callback_reopens_with_a_new_deadline(rules):
     assert (closed.status, closed.satisfaction) == ("closed", "基本满意")
 
 
+def test_a_reply_makes_a_callback_due_and_the_callback_clears_it(rules):
+    replied_at = datetime(2026, 9, 30, 17, tzinfo=SHANGHAI)  # the national holidays follow
+    replied = rules.apply(WITH_UNIT, event("replied", at=replied_at))
+    days = rules.policy.callback.working_days
+    assert replied.callback_due == rules.calendar.add_working_days(replied_at, days).at
+    assert replied.callback_due > datetime(2026, 10, 8, tzinfo=SHANGHAI)  # working days: not during the holidays
+    assert replied.callback_attempts == 0
+    closed = rules.apply(replied, event("callback", satisfaction="满意"))
+    assert (closed.status, closed.callback_due) == ("closed", None)
+    # a ticket closed after review (办结) before the callback still waits for it
+    assert rules.apply(replied, event("closed")).callback_due == replied.callback_due
+
+
+def test_calls_nobody_answers_give_the_callback_up_after_the_policys_number(rules):
+    state = rules.apply(WITH_UNIT, event("replied", at=datetime(2026, 10, 12, 9, tzinfo=SHANGHAI)))
+    due = state.callback_due
+    for attempt in range(1, rules.policy.callback.attempts):
+        state = rules.apply(state, event("callback_failed", note="无人接听"))
+        assert (state.callback_attempts, state.callback_due) == (attempt, due)
+        assert "callback_failed" in possible_events(state)
+    state = rules.apply(state, event("callback_failed"))
+    assert (state.callback_attempts, state.callback_due) == (rules.policy.callback.attempts, None)  # 无法回访
+    assert "callback_failed" not in possible_events(state)
+    with pytest.raises(TransitionError, match="no callback due"):
+        rules.apply(state, event("callback_failed"))
+    # the citizen may still call back and be heard: the callback is recorded
+    assert rules.apply(state, event("callback", satisfaction="基本满意")).satisfaction == "基本满意"
+
+
+def test_a_dissatisfied_callback_asks_for_a_new_one_after_the_next_reply(rules):
+    replied = rules.apply(WITH_UNIT, event("replied", at=datetime(2026, 10, 12, 9, tzinfo=SHANGHAI)))
+    missed = rules.apply(replied, event("callback_failed"))
+    reopened = rules.apply(missed, event("callback", at=datetime(2026, 10, 14, 10, tzinfo=SHANGHAI), satisfaction="不满意"))
+    assert (reopened.status, reopened.callback_due) == ("dispatched", None)
+    again = rules.apply(reopened, event("replied", at=datetime(2026, 10, 16, 9, tzinfo=SHANGHAI)))
+    assert again.callback_due == rules.calendar.add_working_days(again.replied_at, rules.policy.callback.working_days).at
+    assert again.callback_attempts == 0
+
+
+def test_no_callback_is_due_after_a_historical_reply_or_without_a_policy(rules):
+    assert rules.apply(WITH_UNIT, event("replied", imported=True)).callback_due is None
+    assert Lifecycle(2).apply(WITH_UNIT, event("replied")).callback_due is None
+
+
 @pytest.mark.parametrize("state, ev, error, message", [
     (WAITING, event("returned", reason="x"), TransitionError, "pending_review"),
     (WITH_UNIT, event("dispatched", lead_unit="b"), TransitionError, "not waiting for a dispatcher"),
@@ -133,8 +177,9 @@ COMPLETE = {"dispatched": {"lead_unit": "urban-management"}, "rerouted": {"lead_
 
 @pytest.mark.parametrize("status", list(STATUS_NAMES))
 @pytest.mark.parametrize("pending", [None, 3])
-def test_the_events_offered_are_exactly_those_the_rules_accept(rules, status, pending):
-    state = replace(WITH_UNIT, status=status, extension_pending=pending)
+@pytest.mark.parametrize("callback_due", [None, datetime(2026, 10, 15, 17, 30, tzinfo=SHANGHAI)])
+def test_the_events_offered_are_exactly_those_the_rules_accept(rules, status, pending, callback_due):
+    state = replace(WITH_UNIT, status=status, extension_pending=pending, callback_due=callback_due)
     accepted = []
     for kind in EVENT_KINDS:
         try:

@@ -348,6 +348,40 @@ def test_the_whole_handling_loop_is_kept(store):
     assert len(store.ticket_events("web-1")) == 9  # every accepted event kept, the refused one not
 
 
+def test_tickets_awaiting_a_callback_earliest_due_first(store):
+    from cli.services import build_deadlines
+    from cli.settings import load_settings
+    from hotline.models import TicketEvent
+
+    policy, calendar = build_deadlines(load_settings())
+    rules = Lifecycle(2, calendar, policy)
+    store.write_tickets([make_ticket(n, received_at=datetime(2026, 11, 23, 9, n, tzinfo=SHANGHAI)) for n in range(1, 6)])
+
+    def step(ticket, day, hour, kind, **data):
+        moment = datetime(2026, 11, day, hour, tzinfo=SHANGHAI)
+        done = store.apply_event(TicketEvent(event_id=f"{ticket}-{kind}-{day}-{hour}", ticket_id=f"web-{ticket}",
+                                             kind=kind, at=moment, actor="x", data=data), rules)
+        assert done == ("applied", ""), (ticket, kind, done)
+
+    step(1, 25, 10, "replied", reply="已处理")  # stored first, replied last of the three
+    step(2, 24, 10, "replied", reply="已处理")
+    step(3, 24, 15, "replied", reply="已处理")
+    step(4, 24, 9, "replied", reply="已处理", imported=True)  # a historical reply: no callback
+    step(3, 25, 9, "callback_failed", note="无人接听")
+    step(2, 26, 9, "callback", satisfaction="满意")  # done: no longer awaited
+    rows, total = store.search(TicketQuery(awaiting_callback=True, order="callback"))
+    assert total == 2 and [r["ticket_id"] for r in rows] == ["web-3", "web-1"]
+    assert rows[0]["callback_due"] == policy.callback_due(datetime(2026, 11, 24, 15, tzinfo=SHANGHAI), calendar).isoformat()
+    assert (rows[0]["callback_attempts"], rows[1]["callback_attempts"]) == (1, 0)
+    assert store.get_ticket("web-2")["callback_due"] is None and store.get_ticket("web-5")["callback_attempts"] == 0
+    for _ in range(policy.callback.attempts - 1):  # given up after the policy's number of calls (无法回访)
+        step(3, 26, 10 + _, "callback_failed")
+    assert [r["ticket_id"] for r in store.search(TicketQuery(awaiting_callback=True))[0]] == ["web-1"]
+    assert store.get_ticket("web-3")["callback_attempts"] == policy.callback.attempts
+    # the callback order puts tickets without a callback due last
+    assert [r["ticket_id"] for r in store.search(TicketQuery(order="callback"))[0]][0] == "web-1"
+
+
 def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
     from hotline.alerts import Alert
 

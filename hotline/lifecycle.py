@@ -22,7 +22,8 @@ Events and what they do:
   replied (答复)         dispatched/accepted -> replied; latency kept wall-clock and in working days.
                         A historical reply (`imported: true`) may also answer a ticket waiting for review.
   closed (办结)          replied -> closed
-  callback (回访)        replied/closed -> closed with 满意 or 基本满意; 不满意 reopens the ticket. A reply (not
+  callback (回访)        replied/closed -> closed with 满意 or 基本满意; 不满意 reopens the ticket and needs a reason
+                        (what the citizen is not satisfied with, for the unit handling it again). A reply (not
                         a historical one) makes a callback due (`callback_due`, DeadlinePolicy.callback); the
                         callback, a reopening or giving up clears it
   callback_failed       a call for the callback that nobody answered (回访未接通), while one is due; after the
@@ -272,6 +273,7 @@ class Lifecycle:
         if satisfaction not in SATISFACTION:
             raise InvalidEvent(f"a callback (回访) needs satisfaction: one of {'/'.join(SATISFACTION)}")
         if satisfaction == "不满意":
+            _reason(event, "a dissatisfied callback (回访不满意), which sends the ticket back to the unit,")
             return replace(self._reopen(state, event), satisfaction=satisfaction)
         return replace(state, status="closed", closed_at=state.closed_at or event.at, satisfaction=satisfaction,
                        callback_due=None)

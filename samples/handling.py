@@ -1,8 +1,9 @@
 """The units' side of the demo: what the lead unit and the callback team did with a dispatched sample ticket
 up to a given moment, as ticket events with their own times (actor "demo").
 
-Most tickets are accepted within hours and replied to within their deadline, some late; most replies get a
-callback with the citizen's satisfaction; now and then a unit returns a ticket to the dispatchers. People do
+Most tickets are accepted within hours and replied to within their deadline, some late; the callback team
+calls every citizen back after the reply and records the satisfaction, sometimes after a call nobody answered,
+and a few are never reached (无法回访); now and then a unit returns a ticket to the dispatchers. People do
 this at work: every step falls in office hours on a working day of the centre's calendar. Steps whose time
 is still to come have not happened, so recent tickets stay open, and an unanswered one goes overdue as the
 demo runs. The same ticket always gets the same handling.
@@ -20,7 +21,9 @@ from hotline.timestamps import parse_timestamp
 ACTOR = "demo"
 RETURN_SHARE = 0.05
 LATE_SHARE = 0.2
-CALLBACK_SHARE = 0.8
+NO_ANSWER_SHARE = 0.15  # a first call nobody answers
+GIVE_UP_SHARE = 0.05  # nobody answers any call: the callback is given up
+GIVE_UP_CALLS = 3  # config/deadlines.yaml callback.attempts
 SATISFACTION_WEIGHTS = {"满意": 0.72, "基本满意": 0.2, "不满意": 0.08}
 REPLIES = [
     "已联系市民并到现场核实，问题已处理，市民表示认可。",
@@ -47,9 +50,10 @@ def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[Ticket
     def after(moment: datetime, working_hours: float) -> datetime:
         return calendar.add_working_hours(moment, working_hours).at
 
-    def event(kind: str, at: datetime, **data) -> TicketEvent:
-        return TicketEvent(event_id=f"demo-{kind}-{ticket['ticket_id']}", ticket_id=ticket["ticket_id"], kind=kind,
-                           at=at, actor=ACTOR, data=data)
+    def event(step: str, at: datetime, **data) -> TicketEvent:
+        """The step's event ("kind" or "kind-n" for the n-th of a kind)."""
+        return TicketEvent(event_id=f"demo-{step}-{ticket['ticket_id']}", ticket_id=ticket["ticket_id"],
+                           kind=step.split("-")[0], at=at, actor=ACTOR, data=data)
 
     if rng.random() < RETURN_SHARE:
         at = after(received, rng.uniform(1, 6))
@@ -59,8 +63,13 @@ def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[Ticket
     allowed = max(calendar.working_hours_between(received, due), 1.0)
     replied_at = max(after(received, allowed * share), after(plan[0].at, 1 / 6))
     plan.append(event("replied", replied_at, reply=rng.choice(REPLIES)))
-    if rng.random() < CALLBACK_SHARE:
+    called = replied_at
+    calls = GIVE_UP_CALLS if rng.random() < GIVE_UP_SHARE else int(rng.random() < NO_ANSWER_SHARE)
+    for n in range(calls):
+        called = after(called, rng.uniform(1, 5))
+        plan.append(event(f"callback_failed-{n + 1}", called, reason="无人接听"))
+    if calls < GIVE_UP_CALLS:
         satisfaction = rng.choices(list(SATISFACTION_WEIGHTS), list(SATISFACTION_WEIGHTS.values()))[0]
         data = {"satisfaction": satisfaction, **({"reason": UNSATISFIED} if satisfaction == "不满意" else {})}
-        plan.append(event("callback", after(replied_at, rng.uniform(1, 14)), **data))
+        plan.append(event("callback", after(called, rng.uniform(1, 14 if not calls else 5)), **data))
     return [e for e in plan if e.at <= now]

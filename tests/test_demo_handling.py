@@ -35,7 +35,7 @@ def stored(i: int, received: datetime, status: str = "dispatched") -> dict:
 
 
 def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
-    kinds, late, replied, recent_kinds = Counter(), 0, 0, Counter()
+    kinds, late, replied, recent_kinds, called_back, given_up = Counter(), 0, 0, Counter(), 0, 0
     for i in range(800):
         # 400 received from now back to eight days ago, 400 long enough ago for their whole handling
         received = NOW - (timedelta(hours=i % 200) if i < 400 else timedelta(days=20, hours=i))
@@ -56,10 +56,14 @@ def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
         kinds.update(e.kind for e in events)
         replied += 1 if state.replied_at is not None else 0
         late += 1 if state.on_time is False else 0
+        called_back += state.satisfaction is not None
+        given_up += state.callback_attempts == rules.policy.callback.attempts
+        assert state.replied_at is None or state.callback_due is None  # long ago: every callback is done or given up
     assert 0.02 < kinds["returned"] / 400 < 0.1
     assert replied == kinds["accepted"] == 400 - kinds["returned"]  # long ago: every accepted one was replied to
     assert 0.1 < late / replied < 0.35  # some late, most on time
-    assert 0.6 < kinds["callback"] / replied < 0.95
+    assert 0.85 < called_back / replied < 0.99 and 0.01 < given_up / replied < 0.12
+    assert 0.05 < kinds["callback_failed"] / replied < 0.4
     # the recent ones are still being handled: fewer replies than acceptances, fewer callbacks than replies
     assert recent_kinds["callback"] < recent_kinds["replied"] < recent_kinds["accepted"]
 
@@ -73,4 +77,11 @@ def test_nothing_has_happened_yet_to_a_ticket_just_received_or_not_with_a_unit(r
 def test_a_ticket_handled_long_ago_was_replied_to(rules):
     ticket = stored(4, NOW - timedelta(days=30))
     kinds = [e.kind for e in handling(ticket, NOW, rules.calendar)]
-    assert kinds in (["returned"], ["accepted", "replied"], ["accepted", "replied", "callback"])
+    assert kinds in (["returned"], ["accepted", "replied", "callback"], ["accepted", "replied", "callback_failed", "callback"],
+                     ["accepted", "replied", "callback_failed", "callback_failed", "callback_failed"])
+
+
+def test_the_demo_gives_a_callback_up_after_the_shipped_policys_calls(rules):
+    from samples.handling import GIVE_UP_CALLS
+
+    assert GIVE_UP_CALLS == rules.policy.callback.attempts

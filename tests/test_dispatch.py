@@ -89,17 +89,18 @@ def test_corrections_change_the_next_trained_model(stack, tmp_path):
 
 
 def test_units_and_supervisors_record_the_handling_loop_over_http(stack):
-    """A unit's own system accepts and replies through the API; a supervisor records the callback (回访)."""
+    """A unit's own system accepts and replies through the API; the callback team records the callback (回访)."""
     ticket = send_and_wait(stack, {"id": "loop-1", "title": "A2区小区电梯故障", "text": "电梯坏了一周物业不修", "type": "求助"})
     tid = ticket["ticket_id"]
     events = f"/api/tickets/{tid}/events"
-    with stack.client("dispatcher") as dispatcher, stack.client("unit") as unit, stack.client("supervisor") as supervisor:
+    with stack.client("dispatcher") as dispatcher, stack.client("unit") as unit, stack.client("supervisor") as supervisor, \
+            stack.client("callback") as callback:
         if ticket["status"] == "pending_review":  # to the demo unit user's unit (config/users.yaml)
             assert dispatcher.post(f"/api/tickets/{tid}/dispatch", json={"lead_unit": "housing"}).status_code == 202
             ticket = until_status(dispatcher, tid, "dispatched")
         assert ticket["lead_unit"] == "housing", "the unit user below sees only its unit's tickets"
         refused = unit.post(events, json={"kind": "callback", "data": {"satisfaction": "满意"}})
-        assert refused.status_code == 403 and "supervise" in refused.json()["detail"]
+        assert refused.status_code == 403 and "callback permission" in refused.json()["detail"]
         early = supervisor.post(events, json={"kind": "closed"})
         assert early.status_code == 409 and "not replied" in early.json()["detail"]
         assert unit.post(events, json={"kind": "teleported"}).status_code == 400
@@ -110,7 +111,8 @@ def test_units_and_supervisors_record_the_handling_loop_over_http(stack):
         unit.post(events, json={"kind": "accepted", "event_id": f"{tid}-accept"})  # a resend changes nothing
         assert unit.post(events, json={"kind": "replied", "data": {"reply": "已协调维修"}}).status_code == 202
         until_status(unit, tid, "replied")
-        assert supervisor.post(events, json={"kind": "callback", "data": {"satisfaction": "满意"}}).status_code == 202
+        assert tid in [t["ticket_id"] for t in callback.get("/api/callbacks").json()["tickets"]]  # awaiting its callback
+        assert callback.post(events, json={"kind": "callback", "data": {"satisfaction": "满意"}}).status_code == 202
         closed = until_status(unit, tid, "closed")
         assert closed["satisfaction"] == "满意" and closed["reply_seconds"] >= 0
         assert closed["reply_working_days"] is not None and closed["on_time"] is True

@@ -63,7 +63,10 @@ def test_a_late_reply_is_not_on_time(rules):
 
 def test_dissatisfied_callback_reopens_with_a_new_deadline(rules):
     replied = rules.apply(WITH_UNIT, event("replied", at=datetime(2026, 10, 12, 9, tzinfo=SHANGHAI)))
-    reopened = rules.apply(replied, event("callback", at=datetime(2026, 10, 14, 10, tzinfo=SHANGHAI), satisfaction="不满意"))
+    at = datetime(2026, 10, 14, 10, tzinfo=SHANGHAI)
+    with pytest.raises(InvalidEvent, match="dissatisfied callback .* needs a reason"):
+        rules.apply(replied, event("callback", at=at, satisfaction="不满意"))
+    reopened = rules.apply(replied, event("callback", at=at, satisfaction="不满意", reason="路灯仍不亮"))
     assert (reopened.status, reopened.reopened, reopened.satisfaction) == ("dispatched", 1, "不满意")
     assert reopened.reply_due == datetime(2026, 10, 21, 17, 30, tzinfo=SHANGHAI)
     closed = rules.apply(replied, event("callback", satisfaction="基本满意"))
@@ -102,7 +105,8 @@ def test_calls_nobody_answers_give_the_callback_up_after_the_policys_number(rule
 def test_a_dissatisfied_callback_asks_for_a_new_one_after_the_next_reply(rules):
     replied = rules.apply(WITH_UNIT, event("replied", at=datetime(2026, 10, 12, 9, tzinfo=SHANGHAI)))
     missed = rules.apply(replied, event("callback_failed"))
-    reopened = rules.apply(missed, event("callback", at=datetime(2026, 10, 14, 10, tzinfo=SHANGHAI), satisfaction="不满意"))
+    reopened = rules.apply(missed, event("callback", at=datetime(2026, 10, 14, 10, tzinfo=SHANGHAI), satisfaction="不满意",
+                                            reason="仍有噪音"))
     assert (reopened.status, reopened.callback_due) == ("dispatched", None)
     again = rules.apply(reopened, event("replied", at=datetime(2026, 10, 16, 9, tzinfo=SHANGHAI)))
     assert again.callback_due == rules.calendar.add_working_days(again.replied_at, rules.policy.callback.working_days).at

@@ -329,7 +329,7 @@ def test_the_whole_handling_loop_is_kept(store):
         at(25, 10, "extension_requested", 4, days=2, reason="需现场勘查"),
         at(25, 11, "extension_approved", 5),
         at(26, 15, "replied", 6, reply="已协调物业处理"),
-        at(27, 10, "callback", 7, satisfaction="不满意"),
+        at(27, 10, "callback", 7, satisfaction="不满意", reason="物业仍未维修"),
     ]
     for step in steps:
         assert store.apply_event(step, rules) == ("applied", ""), step.kind

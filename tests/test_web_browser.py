@@ -257,17 +257,25 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
 
     page = log_in(browser, stack, "supervisor")
     page.goto(stack.url + "/tickets/hotline-browser-loop")
-    assert offered(page) == ["closed", "callback", "reopened"]
+    assert offered(page) == ["closed", "reopened"]  # the callback is the callback team's
     assert page.locator("#event-recorded").is_hidden()  # the unit's note stays on the unit's page
     assert record(page, "closed") == "已记录 recorded: 办结 closed"
     assert page.locator("#status").inner_text() == "已办结"
-    assert offered(page) == ["callback", "reopened"]
-    assert "满意" not in page.locator("#satisfaction").inner_text()
+    assert offered(page) == ["reopened"]
     assert "needs a reason" in refused(page, "reopened")  # without a reason: refused with the reason shown
+    page.close()
+
+    page = log_in(browser, stack, "callback")
+    page.goto(stack.url + "/tickets/hotline-browser-loop")
+    assert offered(page) == ["callback", "callback_failed"]  # reopening is the supervisors'; the callback team calls
+    assert "待回访 due by" in page.locator("#satisfaction").inner_text() and "满意" not in page.locator("#satisfaction").inner_text()
+    assert record(page, "callback_failed", reason="无人接听") == "已记录 recorded: 回访未接通 callback_failed"
+    assert "未接通 1 次" in page.locator("#satisfaction").inner_text()
     assert record(page, "callback", satisfaction="基本满意") == "已记录 recorded: 回访 callback"
-    assert "基本满意" in page.locator("#satisfaction").inner_text()
+    assert "基本满意" in page.locator("#satisfaction").inner_text() and "待回访" not in page.locator("#satisfaction").inner_text()
     history = page.locator("#events").inner_text()
-    assert all(word in history for word in ("签收", "答复", "办结", "回访"))
+    assert all(word in history for word in ("签收", "答复", "办结", "回访未接通 callback_failed · callback：无人接听",
+                                           "回访 callback · callback：基本满意"))
     page.screenshot(path=str(ARTIFACTS / "ticket-handling.png"), full_page=True)
     page.close()
 
@@ -588,4 +596,68 @@ def test_the_ticket_list_pages_and_sorts_by_reply_deadline(browser, stack):
     assert dues == sorted(dues) and dues[0] < dues[-1], (dues[:3], dues[-3:])
     assert earliest["reply_due"][:16].replace("T", " ") == dues[0]
     page.screenshot(path=str(ARTIFACTS / "tickets-by-deadline.png"))
+    page.close()
+
+
+def test_the_callback_team_calls_back_from_its_worklist_with_the_keyboard(browser, stack):
+    # replied long ago: its callback is overdue and heads the worklist (earliest due first)
+    late = dispatched(stack, {"id": "callback-late", "title": "A2区小区垃圾清运不及时", "text": "垃圾站三天没有清运",
+                              "type": "投诉", "caller": "王芳", "phone": "13911112222", "time": "2001-01-01 08:00"})
+    recent = dispatched(stack, {"id": "callback-recent", "title": "A2区小区外墙脱落", "text": "外墙瓷砖脱落砸坏车辆",
+                                "type": "投诉", "caller": "李强", "phone": "13933334444"})
+    with stack.client("admin") as unit:  # whichever unit the router chose
+        assert unit.post(f"/api/tickets/{late['ticket_id']}/events", json={
+            "kind": "replied", "at": "2001-01-02T10:00:00+08:00", "data": {"reply": "已督促环卫公司每日清运"}}).status_code == 202
+        assert unit.post(f"/api/tickets/{recent['ticket_id']}/events", json={
+            "kind": "replied", "data": {"reply": "已安排维修外墙"}}).status_code == 202
+    with stack.client("callback") as team:
+        wait_until(lambda: {late["ticket_id"], recent["ticket_id"]} <= {
+            t["ticket_id"] for t in team.get("/api/callbacks").json()["tickets"]}, 60, message="awaiting callbacks")
+
+    page = log_in(browser, stack, "callback")
+    page.click("#nav-callbacks")
+    first = page.wait_for_selector("#cb-list li:first-child")
+    assert first.get_attribute("data-ticket-id") == late["ticket_id"] and first.inner_text().startswith("超期 ")
+    assert "overdue" in page.locator("#cb-count").inner_text()
+    # whom to call (the number unmasked for the callback team), what the unit answered, and by when
+    page.wait_for_function("document.getElementById('cb-title').textContent.includes('垃圾清运')")
+    assert page.locator("#cb-caller").inner_text() == "来电人 Caller: 王芳 · 电话 Phone: 13911112222"
+    assert page.locator("#cb-reply").inner_text() == "已督促环卫公司每日清运"
+    assert page.locator("#cb-due").inner_text().startswith("已超期 overdue · 回访期限 call back by 2001-01-0")
+    page.keyboard.press("4")  # nobody answered
+    page.wait_for_function("document.getElementById('cb-result').textContent.includes('未接通')")
+    entry = f"#cb-list li[data-ticket-id='{late['ticket_id']}']"
+    page.wait_for_selector(entry + ":has-text('未接通×1')", timeout=60_000)  # back once a worker applied it
+    page.locator(entry).click()
+    page.keyboard.press("3")  # dissatisfied, without the citizen's reason: refused with the reason shown
+    page.wait_for_function("document.getElementById('cb-result').textContent.includes('needs a reason')")
+    page.keyboard.press("r")
+    page.keyboard.type("垃圾站仍然没人清运")
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(ARTIFACTS / "callbacks.png"), full_page=True)
+    page.keyboard.press("3")
+    page.wait_for_function("document.getElementById('cb-result').textContent.startsWith('已记录')")
+    assert page.locator("#cb-result").inner_text() == f"已记录 recorded: {late['ticket_id']} · 回访 不满意"
+    assert page.locator(entry).count() == 0
+    with stack.client("callback") as team:
+        reopened = wait_until(lambda: (t := team.get(f"/api/tickets/{late['ticket_id']}").json())["status"] == "dispatched"
+                              and t, 60, message="reopened")
+    assert (reopened["satisfaction"], reopened["reopened"], reopened["callback_attempts"]) == ("不满意", 1, 1)
+    # the worklist as a ticket list: the same tickets, earliest callback deadline first
+    page.click("#cb-all")
+    page.wait_for_selector(f"#rows tr[data-ticket-id='{recent['ticket_id']}']")
+    assert page.locator("#callback-chip").is_visible() and page.locator("#order").input_value() == "callback"
+    with stack.client("callback") as team:
+        listed = [t["ticket_id"] for t in team.get("/api/callbacks").json()["tickets"]]
+    page.wait_for_function(f"[...document.querySelectorAll('#rows tr[data-ticket-id]')].map((r) => r.dataset.ticketId)"
+                           f".join() === {json.dumps(','.join(listed))}")
+    page.go_back()
+    # satisfied closes it
+    page.locator(f"#cb-list li[data-ticket-id='{recent['ticket_id']}']").click()
+    page.wait_for_function("document.getElementById('cb-title').textContent.includes('外墙')")
+    page.keyboard.press("1")
+    with stack.client("callback") as team:
+        closed = wait_until(lambda: (t := team.get(f"/api/tickets/{recent['ticket_id']}").json())["status"] == "closed"
+                            and t, 60, message="closed")
+    assert (closed["satisfaction"], closed["callback_due"]) == ("满意", None)
     page.close()

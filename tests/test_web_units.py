@@ -413,3 +413,62 @@ def test_a_merged_ticket_shows_the_answer_of_the_ticket_it_joined_which_lists_it
     # web-5 was merged before it was dispatched: no unit's ticket, so housing's user is not told of it
     assert 'id="merged-here"' not in get(app, "unit", "/tickets/web-1").text
     assert 'id="merged-here"' not in get(app, "dispatcher", "/tickets/web-3").text
+
+
+def test_the_callback_worklist_lists_whom_to_call_earliest_due_first_for_the_callback_team_only(tmp_path):
+    from datetime import datetime
+
+    from hotline.models import TicketEvent
+    from hotline.timestamps import SHANGHAI
+
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home")})
+    router = services.build_router(settings)
+    rules = services.build_lifecycle(settings, router)
+    now = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)  # Thursday
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 4)])  # make_ticket(n): received Friday 2026-11-20
+    for n, at, kind, data in [
+        (1, datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), "replied", {"reply": "已联系市民，电话13812345678"}),
+        (2, datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), "replied", {"reply": "已处理"}),
+        (3, datetime(2026, 11, 20, 11, tzinfo=SHANGHAI), "replied", {"reply": "已处理"}),
+        (3, datetime(2026, 11, 24, 9, tzinfo=SHANGHAI), "callback_failed", {"reason": "无人接听"}),
+        (4, datetime(2026, 11, 20, 10, tzinfo=SHANGHAI), "replied", {"reply": "已处理"}),
+        (4, datetime(2026, 11, 23, 9, tzinfo=SHANGHAI), "callback", {"satisfaction": "满意"}),
+    ]:
+        event = TicketEvent(event_id=f"{n}-{kind}", ticket_id=f"web-{n}", kind=kind, at=at, actor="x", data=data)
+        assert store.apply_event(event, rules) == ("applied", "")
+    app = create_app(store=store, users=services.build_users(settings, router), router=router,
+                     segmenter=services.segmenter(settings), secret="test", clock=lambda: now, lifecycle=rules,
+                     alert_policy=services.build_alert_policy(settings))
+    try:
+        listed = get(app, "callback", "/api/callbacks").json()
+        # due by the end of the third working day after the reply: web-3 and web-1 Wednesday (past; web-3 replied
+        # first), web-2 Thursday
+        assert [t["ticket_id"] for t in listed["tickets"]] == ["web-3", "web-1", "web-2"]
+        assert (listed["total"], listed["overdue"], listed["attempts_allowed"]) == (3, 2, rules.policy.callback.attempts)
+        first, second, third = listed["tickets"]
+        assert (first["overdue"], first["callback_attempts"], first["callback_due"]) == (True, 1, "2026-11-25T17:30:00+08:00")
+        assert (second["overdue"], second["caller"], second["phone"]) == (True, "张三", "13812345678")  # whom to call
+        assert (third["overdue"], third["callback_due"]) == (False, "2026-11-26T17:30:00+08:00")
+        assert second["reply"] == "已联系市民，电话13812345678" and second["lead_unit_name"] != "housing"
+        assert get(app, "admin", "/api/callbacks").json()["total"] == 3
+        # the ticket list selects the same tickets in the same order (the worklist's "as a list" link)
+        same = get(app, "supervisor", "/api/tickets", awaiting_callback="1", order="callback").json()
+        assert [t["ticket_id"] for t in same["tickets"]] == ["web-3", "web-1", "web-2"] and same["total"] == 3
+        assert get(app, "supervisor", "/api/tickets", order="soonest").status_code == 400
+        for user in ("supervisor", "unit", "dispatcher"):  # no callback permission
+            refused = get(app, user, "/api/callbacks")
+            assert refused.status_code == 403 and "callback permission" in refused.json()["detail"], user
+            assert get(app, user, "/callbacks").status_code == 403, user
+            assert 'id="nav-callbacks"' not in get(app, user, "/tickets").text, user
+        with TestClient(app) as client:  # recording a callback needs the permission too (checked before Kafka)
+            refused = client.post("/api/tickets/web-1/events", json={"kind": "callback", "data": {"satisfaction": "满意"}},
+                                  auth=("supervisor", "supervisor-demo"))
+            assert refused.status_code == 403 and "callback permission" in refused.json()["detail"]
+        page = get(app, "callback", "/callbacks")
+        assert page.status_code == 200 and 'id="nav-callbacks"' in page.text and 'id="cb-list"' in page.text
+        ticket = get(app, "callback", "/tickets/web-3").text
+        assert "待回访 due by 2026-11-25 17:30 · 未接通 1 次" in ticket
+        assert '<option value="callback">' in ticket and '<option value="callback_failed">' in ticket
+    finally:
+        store.close()

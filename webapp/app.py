@@ -41,6 +41,7 @@ from hotline.topics import topic_label
 from stores.base import FILTERS, ORDERS, Store, TicketQuery
 from streams.producer import DeliveryError
 from webapp.auth import User, Users, centre_only
+from webapp.callbacks import callback_routes
 from webapp.metrics import metrics_routes
 from webapp.monitor import monitor_routes
 from webapp.params import merged_tickets_href, received_period, topic_tickets_href
@@ -52,15 +53,15 @@ MAX_INTAKE_BATCH = 1000
 EVENT_NAMES = {
     "dispatched": "派单", "rerouted": "改派", "returned": "退单", "accepted": "签收", "paused": "等待市民补充",
     "resumed": "恢复办理", "extension_requested": "申请延期", "extension_approved": "批准延期",
-    "extension_refused": "驳回延期", "replied": "答复", "closed": "办结", "callback": "回访", "reopened": "重办",
-    "merged": "并单",
+    "extension_refused": "驳回延期", "replied": "答复", "closed": "办结", "callback": "回访",
+    "callback_failed": "回访未接通", "reopened": "重办", "merged": "并单",
 }
-# Who may record each event: dispatchers dispatch, units handle, supervisors decide.
+# Who may record each event: dispatchers dispatch, units handle, supervisors decide, the callback team calls back.
 EVENT_PERMISSIONS = {
     "dispatched": "dispatch", "returned": "dispatch", "merged": "dispatch",
     "accepted": "handle", "paused": "handle", "resumed": "handle", "extension_requested": "handle", "replied": "handle",
     "rerouted": "supervise", "extension_approved": "supervise", "extension_refused": "supervise",
-    "closed": "supervise", "callback": "supervise", "reopened": "supervise",
+    "closed": "supervise", "reopened": "supervise", "callback": "callback", "callback_failed": "callback",
 }
 
 
@@ -85,6 +86,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     supervision = lifecycle.calendar is not None and alert_policy is not None
     templates.env.globals["supervision"] = supervision
+    templates.env.globals["callbacks"] = lifecycle.policy is not None  # callbacks are due by the deadline policy
     templates.env.globals["unit_name"] = lambda unit_id: unit_names.get(unit_id, unit_id) or "—"  # "": merged unsent
     templates.env.globals["status_name"] = lambda status: STATUS_NAMES.get(status, status)
     producer_lock = threading.Lock()
@@ -155,6 +157,9 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     app.include_router(monitor_routes(store, clock, api_user, page_user, render, list(unit_names.values())))
     app.include_router(metrics_routes(store, clock, bootstrap))
+    if lifecycle.policy is not None:
+        app.include_router(callback_routes(store, unit_names, lifecycle.policy.callback.attempts, clock, api_user,
+                                           page_user, render))
     if supervision:
         app.include_router(supervision_routes(store, unit_names, lifecycle.calendar, alert_policy, clock,
                                               api_user, page_user, render, publication_mask(segmenter)))
@@ -230,14 +235,15 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         lead_unit: str | None = None, status: str | None = None, district: str | None = None,
         ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, alert: str | None = None,
         merged_into: str | None = None, start: str | None = None, end: str | None = None, after_seq: int | None = None,
-        overdue: bool = False, order: str = "newest", limit: int = 50, offset: int = 0,
+        overdue: bool = False, awaiting_callback: bool = False, order: str = "newest", limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
     ) -> TicketQuery:
         """The tickets the list's words and filters select; a unit's user's are only its unit's. `held_by`: the
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `topic`: an opinion topic's
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
-        that one; `overdue`: open tickets past their reply deadline now; `start`, `end`: received from `start` to
-        `end` (see webapp.params.received_period); `order`: newest first, or `due`: earliest reply deadline first."""
+        that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
+        callback (回访) is due; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
+        `order`: newest first, `due`: earliest reply deadline first, or `callback`: earliest callback deadline first."""
         if order not in ORDERS:
             raise HTTPException(400, f"order must be one of {', '.join(ORDERS)}, got {order!r}")
         return TicketQuery(
@@ -245,6 +251,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
             topic=topic or None, alert=alert or None, merged_into=merged_into or None, overdue_at=clock() if overdue else None,
+            awaiting_callback=awaiting_callback,
             received=received_period(start, end), after_seq=after_seq, order=order,
             limit=max(1, min(limit, 500)), offset=max(0, offset),
         )

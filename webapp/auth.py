@@ -11,8 +11,8 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
-ROLES = ("dispatcher", "unit", "supervisor", "monitor", "admin")
-PERMISSIONS = ("see_personal_data", "intake", "dispatch", "handle", "supervise", "monitor")
+ROLES = ("dispatcher", "unit", "supervisor", "callback", "monitor", "admin")
+PERMISSIONS = ("see_personal_data", "intake", "dispatch", "handle", "supervise", "callback", "monitor")
 _ITERATIONS = 200_000
 
 
@@ -48,6 +48,7 @@ class Role:
     dispatch: bool = False
     handle: bool = False
     supervise: bool = False
+    callback: bool = False
     monitor: bool = False
 
 

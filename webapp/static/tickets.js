@@ -28,8 +28,9 @@
   // Filters that only links set, each shown as a chip that can be taken off: held_by (the supervision rows'
   // links: the tickets a unit answers for now), topic (the monitor's and the ticket page's: an opinion
   // topic's tickets, named by the link's topic_label), alert (the monitor's: the tickets a surge alert
-  // counted, named by the link's alert_label), merged_into (a ticket page's: the tickets merged into it) and
-  // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now).
+  // counted, named by the link's alert_label), merged_into (a ticket page's: the tickets merged into it),
+  // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now) and
+  // awaiting_callback (the callback worklist's: replied tickets whose callback is due).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
     const show = () => {
@@ -45,6 +46,7 @@
   linkedFilter("alert", "alert-chip", (alert) => address.get("alert_label") || alert);
   linkedFilter("merged_into", "merged-chip", (ticketId) => ticketId);
   linkedFilter("overdue", "overdue-chip", () => "未办结且过答复期限 open, past the reply deadline");
+  linkedFilter("awaiting_callback", "callback-chip", () => "已答复，待回访 replied, callback due");
 
   function filters() {
     const p = new URLSearchParams();
@@ -52,9 +54,11 @@
     if (period) for (const [name, value] of Object.entries(period)) if (value) p.set(name, value);
     return p;
   }
-  // the list a page (PAGE tickets) at a time, newest first or earliest reply deadline first (a unit's to-do
-  // list: its open tickets by deadline); a change of filters or order goes back to the first page
+  // the list a page (PAGE tickets) at a time, newest first, earliest reply deadline first (a unit's to-do
+  // list: its open tickets by deadline) or earliest callback deadline first (as the address may say); a change
+  // of filters or order goes back to the first page
   const PAGE = 100, order = document.getElementById("order");
+  if ([...order.options].some((o) => o.value === address.get("order"))) order.value = address.get("order");
   let page = 0;
   function params() {
     const p = filters();

@@ -34,6 +34,14 @@ def test_mobile_with_country_code_and_spaces_is_masked():
     assert "8888" not in pii.mask("请回电 +86 138 8888 1234")
 
 
+def test_the_phone_numbers_a_text_gives_for_a_call_back():
+    raw = "身份证430102199001011234，座机0731-84567890，手机 +86 139 1111 2222，再说一次13911112222，订单2019123456"
+    assert pii.phone_numbers(raw) == ["0731-84567890", "13911112222"]  # in order, once each, not the ID's digits
+    assert pii.phone_numbers("水4.23一吨，20万保证金，7号楼") == [] and pii.phone_numbers("") == []
+    # every number found is one the masking hides
+    assert all(number.split("-")[-1] not in pii.mask(raw) for number in pii.phone_numbers(raw))
+
+
 def test_ordinary_numbers_are_left_alone():
     raw = "2019年4月以来，水4.23一吨，20万保证金，7号楼"
     assert pii.mask(raw) == raw

@@ -426,7 +426,13 @@ def test_the_callback_worklist_lists_whom_to_call_earliest_due_first_for_the_cal
     rules = services.build_lifecycle(settings, router)
     now = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)  # Thursday
     store = SQLiteStore(tmp_path / "store.db")
-    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 4)])  # make_ticket(n): received Friday 2026-11-20
+    from hotline.models import PersonalData
+
+    # make_ticket(n): received Friday 2026-11-20; web-2 a web message with its numbers in the text only
+    web_message = PersonalData(title="标题2", text="请回电0731-84561234或13900001111，谢谢")
+    store.write_tickets([make_ticket(1), make_ticket(2, caller=None, phone=None, personal=web_message,
+                                                     text="请回电0731-****1234或139****1111，谢谢"),
+                         make_ticket(3), make_ticket(4)])
     for n, at, kind, data in [
         (1, datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), "replied", {"reply": "已联系市民，电话13812345678"}),
         (2, datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), "replied", {"reply": "已处理"}),
@@ -448,8 +454,10 @@ def test_the_callback_worklist_lists_whom_to_call_earliest_due_first_for_the_cal
         assert (listed["total"], listed["overdue"], listed["attempts_allowed"]) == (3, 2, rules.policy.callback.attempts)
         first, second, third = listed["tickets"]
         assert (first["overdue"], first["callback_attempts"], first["callback_due"]) == (True, 1, "2026-11-25T17:30:00+08:00")
-        assert (second["overdue"], second["caller"], second["phone"]) == (True, "张三", "13812345678")  # whom to call
+        assert (second["overdue"], second["caller"], second["phones"]) == (True, "张三", ["13812345678"])  # whom to call
         assert (third["overdue"], third["callback_due"]) == (False, "2026-11-26T17:30:00+08:00")
+        assert (third["caller"], third["phones"]) == ("", ["0731-84561234", "13900001111"])
+        assert third["text"] == "请回电0731-84561234或13900001111，谢谢"  # the callback team sees the original
         assert second["reply"] == "已联系市民，电话13812345678" and second["lead_unit_name"] != "housing"
         assert get(app, "admin", "/api/callbacks").json()["total"] == 3
         # the ticket list selects the same tickets in the same order (the worklist's "as a list" link)

@@ -28,16 +28,23 @@ def latest_reply(events: list[dict]) -> dict | None:
 
 
 def callback_item(ticket: dict, events: list[dict], unit_names: dict[str, str], now, user: User) -> dict:
-    """A ticket as the worklist shows it: whom to call (name and number, masked for a role that may not see
-    personal data), what the unit replied and when, and when the callback is due."""
+    """A ticket as the worklist shows it: whom to call (name and numbers: the form's, then those written in the
+    message, as a web message often gives its number there only; masked for a role that may not see personal
+    data), what the unit replied and when, and when the callback is due."""
     personal = user.role.see_personal_data
     reply = latest_reply(events)
     reply_text = (reply["data"].get("reply") or "") if reply else ""
+    if personal:
+        original = ticket["personal"]
+        title, text, caller = original["title"] or ticket["title"], original["text"] or ticket["text"], original["caller"]
+        phones = list(dict.fromkeys(filter(None, [original["phone"], *pii.phone_numbers(f"{title}\n{text}")])))
+    else:
+        title, text, caller = ticket["title"], ticket["text"], ticket["caller"]
+        phones = [ticket["phone"]] if ticket["phone"] else []
     return {
-        "ticket_id": ticket["ticket_id"], "title": ticket["title"], "text": ticket["text"],
+        "ticket_id": ticket["ticket_id"], "title": title, "text": text,
         "received_at": ticket["received_at"], "channel": ticket["channel"], "district": ticket["district"],
-        "caller": (ticket["personal"]["caller"] if personal else ticket["caller"]) or "",
-        "phone": (ticket["personal"]["phone"] if personal else ticket["phone"]) or "",
+        "caller": caller or "", "phones": phones,
         "lead_unit": ticket["lead_unit"], "lead_unit_name": unit_names.get(ticket["lead_unit"], ticket["lead_unit"]),
         "replied_at": ticket["replied_at"], "on_time": ticket["on_time"], "reopened": ticket["reopened"],
         "reply": reply_text if personal else pii.mask(reply_text),

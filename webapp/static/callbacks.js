@@ -40,7 +40,7 @@
     selectedId = t.ticket_id;
     $("cb-title").textContent = t.title || "(无标题)";
     $("cb-meta").textContent = [t.ticket_id, t.channel, "受理 " + day(t.received_at), t.district].filter(Boolean).join(" · ");
-    $("cb-caller").textContent = "来电人 Caller: " + (t.caller || "—") + " · 电话 Phone: " + (t.phone || "—");
+    $("cb-caller").textContent = "来电人 Caller: " + (t.caller || "—") + " · 电话 Phone: " + (t.phones.join("、") || "—");
     $("cb-due").textContent = (t.overdue ? "已超期 overdue · " : "") + "回访期限 call back by " + day(t.callback_due)
       + (t.callback_attempts ? " · 已未接通 " + t.callback_attempts + " 次 calls not answered" : "");
     $("cb-due").className = t.overdue ? "overdue" : "";

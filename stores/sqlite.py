@@ -263,6 +263,7 @@ class SQLiteStore:
                 if column not in have:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.execute("CREATE INDEX IF NOT EXISTS tickets_callback_due ON tickets(callback_due) WHERE callback_due IS NOT NULL")
+        db.execute("CREATE INDEX IF NOT EXISTS tickets_merged_into ON tickets(merged_into) WHERE merged_into IS NOT NULL")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -605,6 +605,13 @@ def test_the_callback_team_calls_back_from_its_worklist_with_the_keyboard(browse
                               "type": "投诉", "caller": "王芳", "phone": "13911112222", "time": "2001-01-01 08:00"})
     recent = dispatched(stack, {"id": "callback-recent", "title": "A2区小区外墙脱落", "text": "外墙瓷砖脱落砸坏车辆",
                                 "type": "投诉", "caller": "李强", "phone": "13933334444"})
+    copy = dispatched(stack, {"id": "callback-copy", "title": "A2区小区外墙瓷砖掉落", "text": "外墙瓷砖掉下来很危险",
+                              "type": "投诉", "caller": "赵敏", "phone": "13955556666"})
+    with stack.client("dispatcher") as dispatcher:  # the same issue: merged (并单) into the recent one
+        assert dispatcher.post(f"/api/tickets/{copy['ticket_id']}/events", json={
+            "kind": "merged", "data": {"into": recent["ticket_id"]}}).status_code == 202
+        wait_until(lambda: dispatcher.get(f"/api/tickets/{copy['ticket_id']}").json()["status"] == "merged", 60,
+                   message="merged")
     with stack.client("admin") as unit:  # whichever unit the router chose
         assert unit.post(f"/api/tickets/{late['ticket_id']}/events", json={
             "kind": "replied", "at": "2001-01-02T10:00:00+08:00", "data": {"reply": "已督促环卫公司每日清运"}}).status_code == 202
@@ -655,6 +662,8 @@ def test_the_callback_team_calls_back_from_its_worklist_with_the_keyboard(browse
     # satisfied closes it
     page.locator(f"#cb-list li[data-ticket-id='{recent['ticket_id']}']").click()
     page.wait_for_function("document.getElementById('cb-title').textContent.includes('外墙')")
+    # the caller of the ticket merged into it is owed the same answer
+    assert "赵敏 13955556666" in page.locator("#cb-merged").inner_text()
     page.keyboard.press("1")
     with stack.client("callback") as team:
         closed = wait_until(lambda: (t := team.get(f"/api/tickets/{recent['ticket_id']}").json())["status"] == "closed"

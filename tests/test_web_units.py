@@ -432,7 +432,8 @@ def test_the_callback_worklist_lists_whom_to_call_earliest_due_first_for_the_cal
     web_message = PersonalData(title="标题2", text="请回电0731-84561234或13900001111，谢谢")
     store.write_tickets([make_ticket(1), make_ticket(2, caller=None, phone=None, personal=web_message,
                                                      text="请回电0731-****1234或139****1111，谢谢"),
-                         make_ticket(3), make_ticket(4)])
+                         make_ticket(3), make_ticket(4),
+                         make_ticket(5, personal=PersonalData(caller="李四", phone="13700001111", title="标题5", text="同样"))])
     for n, at, kind, data in [
         (1, datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), "replied", {"reply": "已联系市民，电话13812345678"}),
         (2, datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), "replied", {"reply": "已处理"}),
@@ -440,6 +441,7 @@ def test_the_callback_worklist_lists_whom_to_call_earliest_due_first_for_the_cal
         (3, datetime(2026, 11, 24, 9, tzinfo=SHANGHAI), "callback_failed", {"reason": "无人接听"}),
         (4, datetime(2026, 11, 20, 10, tzinfo=SHANGHAI), "replied", {"reply": "已处理"}),
         (4, datetime(2026, 11, 23, 9, tzinfo=SHANGHAI), "callback", {"satisfaction": "满意"}),
+        (5, datetime(2026, 11, 20, 10, tzinfo=SHANGHAI), "merged", {"into": "web-1"}),  # the same issue: joins web-1
     ]:
         event = TicketEvent(event_id=f"{n}-{kind}", ticket_id=f"web-{n}", kind=kind, at=at, actor="x", data=data)
         assert store.apply_event(event, rules) == ("applied", "")
@@ -459,6 +461,9 @@ def test_the_callback_worklist_lists_whom_to_call_earliest_due_first_for_the_cal
         assert (third["caller"], third["phones"]) == ("", ["0731-84561234", "13900001111"])
         assert third["text"] == "请回电0731-84561234或13900001111，谢谢"  # the callback team sees the original
         assert second["reply"] == "已联系市民，电话13812345678" and second["lead_unit_name"] != "housing"
+        # web-5's caller, merged into web-1, is owed the same answer
+        assert second["merged"] == [{"ticket_id": "web-5", "caller": "李四", "phones": ["13700001111"]}]
+        assert first["merged"] == [] and third["merged"] == []
         assert get(app, "admin", "/api/callbacks").json()["total"] == 3
         # the ticket list selects the same tickets in the same order (the worklist's "as a list" link)
         same = get(app, "supervisor", "/api/tickets", awaiting_callback="1", order="callback").json()

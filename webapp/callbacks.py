@@ -19,6 +19,7 @@ from stores.base import Store, TicketQuery
 from webapp.auth import User
 
 WORKLIST = 200  # the tickets listed at once, earliest due first; the counts are over all of them
+MERGED_FIELDS = ("ticket_id", "title", "text", "caller", "phone", "personal")  # what `contact` reads
 
 
 def latest_reply(events: list[dict]) -> dict | None:
@@ -27,27 +28,33 @@ def latest_reply(events: list[dict]) -> dict | None:
     return replies[-1] if replies else None
 
 
-def callback_item(ticket: dict, events: list[dict], unit_names: dict[str, str], now, user: User) -> dict:
-    """A ticket as the worklist shows it: whom to call (name and numbers: the form's, then those written in the
-    message, as a web message often gives its number there only; masked for a role that may not see personal
-    data), what the unit replied and when, and when the callback is due."""
-    personal = user.role.see_personal_data
+def contact(ticket: dict, user: User) -> dict:
+    """Whom to call about a ticket: the caller, and the numbers (the form's, then those written in the message,
+    as a web message often gives its number there only), with the title and text they wrote; masked for a role
+    that may not see personal data."""
+    if not user.role.see_personal_data:
+        return {"title": ticket["title"], "text": ticket["text"], "caller": ticket["caller"] or "",
+                "phones": [ticket["phone"]] if ticket["phone"] else []}
+    original = ticket["personal"]
+    title, text = original["title"] or ticket["title"], original["text"] or ticket["text"]
+    return {"title": title, "text": text, "caller": original["caller"] or "",
+            "phones": list(dict.fromkeys(filter(None, [original["phone"], *pii.phone_numbers(f"{title}\n{text}")])))}
+
+
+def callback_item(ticket: dict, events: list[dict], merged: list[dict], unit_names: dict[str, str], now,
+                  user: User) -> dict:
+    """A ticket as the worklist shows it: whom to call (`contact`), and the callers of the tickets merged into it
+    (并单: they are owed the same answer), what the unit replied and when, and when the callback is due."""
     reply = latest_reply(events)
     reply_text = (reply["data"].get("reply") or "") if reply else ""
-    if personal:
-        original = ticket["personal"]
-        title, text, caller = original["title"] or ticket["title"], original["text"] or ticket["text"], original["caller"]
-        phones = list(dict.fromkeys(filter(None, [original["phone"], *pii.phone_numbers(f"{title}\n{text}")])))
-    else:
-        title, text, caller = ticket["title"], ticket["text"], ticket["caller"]
-        phones = [ticket["phone"]] if ticket["phone"] else []
     return {
-        "ticket_id": ticket["ticket_id"], "title": title, "text": text,
+        "ticket_id": ticket["ticket_id"], **contact(ticket, user),
+        "merged": [{"ticket_id": m["ticket_id"], **{k: v for k, v in contact(m, user).items() if k in ("caller", "phones")}}
+                   for m in merged],
         "received_at": ticket["received_at"], "channel": ticket["channel"], "district": ticket["district"],
-        "caller": caller or "", "phones": phones,
         "lead_unit": ticket["lead_unit"], "lead_unit_name": unit_names.get(ticket["lead_unit"], ticket["lead_unit"]),
         "replied_at": ticket["replied_at"], "on_time": ticket["on_time"], "reopened": ticket["reopened"],
-        "reply": reply_text if personal else pii.mask(reply_text),
+        "reply": reply_text if user.role.see_personal_data else pii.mask(reply_text),
         "callback_due": ticket["callback_due"], "callback_attempts": ticket["callback_attempts"],
         "overdue": stored_moment(ticket["callback_due"]) < now,
     }
@@ -76,8 +83,11 @@ def callback_routes(store: Store, unit_names: dict[str, str], attempts: int, clo
         dues = store.iter_tickets(TicketQuery(awaiting_callback=True, unit=user.unit), fields=("callback_due",))
         overdue = sum(stored_moment(t["callback_due"]) < now for t in dues)
         events = store.events_by_ticket([t["ticket_id"] for t in rows])
+        merged = {t["ticket_id"]: list(store.iter_tickets(TicketQuery(merged_into=t["ticket_id"], unit=user.unit),
+                                                           fields=MERGED_FIELDS)) for t in rows}
         return {"now": now.isoformat(), "total": total, "overdue": overdue, "attempts_allowed": attempts,
-                "tickets": [callback_item(t, events.get(t["ticket_id"], []), unit_names, now, user) for t in rows]}
+                "tickets": [callback_item(t, events.get(t["ticket_id"], []), merged[t["ticket_id"]], unit_names, now, user)
+                            for t in rows]}
 
     @router.get("/callbacks", response_class=HTMLResponse)
     async def callbacks_page(request: Request, user: User = Depends(page_caller_team)):

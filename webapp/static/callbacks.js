@@ -41,6 +41,10 @@
     $("cb-title").textContent = t.title || "(无标题)";
     $("cb-meta").textContent = [t.ticket_id, t.channel, "受理 " + day(t.received_at), t.district].filter(Boolean).join(" · ");
     $("cb-caller").textContent = "来电人 Caller: " + (t.caller || "—") + " · 电话 Phone: " + (t.phones.join("、") || "—");
+    // the callers of the tickets merged into this one (并单) are owed the same answer: call them too
+    $("cb-merged").hidden = !t.merged.length;
+    $("cb-merged").textContent = "并入本件 " + t.merged.length + " 件，同告知本答复 also call (merged here): "
+      + t.merged.map((m) => (m.caller || m.ticket_id) + " " + (m.phones.join("、") || "—")).join("；");
     $("cb-due").textContent = (t.overdue ? "已超期 overdue · " : "") + "回访期限 call back by " + day(t.callback_due)
       + (t.callback_attempts ? " · 已未接通 " + t.callback_attempts + " 次 calls not answered" : "");
     $("cb-due").className = t.overdue ? "overdue" : "";

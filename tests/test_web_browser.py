@@ -654,6 +654,11 @@ def test_the_callback_team_calls_back_from_its_worklist_with_the_keyboard(browse
     page.click("#cb-all")
     page.wait_for_selector(f"#rows tr[data-ticket-id='{recent['ticket_id']}']")
     assert page.locator("#callback-chip").is_visible() and page.locator("#order").input_value() == "callback"
+    assert page.locator("#due-head").inner_text() == "回访期限 Call back by"  # the deadline the list is ordered by
+    with stack.client("callback") as team:
+        due = team.get(f"/api/tickets/{recent['ticket_id']}").json()["callback_due"]
+    row = page.locator(f"#rows tr[data-ticket-id='{recent['ticket_id']}'] td").nth(7)
+    assert row.inner_text() == due[:16].replace("T", " ")
     with stack.client("callback") as team:
         listed = [t["ticket_id"] for t in team.get("/api/callbacks").json()["tickets"]]
     page.wait_for_function(f"[...document.querySelectorAll('#rows tr[data-ticket-id]')].map((r) => r.dataset.ticketId)"

@@ -690,7 +690,7 @@ def _as_text(value):
 def _summary(ticket: dict) -> dict:
     return {k: ticket[k] for k in (
         "seq", "ticket_id", "channel", "received_at", "title", "district", "ticket_type", "urgency",
-        "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged", "reply_due")}
+        "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged", "reply_due", "callback_due")}
 
 
 def _visible_letter(letter: dict, user: User) -> dict:

@@ -112,6 +112,8 @@
     document.getElementById("next").disabled = first + data.tickets.length >= data.total;
     document.getElementById("export").href = "/api/tickets/export?" + filters();  // all of them, not only those shown
     rows.replaceChildren();
+    const byCallback = order.value === "callback";
+    document.getElementById("due-head").textContent = byCallback ? "回访期限 Call back by" : "答复时限 Reply by";
     for (const t of data.tickets) {
       const tr = document.createElement("tr");
       tr.dataset.ticketId = t.ticket_id;
@@ -123,8 +125,10 @@
       a.textContent = t.title || "(无标题)";
       title.append(a);
       tr.append(title, cell(t.district), cell(t.ticket_type), cell(t.domain + " " + t.confidence.toFixed(2)));
-      const due = cell(t.reply_due ? (t.overdue ? "超期 " : "") + t.reply_due.slice(0, 16).replace("T", " ") : null);
-      if (t.overdue) due.className = "overdue";  // open and past its reply deadline, by the centre's clock
+      // the deadline the list is ordered by: the reply's, or in callback order the callback's (回访)
+      const due = byCallback ? cell(t.callback_due ? t.callback_due.slice(0, 16).replace("T", " ") : null)
+        : cell(t.reply_due ? (t.overdue ? "超期 " : "") + t.reply_due.slice(0, 16).replace("T", " ") : null);
+      if (t.overdue && !byCallback) due.className = "overdue";  // open and past its reply deadline, by the centre's clock
       // a ticket waiting for a dispatcher is with no unit yet: the one shown is the suggestion
       tr.append(cell((t.lead_unit_name || t.lead_unit || "—") + (t.status === "pending_review" ? "（建议 suggested）" : "")), due);
       const status = cell(t.status_name); status.className = "badge " + t.status; tr.append(status);

@@ -7,16 +7,10 @@ import html
 import io
 from datetime import datetime
 
-from hotline.statistics import UnitFigures
+from hotline.statistics import COLUMNS as FIGURES
+from hotline.statistics import RATES, UnitFigures
 
-COLUMNS = [
-    ("unit_name", "承办单位"), ("tickets", "工单"), ("replied", "已答复"), ("on_time_rate", "按时办结率"),
-    ("median_reply_working_days", "答复用时中位数(工作日)"), ("p90_reply_working_days", "答复用时90分位(工作日)"),
-    ("median_reply_days", "答复用时中位数(自然日)"), ("mean_reply_days", "答复用时平均(自然日)"),
-    ("satisfaction_rate", "满意率"), ("callbacks", "回访"), ("returned_rate", "退单率"), ("reopened", "重办"),
-    ("open", "在办"), ("overdue_open", "超期未办结"),
-]
-RATES = {"on_time_rate", "satisfaction_rate", "returned_rate"}
+COLUMNS = [("unit_name", "承办单位"), *FIGURES]
 
 
 def rows(units: list[UnitFigures], total: UnitFigures, unit_name) -> list[dict]:

@@ -25,9 +25,11 @@ Events and what they do:
   callback (回访)        replied/closed -> closed with 满意 or 基本满意; 不满意 reopens the ticket and needs a reason
                         (what the citizen is not satisfied with, for the unit handling it again). A reply (not
                         a historical one) makes a callback due (`callback_due`, DeadlinePolicy.callback); the
-                        callback, a reopening or giving up clears it
+                        callback, a reopening or giving up clears it, and the callback or a reopening sets the
+                        count of unanswered calls back to 0
   callback_failed       a call for the callback that nobody answered (回访未接通), while one is due; after the
-                        policy's number of such calls the callback is given up (无法回访: no longer due)
+                        policy's number of such calls the callback is given up (无法回访: no longer due, the
+                        calls still counted: see `callback_given_up`)
   reopened              replied/closed -> dispatched to the same unit with a new reply deadline; needs a reason
   merged (并单)          an open ticket -> merged into another ticket (`into`) about the same issue; it is
                         handled there and leaves every list of work (no deadline alerts)
@@ -90,6 +92,14 @@ def holder(ticket: dict) -> str:
     return AWAITING_DISPATCH if ticket["status"] == "pending_review" or not ticket["lead_unit"] else ticket["lead_unit"]
 
 
+def callback_given_up(ticket: dict) -> bool:
+    """A stored ticket whose callback (回访) was given up (无法回访): replied or closed, no callback due, and calls
+    nobody answered since the reply (a reached callback or a reopening sets their count back to 0). The stores'
+    `TicketQuery.callback_given_up` selects the same tickets."""
+    return (ticket["status"] in ("replied", "closed") and not ticket.get("callback_due")
+            and (ticket.get("callback_attempts") or 0) > 0)
+
+
 class TransitionError(ValueError):
     """An event that cannot happen to a ticket in its current state; the message says why."""
 
@@ -127,7 +137,7 @@ class DispatchState:
     closed_at: datetime | None = None
     satisfaction: str | None = None
     callback_due: datetime | None = None  # a callback (回访) is due by then; None: none is due
-    callback_attempts: int = 0  # calls nobody answered since the last reply
+    callback_attempts: int = 0  # calls nobody answered since the last reply, reached callback or reopening
     reopened: int = 0
     merged_into: str | None = None
     history: tuple[str, ...] = field(default=(), compare=False)
@@ -276,7 +286,7 @@ class Lifecycle:
             _reason(event, "a dissatisfied callback (回访不满意), which sends the ticket back to the unit,")
             return replace(self._reopen(state, event), satisfaction=satisfaction)
         return replace(state, status="closed", closed_at=state.closed_at or event.at, satisfaction=satisfaction,
-                       callback_due=None)
+                       callback_due=None, callback_attempts=0)
 
     def _callback_failed(self, state, event):
         _require(state, event)
@@ -308,7 +318,7 @@ class Lifecycle:
         if self.calendar is not None and self.policy is not None:
             due = self.policy.deadlines(event.at, state.ticket_type, state.urgency, self.calendar).reply_due
         return replace(state, status="dispatched", reopened=state.reopened + 1, reply_due=due, closed_at=None,
-                       accepted_at=None, extension_pending=None, callback_due=None)
+                       accepted_at=None, extension_pending=None, callback_due=None, callback_attempts=0)
 
     def _working_hours(self, start: datetime | None, end: datetime) -> float:
         if start is None or self.calendar is None:

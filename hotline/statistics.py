@@ -16,13 +16,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Iterable
 
 from hotline.calendar import WorkCalendar
-from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
+from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, callback_given_up, holder
 from hotline.timestamps import SHANGHAI, stored_moment
 
 SATISFIED = ("满意", "基本满意")
 # The fields of a stored ticket the figures and the late list read (a store can read only these).
 FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "replied_at", "on_time",
-          "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due")
+          "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due", "callback_due",
+          "callback_attempts")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ class UnitFigures:
     p90_reply_working_days: float | None
     median_reply_days: float | None     # wall-clock
     mean_reply_days: float | None
-    callbacks: int
+    callbacks: int                      # tickets whose citizen was reached (a satisfaction recorded)
+    callback_given_up: int              # 无法回访: given up after the policy's number of unanswered calls
+    callback_rate: float | None         # 回访率: reached / (reached + given up), the callbacks finished (a ticket
+                                        # whose latest callback was given up counts as given up only)
+    awaiting_callback: int              # replied tickets whose callback is due now (待回访)
     satisfied: int
     satisfaction_rate: float | None     # 满意 + 基本满意 / callbacks
     dissatisfied: int
@@ -67,6 +72,19 @@ class UnitFigures:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+# The figures of a unit's row in every table of them (the supervision page's exports, `hotline report`), with
+# their column labels; RATES are fractions (shown as percentages).
+COLUMNS = [
+    ("tickets", "工单"), ("replied", "已答复"), ("on_time_rate", "按时办结率"),
+    ("median_reply_working_days", "答复用时中位数(工作日)"), ("p90_reply_working_days", "答复用时90分位(工作日)"),
+    ("median_reply_days", "答复用时中位数(自然日)"), ("mean_reply_days", "答复用时平均(自然日)"),
+    ("satisfaction_rate", "满意率"), ("callbacks", "回访"), ("callback_given_up", "无法回访"), ("callback_rate", "回访率"),
+    ("awaiting_callback", "待回访"), ("returned_rate", "退单率"), ("reopened", "重办"), ("open", "在办"),
+    ("overdue_open", "超期未办结"),
+]
+RATES = {"on_time_rate", "satisfaction_rate", "callback_rate", "returned_rate"}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -101,6 +119,8 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     working = [t["reply_working_days"] for t in replied if t.get("reply_working_days") is not None]
     wall = [t["reply_seconds"] / 86400 for t in replied if t.get("reply_seconds") is not None]
     callbacks = [t for t in tickets if t.get("satisfaction")]
+    given_up = sum(1 for t in tickets if callback_given_up(t))
+    reached = sum(1 for t in callbacks if not callback_given_up(t))
     satisfied = sum(1 for t in callbacks if t["satisfaction"] in SATISFIED)
     if returned is None:
         returned = sum(1 for t in tickets if t.get("returns"))
@@ -113,7 +133,9 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
         unit=unit, tickets=len(tickets), replied=len(replied), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
         median_reply_working_days=_round(percentile(working, 0.5)), p90_reply_working_days=_round(percentile(working, 0.9)),
         median_reply_days=_round(percentile(wall, 0.5)), mean_reply_days=_round(sum(wall) / len(wall) if wall else None),
-        callbacks=len(callbacks), satisfied=satisfied, satisfaction_rate=_rate(satisfied, len(callbacks)),
+        callbacks=len(callbacks), callback_given_up=given_up, callback_rate=_rate(reached, reached + given_up),
+        awaiting_callback=sum(1 for t in tickets if t.get("callback_due")),
+        satisfied=satisfied, satisfaction_rate=_rate(satisfied, len(callbacks)),
         dissatisfied=sum(1 for t in callbacks if t["satisfaction"] == "不满意"),
         returned=returned, returned_rate=_rate(returned, sent),
         reopened=sum(1 for t in tickets if t.get("reopened")), open=len(open_), overdue_open=late,

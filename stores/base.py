@@ -53,6 +53,7 @@ class TicketQuery:
     merged_into: str | None = None  # the tickets merged (并单) into this ticket
     overdue_at: datetime | None = None  # open tickets past their reply deadline at this moment (statistics.overdue)
     awaiting_callback: bool = False  # replied tickets whose callback (回访) is due (hotline.lifecycle: callback_due)
+    callback_given_up: bool = False  # tickets whose callback was given up (无法回访: hotline.lifecycle.callback_given_up)
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
     # search's order: "newest" stored first; "due": earliest reply deadline (then received) first; "callback":

@@ -234,6 +234,9 @@ class ElasticsearchStore:
             must += [{"terms": {"status": list(OPEN_STATUSES)}}, {"range": {"reply_due": {"lt": _local(query.overdue_at)}}}]
         if query.awaiting_callback:
             must.append({"exists": {"field": "callback_due"}})
+        if query.callback_given_up:  # hotline.lifecycle.callback_given_up
+            must += [{"terms": {"status": ["replied", "closed"]}}, {"range": {"callback_attempts": {"gt": 0}}},
+                     {"bool": {"must_not": {"exists": {"field": "callback_due"}}}}]
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:

@@ -772,6 +772,8 @@ class SQLiteStore:
             params += [*OPEN_STATUSES, _local(query.overdue_at)]
         if query.awaiting_callback:
             where.append("t.callback_due IS NOT NULL")
+        if query.callback_given_up:  # hotline.lifecycle.callback_given_up
+            where.append("t.status IN ('replied', 'closed') AND t.callback_due IS NULL AND t.callback_attempts > 0")
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

@@ -1,9 +1,11 @@
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 
 import pytest
 
-from hotline.lifecycle import STATUS_NAMES, DispatchState, InvalidEvent, Lifecycle, TransitionError, possible_events
+from hotline.lifecycle import (
+    STATUS_NAMES, DispatchState, InvalidEvent, Lifecycle, TransitionError, callback_given_up, possible_events,
+)
 from hotline.models import EVENT_KINDS, TicketEvent
 from hotline.timestamps import SHANGHAI
 
@@ -111,6 +113,25 @@ def test_a_dissatisfied_callback_asks_for_a_new_one_after_the_next_reply(rules):
     again = rules.apply(reopened, event("replied", at=datetime(2026, 10, 16, 9, tzinfo=SHANGHAI)))
     assert again.callback_due == rules.calendar.add_working_days(again.replied_at, rules.policy.callback.working_days).at
     assert again.callback_attempts == 0
+
+
+def test_a_callback_given_up_is_told_apart_from_one_reached_after_calls_nobody_answered(rules):
+    given_up = lambda state: callback_given_up(asdict(state))  # noqa: E731 (a stored ticket holds the same fields)
+    replied = rules.apply(WITH_UNIT, event("replied", at=datetime(2026, 10, 12, 9, tzinfo=SHANGHAI)))
+    missed = rules.apply(replied, event("callback_failed"))
+    assert not given_up(replied) and not given_up(missed)  # still due
+    reached = rules.apply(missed, event("callback", satisfaction="满意"))
+    assert (reached.callback_attempts, given_up(reached)) == (0, False)
+    state = missed
+    while state.callback_due is not None:
+        state = rules.apply(state, event("callback_failed"))
+    assert given_up(state) and state.callback_attempts == rules.policy.callback.attempts
+    assert given_up(rules.apply(state, event("closed")))  # closed after review: still never reached
+    heard = rules.apply(state, event("callback", satisfaction="基本满意"))  # the citizen called back later
+    assert not given_up(heard) and heard.callback_attempts == 0
+    reopened = rules.apply(state, event("reopened", reason="市民再次来电"))
+    assert (reopened.callback_attempts, given_up(reopened)) == (0, False)
+    assert not given_up(rules.apply(WITH_UNIT, event("replied", imported=True)))
 
 
 def test_no_callback_is_due_after_a_historical_reply_or_without_a_policy(rules):

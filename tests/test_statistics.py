@@ -18,7 +18,7 @@ DUE = NOW - timedelta(days=10)  # every ticket below is past its reply deadline
 RULES = Lifecycle(max_returns=5)
 
 
-def handled(ticket_id: str, *steps: tuple) -> dict:
+def handled(ticket_id: str, *steps: tuple, rules: Lifecycle = RULES) -> dict:
     """A stored ticket (the fields the figures read) after its events, applied by the lifecycle rules."""
     from hotline.lifecycle import DispatchState
 
@@ -27,10 +27,10 @@ def handled(ticket_id: str, *steps: tuple) -> dict:
     for n, (kind, data) in enumerate(steps):
         event = TicketEvent(event_id=f"{ticket_id}-{n}", ticket_id=ticket_id, kind=kind, actor="d",
                             at=RECEIVED + timedelta(days=1, hours=n), data=data)
-        state = RULES.apply(state, event)
+        state = rules.apply(state, event)
     return {"ticket_id": ticket_id, "title": ticket_id, **{name: getattr(state, name) for name in (
         "status", "lead_unit", "returns", "returned_by", "replied_at", "reply_due", "on_time", "reply_working_days",
-        "reply_seconds", "satisfaction", "reopened", "received_at")}}
+        "reply_seconds", "satisfaction", "reopened", "received_at", "callback_due", "callback_attempts")}}
 
 
 def to(unit):
@@ -80,3 +80,24 @@ def test_an_overdue_ticket_waiting_for_a_dispatcher_is_listed_as_the_centres():
     holders = {item.ticket_id: item.unit for item in late}
     assert holders == {"a": "housing", "b": AWAITING_DISPATCH, "d": "housing", "e": AWAITING_DISPATCH}
     assert all(item.level == "overdue" and item.late_working_days > 0 for item in late)
+
+
+def test_callbacks_reached_given_up_and_due_and_the_callback_rate_over_those_finished():
+    from cli.services import build_lifecycle
+
+    calls = build_lifecycle(load_settings())  # with the deadline policy: a reply makes a callback due
+    missed = [("callback_failed", {})] * calls.policy.callback.attempts
+    tickets = [
+        handled("r1", to("housing"), REPLY, rules=calls),                                               # due
+        handled("r2", to("housing"), REPLY, missed[0], ("callback", {"satisfaction": "满意"}), rules=calls),  # reached
+        handled("r3", to("housing"), REPLY, *missed, rules=calls),                                      # given up
+        handled("r4", to("housing"), REPLY, ("callback", {"satisfaction": "不满意", "reason": "仍未修好"}), REPLY,
+                *missed, rules=calls),                                       # reached once, given up after the new reply
+        handled("r5", to("housing"), REPLY, missed[0], rules=calls),                                    # due, one call missed
+        handled("r6", to("housing"), rules=calls),                                                      # not replied
+    ]
+    housing = unit_statistics(tickets, NOW)[0][0]
+    assert (housing.unit, housing.replied, housing.callbacks) == ("housing", 5, 2)
+    assert (housing.callback_given_up, housing.awaiting_callback) == (2, 2)
+    assert housing.callback_rate == round(1 / 3, 4)  # r2 reached; r3 and r4 given up
+    assert unit_statistics(tickets[5:], NOW)[0][0].callback_rate is None  # no callback finished

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.deadletters import make_rejection
-from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle
+from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle, callback_given_up
 from hotline.statistics import Period
 from hotline.models import DispatchedTicket, PersonalData
 from hotline.timestamps import SHANGHAI
@@ -380,6 +380,15 @@ def test_tickets_awaiting_a_callback_earliest_due_first(store):
     assert store.get_ticket("web-3")["callback_attempts"] == policy.callback.attempts
     # the callback order puts tickets without a callback due last
     assert [r["ticket_id"] for r in store.search(TicketQuery(order="callback"))[0]][0] == "web-1"
+    # given up (无法回访): the store selects what the lifecycle's rule names, not one reached after a missed call
+    step(5, 25, 11, "replied", reply="已处理")
+    step(5, 26, 9, "callback_failed")
+    step(5, 26, 11, "callback", satisfaction="基本满意")
+    rows, total = store.search(TicketQuery(callback_given_up=True))
+    ruled = [t["ticket_id"] for t in store.iter_tickets(TicketQuery(), fields=("ticket_id", "status", "callback_due",
+                                                                               "callback_attempts"))
+             if callback_given_up(t)]
+    assert [r["ticket_id"] for r in rows] == ruled == ["web-3"] and total == 1
 
 
 def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):

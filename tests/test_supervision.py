@@ -190,6 +190,10 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
                 assert listed["total"] == unit["tickets"], (period, unit["unit"], unit["tickets_href"])
                 query = dict(parse_qsl(urlsplit(unit["overdue_href"]).query), limit=500)  # and its 超期 cell
                 assert client.get("/api/tickets", params=query).json()["total"] == unit["overdue_open"], unit["unit"]
+                for key, href in (("awaiting_callback", "awaiting_callback_href"),  # its 待回访 and 无法回访 cells
+                                  ("callback_given_up", "callback_given_up_href")):
+                    query = dict(parse_qsl(urlsplit(unit[href]).query), limit=500)
+                    assert client.get("/api/tickets", params=query).json()["total"] == unit[key], (unit["unit"], key)
                 waiting_listed = {t["status"] == "pending_review" for t in listed["tickets"]}
                 assert waiting_listed <= {unit["unit"] == AWAITING_DISPATCH}, unit["unit"]
     for unit_id in (AWAITING_DISPATCH, next(u["unit"] for u in api_units if u["unit"] != AWAITING_DISPATCH)):
@@ -213,6 +217,14 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     late.click()
     page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
     assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#overdue-chip").is_visible()
+    # and its callbacks due (待回访): page-0, replied above, awaits its callback
+    page.goto(replay.url + "/supervision")
+    due = page.locator("#units tbody tr[data-unit='housing'] td a[href*='awaiting_callback=1']")
+    count = due.inner_text()
+    assert int(count) >= 1
+    due.click()
+    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+    assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#callback-chip").is_visible()
 
     with replay.client("supervisor") as client:
         exported = client.get("/api/supervision/export", params={"format": "csv"})

@@ -485,3 +485,53 @@ def test_the_callback_worklist_lists_whom_to_call_earliest_due_first_for_the_cal
         assert '<option value="callback">' in ticket and '<option value="callback_failed">' in ticket
     finally:
         store.close()
+
+
+def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_count_to_its_tickets(tmp_path):
+    from datetime import datetime
+    from urllib.parse import parse_qsl, urlsplit
+
+    from hotline.models import TicketEvent
+    from hotline.timestamps import SHANGHAI
+
+    settings = load_settings({"HOTLINE_HOME": str(tmp_path / "home")})
+    router = services.build_router(settings)
+    rules = services.build_lifecycle(settings, router)
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 5)])  # odd: housing, 2: ecology-environment
+    replied, calls = datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), rules.policy.callback.attempts
+    steps = [(n, "replied", {"reply": "已处理"}) for n in (1, 2, 3, 5)]
+    steps += [(1, "callback_failed", {})] * calls                                          # web-1: given up
+    steps += [(3, "callback_failed", {}), (3, "callback", {"satisfaction": "满意"})]  # web-3: reached at the second call
+    steps += [(2, "callback", {"satisfaction": "基本满意"})]                           # web-2; web-5 still due
+    for i, (n, kind, data) in enumerate(steps):
+        event = TicketEvent(event_id=f"e{i}", ticket_id=f"web-{n}", kind=kind, at=replied + timedelta(hours=i),
+                            actor="x", data=data)
+        assert store.apply_event(event, rules) == ("applied", "")
+    app = create_app(store=store, users=services.build_users(settings, router), router=router,
+                     segmenter=services.segmenter(settings), secret="test", lifecycle=rules,
+                     alert_policy=services.build_alert_policy(settings),
+                     clock=lambda: datetime(2026, 11, 24, 9, tzinfo=SHANGHAI))
+    try:
+        figures = get(app, "supervisor", "/api/supervision").json()
+        units = {u["unit"]: u for u in figures["units"]}
+        housing, ecology, total = units["housing"], units["ecology-environment"], figures["total"]
+        assert (housing["callbacks"], housing["callback_given_up"], housing["awaiting_callback"]) == (1, 1, 1)
+        assert housing["callback_rate"] == 0.5 and ecology["callback_rate"] == 1.0
+        assert (total["callbacks"], total["callback_given_up"], total["awaiting_callback"], total["callback_rate"]) == (
+            2, 1, 1, round(2 / 3, 4))
+
+        def listed(href):  # the ticket list a count links to
+            assert href.startswith("/tickets?")
+            return [t["ticket_id"] for t in get(app, "supervisor", "/api/tickets", **dict(parse_qsl(urlsplit(href).query))).json()["tickets"]]
+
+        assert listed(housing["callback_given_up_href"]) == ["web-1"]
+        assert listed(housing["awaiting_callback_href"]) == ["web-5"]
+        assert listed(ecology["callback_given_up_href"]) == []
+        exported = list(csv.reader(io.StringIO(get(app, "supervisor", "/api/supervision/export").content.decode("utf-8-sig"))))
+        header, rows = exported[0], {row[0]: row for row in exported[1:]}
+        assert rows["housing"][header.index("无法回访")] == "1" and rows["housing"][header.index("回访率")] == "0.5"
+        assert 'id="given-up"' in get(app, "supervisor", "/tickets/web-1").text
+        assert 'id="given-up"' not in get(app, "supervisor", "/tickets/web-3").text  # reached after a missed call
+    finally:
+        store.close()

@@ -30,7 +30,8 @@ from hotline.alerts import AlertPolicy
 from hotline.archive import publication_mask
 from hotline.clock import Clock, system_clock
 from hotline.lifecycle import (
-    AWAITING_DISPATCH, STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, holder, possible_events, state_of,
+    AWAITING_DISPATCH, STATUS_NAMES, InvalidEvent, Lifecycle, TransitionError, callback_given_up, holder,
+    possible_events, state_of,
 )
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.records import Limits, RecordError, to_ticket
@@ -215,7 +216,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
                       actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units,
                       topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "",
-                      late=late[0] if late else None, merged=merged)
+                      late=late[0] if late else None, merged=merged, given_up=callback_given_up(ticket))
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -235,14 +236,15 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         lead_unit: str | None = None, status: str | None = None, district: str | None = None,
         ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, alert: str | None = None,
         merged_into: str | None = None, start: str | None = None, end: str | None = None, after_seq: int | None = None,
-        overdue: bool = False, awaiting_callback: bool = False, order: str = "newest", limit: int = 50, offset: int = 0,
+        overdue: bool = False, awaiting_callback: bool = False, callback_given_up: bool = False, order: str = "newest",
+        limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
     ) -> TicketQuery:
         """The tickets the list's words and filters select; a unit's user's are only its unit's. `held_by`: the
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `topic`: an opinion topic's
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
-        callback (回访) is due; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
+        callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访); `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
         `order`: newest first, `due`: earliest reply deadline first, or `callback`: earliest callback deadline first."""
         if order not in ORDERS:
             raise HTTPException(400, f"order must be one of {', '.join(ORDERS)}, got {order!r}")
@@ -251,7 +253,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
             topic=topic or None, alert=alert or None, merged_into=merged_into or None, overdue_at=clock() if overdue else None,
-            awaiting_callback=awaiting_callback,
+            awaiting_callback=awaiting_callback, callback_given_up=callback_given_up,
             received=received_period(start, end), after_seq=after_seq, order=order,
             limit=max(1, min(limit, 500)), offset=max(0, offset),
         )

@@ -21,17 +21,12 @@ from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
 from hotline.lifecycle import STATUS_NAMES
-from hotline.statistics import FIELDS, overdue_and_due_soon, unit_statistics
+from hotline.statistics import COLUMNS, FIELDS, overdue_and_due_soon, unit_statistics
 from stores.base import Store, TicketQuery
 from webapp.auth import User
 from webapp.params import received_period
 
-UNIT_COLUMNS = [
-    ("unit", "unit"), ("unit_name", "承办单位"), ("tickets", "工单"), ("replied", "已答复"), ("on_time_rate", "按时办结率"),
-    ("median_reply_working_days", "答复用时中位数(工作日)"), ("p90_reply_working_days", "答复用时90分位(工作日)"),
-    ("median_reply_days", "答复用时中位数(自然日)"), ("satisfaction_rate", "满意率"), ("callbacks", "回访"),
-    ("returned_rate", "退单率"), ("reopened", "重办"), ("open", "在办"), ("overdue_open", "超期未办结"),
-]
+UNIT_COLUMNS = [("unit", "unit"), ("unit_name", "承办单位"), *COLUMNS]
 LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办单位"), ("title", "标题"), ("status", "status"),
                 ("status_name", "状态"),
                 ("reply_due", "答复期限"), ("late_working_days", "超期(工作日，负数为剩余)"), ("level", "类别")]
@@ -39,7 +34,8 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
 
 def _tickets_href(unit: str, filters: dict) -> str:
     """The ticket list a unit's row links to: the tickets the row counts (those the unit answers for now,
-    received in the period, of the domain and district chosen; with overdue=1, those its 超期 cell counts)."""
+    received in the period, of the domain and district chosen; with overdue=1, awaiting_callback=1 or
+    callback_given_up=1, those its 超期, 待回访 or 无法回访 cell counts)."""
     return "/tickets?" + urlencode({"held_by": unit, **{name: value for name, value in filters.items() if value}})
 
 
@@ -85,7 +81,10 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
             "filters": filters,
             "calendar_notice": calendar.gap_notice(now.date()),
             "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit, filters),
-                       "overdue_href": _tickets_href(u.unit, {**filters, "overdue": "1"})} for u in units],
+                       "overdue_href": _tickets_href(u.unit, {**filters, "overdue": "1"}),
+                       "awaiting_callback_href": _tickets_href(u.unit, {**filters, "awaiting_callback": "1"}),
+                       "callback_given_up_href": _tickets_href(u.unit, {**filters, "callback_given_up": "1"})}
+                      for u in units],
             "total": None if user.unit is not None else {**total.as_dict(), "unit_name": name("all")},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
                       "status_name": STATUS_NAMES.get(item.status, item.status)}

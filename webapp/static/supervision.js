@@ -18,6 +18,10 @@
     return td;
   }
   function link(text, href) { const a = document.createElement("a"); a.href = href; a.textContent = text; return a; }
+  // a count that links to the tickets it counts (a unit's row; the total row has no links), marked when not 0
+  function counted(value, href, className) {
+    return cell(value && href ? link(num(value), href) : num(value), value && className ? className : "");
+  }
 
   const json = Live.json;
 
@@ -42,9 +46,9 @@
       const name = u.unit === "all" ? u.unit_name : link(u.unit_name, u.tickets_href);
       tr.append(cell(name), cell(num(u.tickets)), cell(num(u.replied)), cell(pct(u.on_time_rate)),
         cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)), cell(pct(u.satisfaction_rate)),
-        cell(num(u.callbacks)), cell(pct(u.returned_rate)), cell(num(u.reopened)), cell(num(u.open)),
-        cell(u.overdue_open && u.overdue_href ? link(num(u.overdue_open), u.overdue_href) : num(u.overdue_open),
-             u.overdue_open ? "overdue" : ""));
+        cell(num(u.callbacks)), cell(pct(u.callback_rate)), counted(u.callback_given_up, u.callback_given_up_href),
+        counted(u.awaiting_callback, u.awaiting_callback_href), cell(pct(u.returned_rate)), cell(num(u.reopened)),
+        cell(num(u.open)), counted(u.overdue_open, u.overdue_href, "overdue"));
       if (u.unit === "all") tr.className = "total";
       units.append(tr);
     }

@@ -29,8 +29,9 @@
   // links: the tickets a unit answers for now), topic (the monitor's and the ticket page's: an opinion
   // topic's tickets, named by the link's topic_label), alert (the monitor's: the tickets a surge alert
   // counted, named by the link's alert_label), merged_into (a ticket page's: the tickets merged into it),
-  // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now) and
-  // awaiting_callback (the callback worklist's: replied tickets whose callback is due).
+  // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now),
+  // awaiting_callback (the callback worklist's and the supervision page's 待回访 cells: replied tickets whose
+  // callback is due) and callback_given_up (the supervision page's 无法回访 cells).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
     const show = () => {
@@ -47,6 +48,7 @@
   linkedFilter("merged_into", "merged-chip", (ticketId) => ticketId);
   linkedFilter("overdue", "overdue-chip", () => "未办结且过答复期限 open, past the reply deadline");
   linkedFilter("awaiting_callback", "callback-chip", () => "已答复，待回访 replied, callback due");
+  linkedFilter("callback_given_up", "given-up-chip", () => "多次未接通，已放弃回访 calls not answered, given up");
 
   function filters() {
     const p = new URLSearchParams();

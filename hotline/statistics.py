@@ -110,27 +110,56 @@ def overdue(ticket: dict, now: datetime) -> bool:
     return ticket["status"] in OPEN_STATUSES and bool(ticket.get("reply_due")) and stored_moment(ticket["reply_due"]) < now
 
 
+# What some counts of a unit's row count, among the tickets it holds (returned: among all tickets, by the unit
+# named): the stores' TicketQuery flags of the same names select the same tickets, so each count links to them.
+def replied(ticket: dict) -> bool:
+    return bool(ticket.get("replied_at"))
+
+
+def called_back(ticket: dict) -> bool:
+    """The citizen was reached by a callback (回访): a satisfaction is recorded."""
+    return bool(ticket.get("satisfaction"))
+
+
+def reopened(ticket: dict) -> bool:
+    return (ticket.get("reopened") or 0) > 0
+
+
+def is_open(ticket: dict) -> bool:
+    return ticket["status"] in OPEN_STATUSES
+
+
+def was_returned(ticket: dict) -> bool:
+    """Returned (退单) once or more, by whichever unit."""
+    return (ticket.get("returns") or 0) > 0
+
+
+def returned_by(ticket: dict, unit: str) -> bool:
+    """The unit returned the ticket (退单) once or more, wherever it is now."""
+    return unit in (ticket.get("returned_by") or ())
+
+
 def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None = None) -> UnitFigures:
     """The figures of a unit's tickets; `returned`: the tickets it returned (default: those of `tickets` that
     were ever returned, as for all units together)."""
-    replied = [t for t in tickets if t.get("replied_at")]
-    timed = [t for t in replied if t.get("on_time") is not None]
+    answered = [t for t in tickets if replied(t)]
+    timed = [t for t in answered if t.get("on_time") is not None]
     on_time = sum(1 for t in timed if t["on_time"])
-    working = [t["reply_working_days"] for t in replied if t.get("reply_working_days") is not None]
-    wall = [t["reply_seconds"] / 86400 for t in replied if t.get("reply_seconds") is not None]
-    callbacks = [t for t in tickets if t.get("satisfaction")]
+    working = [t["reply_working_days"] for t in answered if t.get("reply_working_days") is not None]
+    wall = [t["reply_seconds"] / 86400 for t in answered if t.get("reply_seconds") is not None]
+    callbacks = [t for t in tickets if called_back(t)]
     given_up = sum(1 for t in tickets if callback_given_up(t))
     reached = sum(1 for t in callbacks if not callback_given_up(t))
     satisfied = sum(1 for t in callbacks if t["satisfaction"] in SATISFIED)
     if returned is None:
-        returned = sum(1 for t in tickets if t.get("returns"))
+        returned = sum(1 for t in tickets if was_returned(t))
         sent = len(tickets)
     else:  # the unit's tickets and those it returned, less those it returned that came back to it
-        sent = len(tickets) + returned - sum(1 for t in tickets if unit in (t.get("returned_by") or ()))
-    open_ = [t for t in tickets if t["status"] in OPEN_STATUSES]
+        sent = len(tickets) + returned - sum(1 for t in tickets if returned_by(t, unit))
+    open_ = [t for t in tickets if is_open(t)]
     late = sum(1 for t in open_ if overdue(t, now))
     return UnitFigures(
-        unit=unit, tickets=len(tickets), replied=len(replied), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
+        unit=unit, tickets=len(tickets), replied=len(answered), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
         median_reply_working_days=_round(percentile(working, 0.5)), p90_reply_working_days=_round(percentile(working, 0.9)),
         median_reply_days=_round(percentile(wall, 0.5)), mean_reply_days=_round(sum(wall) / len(wall) if wall else None),
         callbacks=len(callbacks), callback_given_up=given_up, callback_rate=_rate(reached, reached + given_up),
@@ -138,7 +167,7 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
         satisfied=satisfied, satisfaction_rate=_rate(satisfied, len(callbacks)),
         dissatisfied=sum(1 for t in callbacks if t["satisfaction"] == "不满意"),
         returned=returned, returned_rate=_rate(returned, sent),
-        reopened=sum(1 for t in tickets if t.get("reopened")), open=len(open_), overdue_open=late,
+        reopened=sum(1 for t in tickets if reopened(t)), open=len(open_), overdue_open=late,
     )
 
 

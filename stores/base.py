@@ -54,6 +54,15 @@ class TicketQuery:
     overdue_at: datetime | None = None  # open tickets past their reply deadline at this moment (statistics.overdue)
     awaiting_callback: bool = False  # replied tickets whose callback (回访) is due (hotline.lifecycle: callback_due)
     callback_given_up: bool = False  # tickets whose callback was given up (无法回访: hotline.lifecycle.callback_given_up)
+    # what some counts of the supervisors' unit figures count (hotline.statistics: replied, called_back, reopened,
+    # is_open, was_returned, returned_by): replied, citizen reached by a callback, reopened (重办), open, returned
+    # (退单) by any unit, returned by this unit
+    replied: bool = False
+    called_back: bool = False
+    reopened: bool = False
+    open: bool = False
+    returned: bool = False
+    returned_by: str | None = None
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
     # search's order: "newest" stored first; "due": earliest reply deadline (then received) first; "callback":

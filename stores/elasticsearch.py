@@ -237,6 +237,18 @@ class ElasticsearchStore:
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             must += [{"terms": {"status": ["replied", "closed"]}}, {"range": {"callback_attempts": {"gt": 0}}},
                      {"bool": {"must_not": {"exists": {"field": "callback_due"}}}}]
+        if query.replied:
+            must.append({"exists": {"field": "replied_at"}})
+        if query.called_back:  # a satisfaction is one of hotline.lifecycle.SATISFACTION, or none
+            must.append({"exists": {"field": "satisfaction"}})
+        if query.reopened:
+            must.append({"range": {"reopened": {"gt": 0}}})
+        if query.open:
+            must.append({"terms": {"status": list(OPEN_STATUSES)}})
+        if query.returned:
+            must.append({"range": {"returns": {"gt": 0}}})
+        if query.returned_by is not None:
+            must.append({"term": {"returned_by": query.returned_by}})
         received = {key: _local(moment) for key, moment in (("gte", query.received.start), ("lt", query.received.end))
                     if moment is not None}
         if received:

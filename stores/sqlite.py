@@ -774,6 +774,20 @@ class SQLiteStore:
             where.append("t.callback_due IS NOT NULL")
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             where.append("t.status IN ('replied', 'closed') AND t.callback_due IS NULL AND t.callback_attempts > 0")
+        if query.replied:
+            where.append("t.replied_at IS NOT NULL")
+        if query.called_back:
+            where.append("t.satisfaction IS NOT NULL")  # one of hotline.lifecycle.SATISFACTION, or none
+        if query.reopened:
+            where.append("t.reopened > 0")
+        if query.open:
+            where.append(f"t.status IN ({','.join('?' * len(OPEN_STATUSES))})")
+            params += list(OPEN_STATUSES)
+        if query.returned:
+            where.append("t.returns > 0")
+        if query.returned_by is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(t.returned_by) WHERE value = ?)")
+            params.append(query.returned_by)
         if query.received.start is not None:
             where.append("t.received_at >= ?")
             params.append(_local(query.received.start))

@@ -16,7 +16,7 @@ import pytest
 from hotline.deadletters import make_rejection
 from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle, callback_given_up
 from hotline.statistics import Period
-from hotline.models import DispatchedTicket, PersonalData
+from hotline.models import DispatchedTicket, PersonalData, TicketEvent
 from hotline.timestamps import SHANGHAI
 from stores.base import REJECTION_FIELDS, TICKET_FIELDS, TicketQuery
 from stores.sqlite import SQLiteStore
@@ -389,6 +389,39 @@ def test_tickets_awaiting_a_callback_earliest_due_first(store):
                                                                                "callback_attempts"))
              if callback_given_up(t)]
     assert [r["ticket_id"] for r in rows] == ruled == ["web-3"] and total == 1
+
+
+def test_the_figures_flags_select_what_the_figures_count(store):
+    """Each count of the supervisors' unit figures links to the tickets it counts: the store's flag of the same
+    name selects what hotline.statistics counts."""
+    from cli.services import build_deadlines
+    from cli.settings import load_settings
+    from hotline import statistics
+
+    policy, calendar = build_deadlines(load_settings())
+    rules = Lifecycle(2, calendar, policy)
+    store.write_tickets([make_ticket(n) for n in range(1, 7)])  # all dispatched: odd to housing, even to ecology
+    for i, (n, kind, data) in enumerate([
+        (1, "replied", {"reply": "已处理"}),
+        (2, "returned", {"reason": "不属于本单位职责"}),                   # returned by ecology-environment
+        (3, "replied", {"reply": "已处理"}), (3, "callback", {"satisfaction": "不满意", "reason": "未解决"}),  # reopened
+        (4, "replied", {"reply": "已处理"}), (4, "callback", {"satisfaction": "满意"}),
+        (5, "merged", {"into": "web-1"}),                                # web-6 stays with its unit
+    ]):
+        event = TicketEvent(event_id=f"f{i}", ticket_id=f"web-{n}", kind=kind, at=T0 + timedelta(hours=2 + i),
+                            actor="x", data=data)
+        assert store.apply_event(event, rules) == ("applied", "")
+    stored = list(store.iter_tickets(TicketQuery(), fields=("ticket_id", "status", "replied_at", "satisfaction",
+                                                             "reopened", "returns", "returned_by")))
+    for flag, counts in [({"replied": True}, statistics.replied), ({"called_back": True}, statistics.called_back),
+                         ({"reopened": True}, statistics.reopened), ({"open": True}, statistics.is_open),
+                         ({"returned": True}, statistics.was_returned),
+                         ({"returned_by": "ecology-environment"},
+                          lambda t: statistics.returned_by(t, "ecology-environment"))]:
+        selected = sorted(r["ticket_id"] for r in store.search(TicketQuery(**flag, limit=100))[0])
+        counted = sorted(t["ticket_id"] for t in stored if counts(t))
+        assert selected == counted and 0 < len(counted) < len(stored), (flag, selected, counted)
+    assert sorted(r["ticket_id"] for r in store.search(TicketQuery(open=True))[0]) == ["web-2", "web-3", "web-6"]
 
 
 def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):

@@ -21,6 +21,7 @@ from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES
 from hotline.timestamps import SHANGHAI
 from tests.conftest import ARTIFACTS, start_stack, stop_stack, wait_until
 from tests.test_web_browser import browser, log_in  # noqa: F401 (the browser fixture)
+from webapp.supervision import COUNTED
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 
@@ -188,12 +189,10 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
                 query = dict(parse_qsl(urlsplit(unit["tickets_href"]).query), limit=500)
                 listed = client.get("/api/tickets", params=query).json()
                 assert listed["total"] == unit["tickets"], (period, unit["unit"], unit["tickets_href"])
-                query = dict(parse_qsl(urlsplit(unit["overdue_href"]).query), limit=500)  # and its 超期 cell
-                assert client.get("/api/tickets", params=query).json()["total"] == unit["overdue_open"], unit["unit"]
-                for key, href in (("awaiting_callback", "awaiting_callback_href"),  # its 待回访 and 无法回访 cells
-                                  ("callback_given_up", "callback_given_up_href")):
-                    query = dict(parse_qsl(urlsplit(unit[href]).query), limit=500)
-                    assert client.get("/api/tickets", params=query).json()["total"] == unit[key], (unit["unit"], key)
+                # and each of its counts (超期, 已答复, 回访, 无法回访, 待回访, 重办, 在办, 退单) to its tickets
+                for count in [*COUNTED, "returned"]:
+                    query = dict(parse_qsl(urlsplit(unit[f"{count}_href"]).query), limit=500)
+                    assert client.get("/api/tickets", params=query).json()["total"] == unit[count], (unit["unit"], count)
                 waiting_listed = {t["status"] == "pending_review" for t in listed["tickets"]}
                 assert waiting_listed <= {unit["unit"] == AWAITING_DISPATCH}, unit["unit"]
     for unit_id in (AWAITING_DISPATCH, next(u["unit"] for u in api_units if u["unit"] != AWAITING_DISPATCH)):
@@ -225,6 +224,15 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     due.click()
     page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
     assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#callback-chip").is_visible()
+    # the total row's counts link too: its open tickets (在办), every unit's
+    page.goto(replay.url + "/supervision")
+    opened = page.locator("#units tbody tr.total a[href*='open=1']")
+    count = opened.inner_text()
+    opened.click()
+    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+    assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#open-chip").is_visible()
+    assert not page.locator("#held-by").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "tickets-open.png"))
 
     with replay.client("supervisor") as client:
         exported = client.get("/api/supervision/export", params={"format": "csv"})

@@ -381,7 +381,7 @@ def test_a_ticket_page_says_how_late_an_open_ticket_is_as_the_supervision_page_c
         assert 'id="late"' not in get(app, "supervisor", "/tickets/web-5").text
         # the supervision row's 超期 cell links to the tickets it counts
         row = next(u for u in get(app, "supervisor", "/api/supervision").json()["units"] if u["unit"] == "housing")
-        assert row["overdue_open"] == 1 and row["overdue_href"] == "/tickets?held_by=housing&overdue=1"
+        assert row["overdue_open"] == 1 and row["overdue_open_href"] == "/tickets?held_by=housing&overdue=1"
         listed = get(app, "supervisor", "/api/tickets", held_by="housing", overdue="1").json()
         assert [t["ticket_id"] for t in listed["tickets"]] == ["web-1"]
         assert get(app, "supervisor", "/api/tickets", overdue="1").json()["total"] == 1
@@ -498,9 +498,10 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
     router = services.build_router(settings)
     rules = services.build_lifecycle(settings, router)
     store = SQLiteStore(tmp_path / "store.db")
-    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 5)])  # odd: housing, 2: ecology-environment
+    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 5, 7, 9)])  # odd: housing, 2: ecology-environment
     replied, calls = datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), rules.policy.callback.attempts
-    steps = [(n, "replied", {"reply": "已处理"}) for n in (1, 2, 3, 5)]
+    steps = [(n, "replied", {"reply": "已处理"}) for n in (1, 2, 3, 5, 9)]
+    steps += [(7, "returned", {"reason": "不属于本单位职责"}), (9, "callback", {"satisfaction": "不满意", "reason": "未修好"})]
     steps += [(1, "callback_failed", {})] * calls                                          # web-1: given up
     steps += [(3, "callback_failed", {}), (3, "callback", {"satisfaction": "满意"})]  # web-3: reached at the second call
     steps += [(2, "callback", {"satisfaction": "基本满意"})]                           # web-2; web-5 still due
@@ -516,10 +517,10 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         figures = get(app, "supervisor", "/api/supervision").json()
         units = {u["unit"]: u for u in figures["units"]}
         housing, ecology, total = units["housing"], units["ecology-environment"], figures["total"]
-        assert (housing["callbacks"], housing["callback_given_up"], housing["awaiting_callback"]) == (1, 1, 1)
-        assert housing["callback_rate"] == 0.5 and ecology["callback_rate"] == 1.0
+        assert (housing["callbacks"], housing["callback_given_up"], housing["awaiting_callback"]) == (2, 1, 1)
+        assert housing["callback_rate"] == round(2 / 3, 4) and ecology["callback_rate"] == 1.0  # web-9's reached too
         assert (total["callbacks"], total["callback_given_up"], total["awaiting_callback"], total["callback_rate"]) == (
-            2, 1, 1, round(2 / 3, 4))
+            3, 1, 1, 0.75)
 
         def listed(href):  # the ticket list a count links to
             assert href.startswith("/tickets?")
@@ -528,9 +529,15 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert listed(housing["callback_given_up_href"]) == ["web-1"]
         assert listed(housing["awaiting_callback_href"]) == ["web-5"]
         assert listed(ecology["callback_given_up_href"]) == []
+        assert listed(housing["reopened_href"]) == ["web-9"] and listed(housing["returned_href"]) == ["web-7"]
+        from webapp.supervision import COUNTED
+
+        for row in [*figures["units"], total]:  # every count links to as many tickets as it says
+            for count in ["tickets", *COUNTED, "returned"]:
+                assert len(listed(row[f"{count}_href"])) == row[count], (row["unit"], count)
         exported = list(csv.reader(io.StringIO(get(app, "supervisor", "/api/supervision/export").content.decode("utf-8-sig"))))
         header, rows = exported[0], {row[0]: row for row in exported[1:]}
-        assert rows["housing"][header.index("无法回访")] == "1" and rows["housing"][header.index("回访率")] == "0.5"
+        assert rows["housing"][header.index("无法回访")] == "1" and rows["housing"][header.index("回访率")] == "0.6667"
         assert 'id="given-up"' in get(app, "supervisor", "/tickets/web-1").text
         assert 'id="given-up"' not in get(app, "supervisor", "/tickets/web-3").text  # reached after a missed call
     finally:

@@ -20,7 +20,7 @@ from hotline.alerts import AlertPolicy
 from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from hotline.lifecycle import STATUS_NAMES
+from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES
 from hotline.statistics import COLUMNS, FIELDS, overdue_and_due_soon, unit_statistics
 from stores.base import Store, TicketQuery
 from webapp.auth import User
@@ -32,11 +32,35 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
                 ("reply_due", "答复期限"), ("late_working_days", "超期(工作日，负数为剩余)"), ("level", "类别")]
 
 
-def _tickets_href(unit: str, filters: dict) -> str:
-    """The ticket list a unit's row links to: the tickets the row counts (those the unit answers for now,
-    received in the period, of the domain and district chosen; with overdue=1, awaiting_callback=1 or
-    callback_given_up=1, those its 超期, 待回访 or 无法回访 cell counts)."""
-    return "/tickets?" + urlencode({"held_by": unit, **{name: value for name, value in filters.items() if value}})
+# The counts of a unit's row that link to the tickets they count, and the ticket list's flag selecting them
+# (stores.base.TicketQuery; hotline.statistics names what each counts).
+COUNTED = {"replied": "replied", "callbacks": "called_back", "callback_given_up": "callback_given_up",
+           "awaiting_callback": "awaiting_callback", "reopened": "reopened", "open": "open", "overdue_open": "overdue"}
+
+
+def _given(filters: dict) -> dict:
+    return {name: value for name, value in filters.items() if value}
+
+
+def _tickets_href(unit: str | None, filters: dict) -> str:
+    """The ticket list a unit's row links to: the tickets the row counts (those the unit answers for now, or
+    all for the total row (None), received in the period, of the domain and district chosen; with a flag of
+    COUNTED, those a count counts)."""
+    return "/tickets?" + urlencode({**({"held_by": unit} if unit else {}), **_given(filters)})
+
+
+def _returned_href(unit: str | None, filters: dict) -> str:
+    """What a row's returned rate counts: the tickets a unit returned (退单), wherever they are now; for the
+    centre's row (待派单) the returned tickets it holds, and for the total row every returned ticket."""
+    if unit is None or unit == AWAITING_DISPATCH:
+        return _tickets_href(unit, {**filters, "returned": "1"})
+    return "/tickets?" + urlencode({"returned_by": unit, **_given(filters)})
+
+
+def _count_hrefs(unit: str | None, filters: dict) -> dict:
+    """`tickets_href` and a `<count>_href` for each count of COUNTED."""
+    return {"tickets_href": _tickets_href(unit, filters),
+            **{f"{count}_href": _tickets_href(unit, {**filters, flag: "1"}) for count, flag in COUNTED.items()}}
 
 
 def _selected(start: str | None, end: str | None, domain: str | None, district: str | None,
@@ -80,12 +104,12 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
             "now": now.isoformat(),
             "filters": filters,
             "calendar_notice": calendar.gap_notice(now.date()),
-            "units": [{**u.as_dict(), "unit_name": name(u.unit), "tickets_href": _tickets_href(u.unit, filters),
-                       "overdue_href": _tickets_href(u.unit, {**filters, "overdue": "1"}),
-                       "awaiting_callback_href": _tickets_href(u.unit, {**filters, "awaiting_callback": "1"}),
-                       "callback_given_up_href": _tickets_href(u.unit, {**filters, "callback_given_up": "1"})}
+            "units": [{**u.as_dict(), "unit_name": name(u.unit),
+                       **_count_hrefs(u.unit, filters), "returned_href": _returned_href(u.unit, filters)}
                       for u in units],
-            "total": None if user.unit is not None else {**total.as_dict(), "unit_name": name("all")},
+            "total": None if user.unit is not None else {**total.as_dict(), "unit_name": name("all"),
+                                                         **_count_hrefs(None, filters),
+                                                         "returned_href": _returned_href(None, filters)},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
                       "status_name": STATUS_NAMES.get(item.status, item.status)}
                      for item in late],

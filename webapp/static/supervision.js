@@ -18,9 +18,10 @@
     return td;
   }
   function link(text, href) { const a = document.createElement("a"); a.href = href; a.textContent = text; return a; }
-  // a count that links to the tickets it counts (a unit's row; the total row has no links), marked when not 0
-  function counted(value, href, className) {
-    return cell(value && href ? link(num(value), href) : num(value), value && className ? className : "");
+  // a count (or a rate) that links to the tickets it counts, when there are some; marked when not 0
+  function counted(value, href, className, text) {
+    const shown = text === undefined ? num(value) : text;
+    return cell(value && href ? link(shown, href) : shown, value && className ? className : "");
   }
 
   const json = Live.json;
@@ -44,11 +45,12 @@
       const tr = document.createElement("tr");
       tr.dataset.unit = u.unit;
       const name = u.unit === "all" ? u.unit_name : link(u.unit_name, u.tickets_href);
-      tr.append(cell(name), cell(num(u.tickets)), cell(num(u.replied)), cell(pct(u.on_time_rate)),
-        cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)), cell(pct(u.satisfaction_rate)),
-        cell(num(u.callbacks)), cell(pct(u.callback_rate)), counted(u.callback_given_up, u.callback_given_up_href),
-        counted(u.awaiting_callback, u.awaiting_callback_href), cell(pct(u.returned_rate)), cell(num(u.reopened)),
-        cell(num(u.open)), counted(u.overdue_open, u.overdue_href, "overdue"));
+      tr.append(cell(name), counted(u.tickets, u.tickets_href), counted(u.replied, u.replied_href),
+        cell(pct(u.on_time_rate)), cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)),
+        cell(pct(u.satisfaction_rate)), counted(u.callbacks, u.callbacks_href), cell(pct(u.callback_rate)),
+        counted(u.callback_given_up, u.callback_given_up_href), counted(u.awaiting_callback, u.awaiting_callback_href),
+        counted(u.returned, u.returned_href, "", pct(u.returned_rate)), counted(u.reopened, u.reopened_href),
+        counted(u.open, u.open_href), counted(u.overdue_open, u.overdue_open_href, "overdue"));
       if (u.unit === "all") tr.className = "total";
       units.append(tr);
     }

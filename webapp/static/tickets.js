@@ -31,7 +31,8 @@
   // counted, named by the link's alert_label), merged_into (a ticket page's: the tickets merged into it),
   // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now),
   // awaiting_callback (the callback worklist's and the supervision page's 待回访 cells: replied tickets whose
-  // callback is due) and callback_given_up (the supervision page's 无法回访 cells).
+  // callback is due), callback_given_up (the supervision page's 无法回访 cells) and the flags of its other
+  // counts: replied, called_back, reopened, open, returned, and returned_by (a unit: the tickets it returned).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
     const show = () => {
@@ -49,6 +50,12 @@
   linkedFilter("overdue", "overdue-chip", () => "未办结且过答复期限 open, past the reply deadline");
   linkedFilter("awaiting_callback", "callback-chip", () => "已答复，待回访 replied, callback due");
   linkedFilter("callback_given_up", "given-up-chip", () => "多次未接通，已放弃回访 calls not answered, given up");
+  linkedFilter("replied", "replied-chip", () => "已答复过 replied once or more");
+  linkedFilter("called_back", "called_back-chip", () => "已记录回访满意度 a satisfaction recorded");
+  linkedFilter("reopened", "reopened-chip", () => "重办过 reopened once or more");
+  linkedFilter("open", "open-chip", () => "未答复、未办结、未并单 not yet replied, closed or merged");
+  linkedFilter("returned", "returned-chip", () => "退单过 returned once or more");
+  linkedFilter("returned_by", "returned_by-chip", (unit) => (names.lead_unit || {})[unit] || unit);
 
   function filters() {
     const p = new URLSearchParams();

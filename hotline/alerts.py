@@ -65,6 +65,11 @@ class AlertPolicy:
             raise AlertPolicyError("escalation delays must not decrease from one level to the next")
         return policy
 
+    def recipients(self) -> tuple[str, ...]:
+        """Whom alerts go to, in escalation order: the unit (or the dispatchers while a ticket waits for one), then
+        each level's recipient."""
+        return tuple(dict.fromkeys([UNIT, DISPATCHERS, *(e.to for e in self.escalation)]))
+
 
 class Alert(BaseModel):
     """An alert as raised (on the alerts topic and in the store)."""

@@ -140,9 +140,10 @@ class Store(Protocol):
         """Keep alerts not kept before (by alert id); returns the new ones."""
 
     def alerts(self, ticket_id: str | None = None, open_at: datetime | None = None, limit: int = 500,
-               unit: str | None = None) -> list[dict]:
+               unit: str | None = None, to: str | None = None) -> list[dict]:
         """Kept alerts, newest first, with the ticket's title and status; open_at: only those open at that moment
-        (not acknowledged, and still applying then: hotline.alerts.still_applies); unit: only those about that unit."""
+        (not acknowledged, and still applying then: hotline.alerts.still_applies); unit: only those about that unit;
+        to: only those to that recipient (Alert.to)."""
 
     def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool: ...
 

@@ -425,8 +425,10 @@ class ElasticsearchStore:
         return [alerts[i] for i in self._create(docs)]
 
     def alerts(self, ticket_id: str | None = None, open_at: datetime | None = None, limit: int = 500,
-               unit: str | None = None) -> list[dict]:
+               unit: str | None = None, to: str | None = None) -> list[dict]:
         filters = [{"term": {"ticket_id": ticket_id}}] if ticket_id is not None else []
+        if to is not None:
+            filters.append({"term": {"to_whom": to}})
         if unit is not None:
             filters.append({"term": {"unit": unit}})
         must_not = [{"exists": {"field": "acknowledged_at"}}] if open_at is not None else []

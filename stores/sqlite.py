@@ -457,8 +457,11 @@ class SQLiteStore:
         return new
 
     def alerts(self, ticket_id: str | None = None, open_at: datetime | None = None, limit: int = 500,
-               unit: str | None = None) -> list[dict]:
+               unit: str | None = None, to: str | None = None) -> list[dict]:
         where, args = [], []
+        if to is not None:
+            where.append("a.to_whom = ?")
+            args.append(to)
         if ticket_id is not None:
             where.append("a.ticket_id = ?")
             args.append(ticket_id)

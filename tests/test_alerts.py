@@ -202,3 +202,10 @@ def test_the_watch_looks_again_only_at_tickets_that_may_deserve_something_new(se
     assert watch.scan(now) == [] and watch.examined == 0  # nothing changed: nobody looked at again
     assert looked < 0.02 * scans * len(dues), (looked, scans)
     store.close()
+
+
+def test_the_recipients_are_the_unit_the_dispatchers_and_each_levels_once_in_escalation_order():
+    policy = AlertPolicy.from_config({"due_soon_working_hours": 4, "escalation": [
+        {"level": 1, "to": "承办单位", "after_working_days": 0}, {"level": 2, "to": "热线中心督办科", "after_working_days": 2},
+        {"level": 3, "to": "热线中心督办科", "after_working_days": 4}, {"level": 4, "to": "市政府办公室", "after_working_days": 5}]})
+    assert policy.recipients() == ("承办单位", "热线中心派单员", "热线中心督办科", "市政府办公室")

@@ -444,6 +444,9 @@ def test_alerts_are_kept_once_and_leave_the_outbox_when_published(store):
     store.write_alerts([alert.model_copy(update={"alert_id": f"x{n}", "unit": "transport"}) for n in range(3)])
     assert [a["alert_id"] for a in store.alerts(limit=2, unit="housing")] == ["a2", "a1"]  # not behind the others
     assert {a["unit"] for a in store.alerts(unit="transport")} == {"transport"}
+    store.write_alerts([alert.model_copy(update={"alert_id": "a3", "level": 2, "to": "热线中心督办科"})])
+    assert [a["alert_id"] for a in store.alerts(to="热线中心督办科")] == ["a3"]  # by recipient
+    assert {a["alert_id"] for a in store.alerts(to="承办单位")} == {a["alert_id"] for a in store.alerts()} - {"a3"}
 
 
 def test_open_alerts_are_those_that_still_apply(store):

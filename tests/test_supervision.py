@@ -164,6 +164,29 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
         keys = page.locator(f"{table} tbody tr").evaluate_all(f"rows => rows.map((r) => r.dataset.{key})")
         assert keys and len(keys) == len(set(keys)), (table, keys)
 
+    # the newest open alerts, saying when there are more; a recipient narrows them
+    with replay.client("supervisor") as client:  # page-1's to the dispatchers and to the supervision office
+        every = wait_until(lambda: len((e := client.get("/api/alerts", params={"open": "true"}).json())["alerts"]) >= 2
+                           and e, 60, message="two open alerts")
+        newest = client.get("/api/alerts", params={"open": "true", "limit": 1}).json()
+    assert every["more"] is False
+    assert newest["more"] is True and [a["alert_id"] for a in newest["alerts"]] == [every["alerts"][0]["alert_id"]]
+    # (alerts may still be raised meanwhile: the replayed clock runs on)
+    to = every["alerts"][-1]["to"]
+    others = {a["to"] for a in every["alerts"]} - {to}
+    page.select_option("#alerts-to", to)
+    page.wait_for_function("to => { const rows = [...document.querySelectorAll('#alerts tbody tr')];"
+                           " return rows.length && rows.every((r) => r.cells[2].textContent === to); }", arg=to)
+    shown = page.locator("#alerts tbody tr").evaluate_all("rows => rows.map((r) => r.dataset.alertId)")
+    assert page.locator("#alerts-count").inner_text() == f"{len(shown)} 条"
+    with replay.client("supervisor") as client:
+        theirs = {a["alert_id"] for a in client.get("/api/alerts", params={"open": "true", "to": to}).json()["alerts"]}
+    assert set(shown) <= theirs and all(a["to"] != to for a in every["alerts"] if a["alert_id"] not in theirs)
+    page.select_option("#alerts-to", "")
+    if others:  # all recipients again
+        page.wait_for_function("to => [...document.querySelectorAll('#alerts tbody tr')].some((r) => r.cells[2].textContent !== to)",
+                               arg=to)
+
     first_alert = page.locator("#alerts tbody tr").first
     alert_id = first_alert.get_attribute("data-alert-id")
     first_alert.locator("button").click()

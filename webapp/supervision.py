@@ -120,7 +120,7 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         facets = await run_in_threadpool(store.facets, TicketQuery(unit=user.unit))
         return render(request, "supervision.html", user, domains=sorted(facets.get("domain", {})),
                       districts=sorted(facets.get("district", {})), centre=user.unit is None,
-                      acknowledge=user.role.supervise or user.role.dispatch)
+                      acknowledge=user.role.supervise or user.role.dispatch, recipients=policy.recipients())
 
     @router.get("/api/supervision")
     async def api_supervision(start: str | None = None, end: str | None = None, domain: str | None = None,
@@ -171,11 +171,15 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         })
 
     @router.get("/api/alerts")
-    async def api_alerts(open: bool = False, ticket_id: str | None = None, limit: int = 200, user: User = Depends(api_user)):
-        """Deadline alerts, newest first (open: those open now); a unit's user gets those about its own unit."""
-        rows = await run_in_threadpool(store.alerts, ticket_id, clock() if open else None, max(1, min(limit, 1000)),
-                                       user.unit)
-        return {"alerts": [{**r, "unit_name": unit_names.get(r["unit"], r["unit"])} for r in rows]}
+    async def api_alerts(open: bool = False, ticket_id: str | None = None, to: str | None = None, limit: int = 200,
+                         user: User = Depends(api_user)):
+        """Deadline alerts, newest first (open: those open now; to: those to that recipient), at most `limit`, and
+        whether there are `more`; a unit's user gets those about its own unit."""
+        limit = max(1, min(limit, 1000))
+        rows = await run_in_threadpool(store.alerts, ticket_id, clock() if open else None, limit + 1, user.unit,
+                                       to or None)
+        return {"alerts": [{**r, "unit_name": unit_names.get(r["unit"], r["unit"])} for r in rows[:limit]],
+                "more": len(rows) > limit}
 
     @router.post("/api/alerts/{alert_id}/acknowledge")
     async def api_acknowledge(alert_id: str, user: User = Depends(centre_supervisor)):

@@ -25,12 +25,15 @@
   }
 
   const json = Live.json;
+  const ALERTS = 200;  // open alerts shown at most, newest first; the page says when there are more
 
   // each refresh fetches all it shows before it changes the page, so tables are never filled twice or with
   // older figures (Live.latest)
   const refresh = Live.latest(() => {
     const p = query();
-    return Promise.all([json("/api/supervision?" + p), json("/api/alerts?open=true"), p]);
+    const alerts = new URLSearchParams({ open: "true", limit: String(ALERTS) });
+    if ($("alerts-to").value) alerts.set("to", $("alerts-to").value);
+    return Promise.all([json("/api/supervision?" + p), json("/api/alerts?" + alerts), p]);
   }, draw);
   function draw([data, open, p]) {
     $("export-csv").href = "/api/supervision/export?format=csv&" + p;
@@ -68,6 +71,9 @@
     }
     $("late-count").textContent = "(" + data.late.filter((t) => t.level === "overdue").length + " 超期, "
       + data.late.filter((t) => t.level === "due_soon").length + " 临期)";
+    $("alerts-count").textContent = open.more
+      ? "最新 " + ALERTS + " 条，另有更多 the newest " + ALERTS + " of more (按通知对象筛选 choose a recipient; hotline alerts lists all)"
+      : open.alerts.length + " 条";
     const alerts = document.querySelector("#alerts tbody");
     alerts.replaceChildren();
     for (const a of open.alerts) {
@@ -85,6 +91,7 @@
   }
 
   form.addEventListener("change", refresh);
+  $("alerts-to").addEventListener("change", refresh);
   const source = new EventSource("/api/stream");
   source.addEventListener("hello", () => { $("live").classList.add("on"); refresh(); });
   source.addEventListener("tickets", refresh);

@@ -11,11 +11,14 @@ Statuses:
   merged           merged into another ticket about the same issue (并单)
 
 Events and what they do:
-  dispatched            pending_review -> dispatched (a dispatcher confirms or corrects the suggestion)
-  rerouted (改派)        dispatched/accepted -> dispatched to another lead unit; needs a reason
+  dispatched            pending_review -> dispatched (a dispatcher confirms or corrects the suggestion); the
+                        unit's acceptance deadline (签收时限, `accept_due`) counts from then
+  rerouted (改派)        dispatched/accepted -> dispatched to another lead unit; needs a reason; a new acceptance
+                        deadline
   returned (退单)        dispatched/accepted -> pending_review; needs a reason; the unit it was with is kept in
                         `returned_by`; too many returns flag a supervisor
-  accepted (签收)        dispatched -> accepted
+  accepted (签收)        dispatched -> accepted; `accepted_on_time` says whether by the acceptance deadline (a
+                        reply straight from dispatched accepts it too)
   paused / resumed      accepted <-> waiting_citizen; the paused working time is added to the reply deadline
   extension_requested   accepted/waiting_citizen, none pending; `days` working days and a reason
   extension_approved    adds the requested working days to the reply deadline; extension_refused drops it
@@ -125,7 +128,9 @@ class DispatchState:
     urgency: str = "normal"
     # the handling record
     reply_due: datetime | None = None
+    accept_due: datetime | None = None  # the lead unit is to accept (签收) by then; None while with nobody
     accepted_at: datetime | None = None
+    accepted_on_time: bool | None = None  # accepted by accept_due (None: not accepted, or no deadline)
     replied_at: datetime | None = None
     reply_seconds: float | None = None
     reply_working_days: float | None = None
@@ -158,8 +163,9 @@ def state_of(ticket: dict) -> DispatchState:
     values["co_units"] = tuple(values.get("co_units", ()))
     values["returned_by"] = tuple(values.get("returned_by", ()))
     values["corrected"] = bool(values.get("corrected", False))
-    if "on_time" in values:
-        values["on_time"] = bool(values["on_time"])
+    for flag in ("on_time", "accepted_on_time"):
+        if flag in values:
+            values[flag] = bool(values[flag])
     return DispatchState(**values)
 
 
@@ -189,6 +195,7 @@ class Lifecycle:
             state, status="dispatched", domain=domain, lead_unit=lead,
             co_units=tuple(event.data.get("co_units") or ()),
             corrected=state.corrected or domain != state.domain or lead != state.lead_unit,
+            accept_due=self._accept_due(state, event.at),
         )
 
     def _rerouted(self, state, event):
@@ -200,7 +207,7 @@ class Lifecycle:
         if lead == state.lead_unit:
             raise TransitionError(f"ticket {event.ticket_id} is already with {lead}")
         return replace(state, status="dispatched", lead_unit=lead, co_units=tuple(event.data.get("co_units") or ()),
-                       accepted_at=None)
+                       accepted_at=None, accepted_on_time=None, accept_due=self._accept_due(state, event.at))
 
     def _returned(self, state, event):
         _require(state, event)
@@ -210,12 +217,13 @@ class Lifecycle:
         if returns > self.max_returns:
             flagged = f"returned {returns} times (more than {self.max_returns}): needs a supervisor"
         return replace(state, status="pending_review", returns=returns, returned_by=(*state.returned_by, state.lead_unit),
-                       last_return_reason=reason, flagged=flagged, accepted_at=None)
+                       last_return_reason=reason, flagged=flagged, accepted_at=None, accepted_on_time=None,
+                       accept_due=None)
 
     # -- handling --------------------------------------------------------------------------------
     def _accepted(self, state, event):
         _require(state, event)
-        return replace(state, status="accepted", accepted_at=event.at)
+        return replace(state, status="accepted", accepted_at=event.at, accepted_on_time=self._on_time(state, event.at))
 
     def _paused(self, state, event):
         _require(state, event)
@@ -266,8 +274,10 @@ class Lifecycle:
         callback_due = None  # a historical reply's citizen is not called back now
         if self.calendar is not None and self.policy is not None and not event.data.get("imported"):
             callback_due = self.policy.callback_due(event.at, self.calendar)
+        accepted = {} if state.accepted_at else {  # a historical reply says nothing of when it was accepted
+            "accepted_at": event.at, "accepted_on_time": None if event.data.get("imported") else self._on_time(state, event.at)}
         return replace(
-            state, status="replied", replied_at=event.at, accepted_at=state.accepted_at or event.at,
+            state, status="replied", replied_at=event.at, **accepted,
             reply_seconds=seconds, reply_working_days=working,
             on_time=(event.at <= state.reply_due) if state.reply_due else None,
             callback_due=callback_due, callback_attempts=0,
@@ -318,7 +328,18 @@ class Lifecycle:
         if self.calendar is not None and self.policy is not None:
             due = self.policy.deadlines(event.at, state.ticket_type, state.urgency, self.calendar).reply_due
         return replace(state, status="dispatched", reopened=state.reopened + 1, reply_due=due, closed_at=None,
-                       accepted_at=None, extension_pending=None, callback_due=None, callback_attempts=0)
+                       accepted_at=None, accepted_on_time=None, accept_due=self._accept_due(state, event.at),
+                       extension_pending=None, callback_due=None, callback_attempts=0)
+
+    def _accept_due(self, state, at: datetime) -> datetime | None:
+        """The acceptance deadline (签收时限) of a ticket sent to a unit at `at` (None without a policy)."""
+        if self.calendar is None or self.policy is None:
+            return None
+        return self.policy.deadlines(at, state.ticket_type, state.urgency, self.calendar).accept_due
+
+    @staticmethod
+    def _on_time(state, at: datetime) -> bool | None:
+        return None if state.accept_due is None else at <= state.accept_due
 
     def _working_hours(self, start: datetime | None, end: datetime) -> float:
         if start is None or self.calendar is None:

@@ -23,7 +23,7 @@ SATISFIED = ("满意", "基本满意")
 # The fields of a stored ticket the figures and the late list read (a store can read only these).
 FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "replied_at", "on_time",
           "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due", "callback_due",
-          "callback_attempts")
+          "callback_attempts", "accepted_on_time")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class Period:
 class UnitFigures:
     unit: str
     tickets: int
+    accept_on_time_rate: float | None   # 签收及时率: accepted by the acceptance deadline / accepted with one
+    accepted_late: int                  # 签收超时: accepted after the acceptance deadline
     replied: int
     on_time: int
     on_time_rate: float | None          # 按时办结率: replies by the deadline / replies with a deadline
@@ -77,14 +79,15 @@ class UnitFigures:
 # The figures of a unit's row in every table of them (the supervision page's exports, `hotline report`), with
 # their column labels; RATES are fractions (shown as percentages).
 COLUMNS = [
-    ("tickets", "工单"), ("replied", "已答复"), ("on_time_rate", "按时办结率"),
+    ("tickets", "工单"), ("accept_on_time_rate", "签收及时率"), ("accepted_late", "签收超时"), ("replied", "已答复"),
+    ("on_time_rate", "按时办结率"),
     ("median_reply_working_days", "答复用时中位数(工作日)"), ("p90_reply_working_days", "答复用时90分位(工作日)"),
     ("median_reply_days", "答复用时中位数(自然日)"), ("mean_reply_days", "答复用时平均(自然日)"),
     ("satisfaction_rate", "满意率"), ("callbacks", "回访"), ("callback_given_up", "无法回访"), ("callback_rate", "回访率"),
     ("awaiting_callback", "待回访"), ("returned_rate", "退单率"), ("reopened", "重办"), ("open", "在办"),
     ("overdue_open", "超期未办结"),
 ]
-RATES = {"on_time_rate", "satisfaction_rate", "callback_rate", "returned_rate"}
+RATES = {"accept_on_time_rate", "on_time_rate", "satisfaction_rate", "callback_rate", "returned_rate"}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -116,6 +119,11 @@ def replied(ticket: dict) -> bool:
     return bool(ticket.get("replied_at"))
 
 
+def accepted_late(ticket: dict) -> bool:
+    """Accepted (签收) after its acceptance deadline (hotline.lifecycle: accepted_on_time)."""
+    return ticket.get("accepted_on_time") is False
+
+
 def called_back(ticket: dict) -> bool:
     """The citizen was reached by a callback (回访): a satisfaction is recorded."""
     return bool(ticket.get("satisfaction"))
@@ -143,6 +151,8 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     """The figures of a unit's tickets; `returned`: the tickets it returned (default: those of `tickets` that
     were ever returned, as for all units together)."""
     answered = [t for t in tickets if replied(t)]
+    accepted = [t for t in tickets if t.get("accepted_on_time") is not None]
+    late_accepted = sum(1 for t in accepted if accepted_late(t))
     timed = [t for t in answered if t.get("on_time") is not None]
     on_time = sum(1 for t in timed if t["on_time"])
     working = [t["reply_working_days"] for t in answered if t.get("reply_working_days") is not None]
@@ -159,7 +169,9 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     open_ = [t for t in tickets if is_open(t)]
     late = sum(1 for t in open_ if overdue(t, now))
     return UnitFigures(
-        unit=unit, tickets=len(tickets), replied=len(answered), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
+        unit=unit, tickets=len(tickets),
+        accept_on_time_rate=_rate(len(accepted) - late_accepted, len(accepted)), accepted_late=late_accepted,
+        replied=len(answered), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
         median_reply_working_days=_round(percentile(working, 0.5)), p90_reply_working_days=_round(percentile(working, 0.9)),
         median_reply_days=_round(percentile(wall, 0.5)), mean_reply_days=_round(sum(wall) / len(wall) if wall else None),
         callbacks=len(callbacks), callback_given_up=given_up, callback_rate=_rate(reached, reached + given_up),

@@ -23,7 +23,7 @@ TICKET_FIELDS = (
     "accept_due", "reply_due", "deadline_policy", "deadline_warnings", "subdomain",
     "accepted_at", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_since", "paused_hours",
     "extension_pending", "extensions", "closed_at", "satisfaction", "reopened", "merged_into",
-    "callback_due", "callback_attempts",
+    "callback_due", "callback_attempts", "accepted_on_time",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
@@ -55,8 +55,9 @@ class TicketQuery:
     awaiting_callback: bool = False  # replied tickets whose callback (回访) is due (hotline.lifecycle: callback_due)
     callback_given_up: bool = False  # tickets whose callback was given up (无法回访: hotline.lifecycle.callback_given_up)
     # what some counts of the supervisors' unit figures count (hotline.statistics: replied, called_back, reopened,
-    # is_open, was_returned, returned_by): replied, citizen reached by a callback, reopened (重办), open, returned
-    # (退单) by any unit, returned by this unit
+    # is_open, was_returned, returned_by, accepted_late): replied, citizen reached by a callback, reopened (重办),
+    # open, returned (退单) by any unit, returned by this unit, accepted after the acceptance deadline (签收超时)
+    accepted_late: bool = False
     replied: bool = False
     called_back: bool = False
     reopened: bool = False

@@ -237,6 +237,8 @@ class ElasticsearchStore:
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             must += [{"terms": {"status": ["replied", "closed"]}}, {"range": {"callback_attempts": {"gt": 0}}},
                      {"bool": {"must_not": {"exists": {"field": "callback_due"}}}}]
+        if query.accepted_late:
+            must.append({"term": {"accepted_on_time": False}})
         if query.replied:
             must.append({"exists": {"field": "replied_at"}})
         if query.called_back:  # a satisfaction is one of hotline.lifecycle.SATISFACTION, or none
@@ -364,7 +366,7 @@ class ElasticsearchStore:
                 return "refused", str(exc)
             at = _local(event.at)
             changes = {name: _value(getattr(new, name)) for name in _EVENT_FIELDS}
-            for flag in ("corrected", "on_time"):  # boolean fields in the mapping, as the SQLite store returns them
+            for flag in ("corrected", "on_time", "accepted_on_time"):  # boolean in the mapping, as SQLite returns them
                 changes[flag] = None if changes[flag] is None else bool(changes[flag])
             changes["subdomain"] = event.data.get("subdomain") if event.kind == "dispatched" else ticket["subdomain"]
             changes["updated_at"] = at

@@ -45,7 +45,7 @@ TICKET_PROPERTIES = {
     "flagged": KEYWORD, "corrected": {"type": "boolean"},
     "accept_due": DATE, "reply_due": DATE, "deadline_policy": KEYWORD, "deadline_warnings": {"type": "text", "index": False},
     "accepted_at": DATE, "replied_at": DATE, "reply_seconds": {"type": "float"}, "reply_working_days": {"type": "float"},
-    "on_time": {"type": "boolean"}, "paused_since": DATE, "paused_hours": {"type": "float"},
+    "on_time": {"type": "boolean"}, "accepted_on_time": {"type": "boolean"}, "paused_since": DATE, "paused_hours": {"type": "float"},
     "extension_pending": {"type": "integer"}, "extensions": {"type": "integer"},
     "closed_at": DATE, "satisfaction": KEYWORD, "reopened": {"type": "integer"}, "merged_into": KEYWORD,
     "callback_due": DATE, "callback_attempts": {"type": "integer"},

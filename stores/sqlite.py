@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     reopened INTEGER NOT NULL DEFAULT 0,
     merged_into TEXT,
     callback_due TEXT,
-    callback_attempts INTEGER NOT NULL DEFAULT 0
+    callback_attempts INTEGER NOT NULL DEFAULT 0,
+    accepted_on_time INTEGER
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
@@ -203,7 +204,7 @@ MIGRATIONS = (
     ("paused_since", "TEXT"), ("paused_hours", "REAL NOT NULL DEFAULT 0"), ("extension_pending", "INTEGER"),
     ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
     ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"), ("returned_by", "TEXT NOT NULL DEFAULT '[]'"),
-    ("callback_due", "TEXT"), ("callback_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("callback_due", "TEXT"), ("callback_attempts", "INTEGER NOT NULL DEFAULT 0"), ("accepted_on_time", "INTEGER"),
 )
 # Columns added to the dead letters after the first version: a person's corrected record sent again.
 REJECTION_MIGRATIONS = (("resent_as", "TEXT"), ("resent_by", "TEXT"), ("resent_at", "TEXT"))
@@ -345,8 +346,9 @@ class SQLiteStore:
             record["top"] = [tuple(pair) for pair in record["top"]]
         if "corrected" in record:
             record["corrected"] = bool(record["corrected"])
-        if record.get("on_time") is not None:
-            record["on_time"] = bool(record["on_time"])
+        for flag in ("on_time", "accepted_on_time"):
+            if record.get(flag) is not None:
+                record[flag] = bool(record[flag])
         return record
 
     # -- ticket events --------------------------------------------------------------------------
@@ -777,6 +779,8 @@ class SQLiteStore:
             where.append("t.callback_due IS NOT NULL")
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             where.append("t.status IN ('replied', 'closed') AND t.callback_due IS NULL AND t.callback_attempts > 0")
+        if query.accepted_late:
+            where.append("t.accepted_on_time = 0")
         if query.replied:
             where.append("t.replied_at IS NOT NULL")
         if query.called_back:

@@ -143,7 +143,7 @@ class Pipeline:
                 routing_explanation=decision.explanation,
                 status="pending_review" if decision.needs_review else "dispatched",
                 segmented=f"{title} {text}".strip(),
-                accept_due=due.accept_due if due else None,
+                accept_due=due.accept_due if due and not decision.needs_review else None,  # none to accept yet
                 reply_due=due.reply_due if due else None,
                 deadline_policy=due.policy if due else None,
                 deadline_warnings=list(due.warnings) if due else [],

@@ -1,5 +1,5 @@
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -132,6 +132,33 @@ def test_a_callback_given_up_is_told_apart_from_one_reached_after_calls_nobody_a
     reopened = rules.apply(state, event("reopened", reason="市民再次来电"))
     assert (reopened.callback_attempts, given_up(reopened)) == (0, False)
     assert not given_up(rules.apply(WITH_UNIT, event("replied", imported=True)))
+
+
+def test_the_acceptance_deadline_counts_from_each_dispatch_and_the_acceptance_is_timed_against_it(rules):
+    monday = datetime(2026, 11, 23, 9, tzinfo=SHANGHAI)
+    hours = rules.policy.types["投诉"].accept_hours
+    waiting = replace(WAITING, ticket_type="投诉")
+    sent = rules.apply(waiting, event("dispatched", at=monday, lead_unit="housing"))
+    assert sent.accept_due == rules.calendar.add_working_hours(monday, hours).at and sent.accepted_on_time is None
+    late = rules.apply(sent, event("accepted", at=sent.accept_due + timedelta(minutes=1)))
+    assert (late.accepted_at, late.accepted_on_time) == (sent.accept_due + timedelta(minutes=1), False)
+    assert rules.apply(sent, event("accepted", at=sent.accept_due)).accepted_on_time is True
+    # a reply straight from dispatched accepts it; one already accepted keeps its acceptance
+    assert rules.apply(sent, event("replied", at=monday + timedelta(minutes=30))).accepted_on_time is True
+    assert rules.apply(late, event("replied", at=monday + timedelta(days=1))).accepted_on_time is False
+    # a historical reply says nothing of when the unit accepted
+    assert rules.apply(sent, event("replied", at=monday + timedelta(days=9), imported=True)).accepted_on_time is None
+    # returned: with nobody; re-routed or reopened: a new deadline from then
+    back = rules.apply(late, event("returned", at=monday + timedelta(hours=1), reason="不属于本单位"))
+    assert (back.accept_due, back.accepted_on_time, back.accepted_at) == (None, None, None)
+    tuesday = monday + timedelta(days=1)
+    moved = rules.apply(late, event("rerouted", at=tuesday, lead_unit="transport", reason="交通问题"))
+    assert moved.accept_due == rules.calendar.add_working_hours(tuesday, hours).at and moved.accepted_on_time is None
+    replied = rules.apply(late, event("replied", at=tuesday))
+    again = rules.apply(replied, event("reopened", at=tuesday + timedelta(hours=2), reason="市民不认可"))
+    assert again.accept_due == rules.calendar.add_working_hours(tuesday + timedelta(hours=2), hours).at
+    assert (again.accepted_at, again.accepted_on_time) == (None, None)
+    assert Lifecycle(2).apply(waiting, event("dispatched", lead_unit="housing")).accept_due is None  # no policy
 
 
 def test_no_callback_is_due_after_a_historical_reply_or_without_a_policy(rules):

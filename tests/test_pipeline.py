@@ -47,6 +47,10 @@ def test_a_batch_is_stored_once_and_duplicates_are_sorted_out(pipeline):
     # No type on a web message: the default type's limits, counted from the time of intake (a Sunday).
     assert stored["web-2"].reply_due.isoformat() == "2026-11-27T17:30:00+08:00"
     assert "default type" in stored["web-2"].deadline_policy
+    # a ticket sent to its unit at intake is to be accepted (签收) by then; one waiting for a dispatcher by nobody yet
+    assert stored["web-2"].status == "dispatched" and stored["web-2"].accept_due > stored["web-2"].received_at
+    vague = pipeline.process([raw({"id": "3", "title": "你好", "text": "请问一下"})]).dispatched[0]  # too unsure to send
+    assert vague.status == "pending_review" and vague.accept_due is None and vague.reply_due is not None
     again = pipeline.process([raw(a), raw(b)])
     assert again.stored == 0 and again.duplicates == 2 and not again.rejections and not again.dispatched
     # passed on again (the worker that stored them may have died before it did), as they were stored

@@ -30,7 +30,8 @@ def handled(ticket_id: str, *steps: tuple, rules: Lifecycle = RULES) -> dict:
         state = rules.apply(state, event)
     return {"ticket_id": ticket_id, "title": ticket_id, **{name: getattr(state, name) for name in (
         "status", "lead_unit", "returns", "returned_by", "replied_at", "reply_due", "on_time", "reply_working_days",
-        "reply_seconds", "satisfaction", "reopened", "received_at", "callback_due", "callback_attempts")}}
+        "reply_seconds", "satisfaction", "reopened", "received_at", "callback_due", "callback_attempts",
+        "accepted_on_time")}}
 
 
 def to(unit):
@@ -101,3 +102,19 @@ def test_callbacks_reached_given_up_and_due_and_the_callback_rate_over_those_fin
     assert (housing.callback_given_up, housing.awaiting_callback) == (2, 2)
     assert housing.callback_rate == round(1 / 3, 4)  # r2 reached; r3 and r4 given up
     assert unit_statistics(tickets[5:], NOW)[0][0].callback_rate is None  # no callback finished
+
+
+def test_the_acceptance_in_time_rate_is_over_the_tickets_accepted_against_a_deadline():
+    from cli.services import build_lifecycle
+
+    rules = build_lifecycle(load_settings())
+    late = RECEIVED + timedelta(days=3)  # far past any acceptance deadline of a dispatch a day after receipt
+    tickets = [
+        handled("k1", to("housing"), ("accepted", {}), rules=rules),             # at once: in time
+        handled("k2", to("housing"), REPLY, rules=rules),                         # a reply accepts it, in time
+        handled("k3", to("housing"), rules=rules),                                # not accepted yet
+        handled("k4", to("housing"), ("accepted", {}), rules=RULES),              # no deadline (no policy)
+    ]
+    tickets.append({**handled("k5", to("housing"), rules=rules), "accepted_on_time": False, "accepted_at": late})
+    housing = unit_statistics(tickets, NOW)[0][0]
+    assert (housing.accepted_late, housing.accept_on_time_rate) == (1, round(2 / 3, 4))

@@ -498,13 +498,15 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
     router = services.build_router(settings)
     rules = services.build_lifecycle(settings, router)
     store = SQLiteStore(tmp_path / "store.db")
-    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 5, 7, 9)])  # odd: housing, 2: ecology-environment
+    store.write_tickets([make_ticket(n) for n in (1, 2, 3, 5, 7, 9)]  # odd: housing, 2: ecology-environment
+                        + [make_ticket(11, accept_due=T0)])  # to be accepted by 2026-11-20 09:00
     replied, calls = datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), rules.policy.callback.attempts
     steps = [(n, "replied", {"reply": "已处理"}) for n in (1, 2, 3, 5, 9)]
     steps += [(7, "returned", {"reason": "不属于本单位职责"}), (9, "callback", {"satisfaction": "不满意", "reason": "未修好"})]
     steps += [(1, "callback_failed", {})] * calls                                          # web-1: given up
     steps += [(3, "callback_failed", {}), (3, "callback", {"satisfaction": "满意"})]  # web-3: reached at the second call
     steps += [(2, "callback", {"satisfaction": "基本满意"})]                           # web-2; web-5 still due
+    steps += [(11, "accepted", {})]                                                  # web-11: late
     for i, (n, kind, data) in enumerate(steps):
         event = TicketEvent(event_id=f"e{i}", ticket_id=f"web-{n}", kind=kind, at=replied + timedelta(hours=i),
                             actor="x", data=data)
@@ -540,5 +542,8 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert rows["housing"][header.index("无法回访")] == "1" and rows["housing"][header.index("回访率")] == "0.6667"
         assert 'id="given-up"' in get(app, "supervisor", "/tickets/web-1").text
         assert 'id="given-up"' not in get(app, "supervisor", "/tickets/web-3").text  # reached after a missed call
+        assert listed(housing["accepted_late_href"]) == ["web-11"] and housing["accept_on_time_rate"] == 0.0
+        assert "签收超时" in get(app, "supervisor", "/tickets/web-11").text
+        assert "签收超时" not in get(app, "supervisor", "/tickets/web-3").text  # make_ticket: no acceptance deadline
     finally:
         store.close()

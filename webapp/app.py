@@ -236,7 +236,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         lead_unit: str | None = None, status: str | None = None, district: str | None = None,
         ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, alert: str | None = None,
         merged_into: str | None = None, start: str | None = None, end: str | None = None, after_seq: int | None = None,
-        overdue: bool = False, awaiting_callback: bool = False, callback_given_up: bool = False, replied: bool = False,
+        overdue: bool = False, awaiting_callback: bool = False, callback_given_up: bool = False,
+        accepted_late: bool = False, replied: bool = False,
         called_back: bool = False, reopened: bool = False, open_: bool = Query(False, alias="open"),
         returned: bool = False, returned_by: str | None = None, order: str = "newest", limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
@@ -245,7 +246,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `topic`: an opinion topic's
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
-        callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访); `replied`,
+        callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访); `accepted_late`
+        (签收超时), `replied`,
         `called_back` (a satisfaction recorded), `reopened` (重办), `open`: what the supervision figures of those
         names count; `returned`: returned (退单) once or more; `returned_by`: the tickets this unit returned,
         wherever they are now; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
@@ -257,7 +259,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
             topic=topic or None, alert=alert or None, merged_into=merged_into or None, overdue_at=clock() if overdue else None,
-            awaiting_callback=awaiting_callback, callback_given_up=callback_given_up, replied=replied,
+            awaiting_callback=awaiting_callback, callback_given_up=callback_given_up, accepted_late=accepted_late,
+            replied=replied,
             called_back=called_back, reopened=reopened, open=open_, returned=returned,
             returned_by=returned_by or None,
             received=received_period(start, end), after_seq=after_seq, order=order,

@@ -48,7 +48,8 @@
       const tr = document.createElement("tr");
       tr.dataset.unit = u.unit;
       const name = u.unit === "all" ? u.unit_name : link(u.unit_name, u.tickets_href);
-      tr.append(cell(name), counted(u.tickets, u.tickets_href), counted(u.replied, u.replied_href),
+      tr.append(cell(name), counted(u.tickets, u.tickets_href), cell(pct(u.accept_on_time_rate)),
+        counted(u.accepted_late, u.accepted_late_href), counted(u.replied, u.replied_href),
         cell(pct(u.on_time_rate)), cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)),
         cell(pct(u.satisfaction_rate)), counted(u.callbacks, u.callbacks_href), cell(pct(u.callback_rate)),
         counted(u.callback_given_up, u.callback_given_up_href), counted(u.awaiting_callback, u.awaiting_callback_href),

@@ -32,7 +32,8 @@
   // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now),
   // awaiting_callback (the callback worklist's and the supervision page's 待回访 cells: replied tickets whose
   // callback is due), callback_given_up (the supervision page's 无法回访 cells) and the flags of its other
-  // counts: replied, called_back, reopened, open, returned, and returned_by (a unit: the tickets it returned).
+  // counts: accepted_late, replied, called_back, reopened, open, returned, and returned_by (a unit: the
+  // tickets it returned).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
     const show = () => {
@@ -50,6 +51,7 @@
   linkedFilter("overdue", "overdue-chip", () => "未办结且过答复期限 open, past the reply deadline");
   linkedFilter("awaiting_callback", "callback-chip", () => "已答复，待回访 replied, callback due");
   linkedFilter("callback_given_up", "given-up-chip", () => "多次未接通，已放弃回访 calls not answered, given up");
+  linkedFilter("accepted_late", "accepted_late-chip", () => "签收晚于签收时限 accepted after the deadline");
   linkedFilter("replied", "replied-chip", () => "已答复过 replied once or more");
   linkedFilter("called_back", "called_back-chip", () => "已记录回访满意度 a satisfaction recorded");
   linkedFilter("reopened", "reopened-chip", () => "重办过 reopened once or more");

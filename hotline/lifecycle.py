@@ -274,8 +274,9 @@ class Lifecycle:
         callback_due = None  # a historical reply's citizen is not called back now
         if self.calendar is not None and self.policy is not None and not event.data.get("imported"):
             callback_due = self.policy.callback_due(event.at, self.calendar)
-        accepted = {} if state.accepted_at else {  # a historical reply says nothing of when it was accepted
-            "accepted_at": event.at, "accepted_on_time": None if event.data.get("imported") else self._on_time(state, event.at)}
+        accepted = {} if state.accepted_at else {  # a reply accepts; a historical one says nothing of when
+            "accepted_at": event.at,
+            "accepted_on_time": None if event.data.get("imported") else self._on_time(state, event.at)}
         return replace(
             state, status="replied", replied_at=event.at, **accepted,
             reply_seconds=seconds, reply_working_days=working,

@@ -237,20 +237,19 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, alert: str | None = None,
         merged_into: str | None = None, start: str | None = None, end: str | None = None, after_seq: int | None = None,
         overdue: bool = False, awaiting_callback: bool = False, callback_given_up: bool = False,
-        accepted_late: bool = False, replied: bool = False,
-        called_back: bool = False, reopened: bool = False, open_: bool = Query(False, alias="open"),
-        returned: bool = False, returned_by: str | None = None, order: str = "newest", limit: int = 50, offset: int = 0,
+        accepted_late: bool = False, replied: bool = False, called_back: bool = False, reopened: bool = False,
+        open_: bool = Query(False, alias="open"), returned: bool = False, returned_by: str | None = None,
+        order: str = "newest", limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
     ) -> TicketQuery:
         """The tickets the list's words and filters select; a unit's user's are only its unit's. `held_by`: the
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `topic`: an opinion topic's
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
-        callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访); `accepted_late`
-        (签收超时), `replied`,
-        `called_back` (a satisfaction recorded), `reopened` (重办), `open`: what the supervision figures of those
-        names count; `returned`: returned (退单) once or more; `returned_by`: the tickets this unit returned,
-        wherever they are now; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
+        callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访);
+        `accepted_late` (签收超时), `replied`, `called_back` (a satisfaction recorded), `reopened` (重办), `open`:
+        what the supervision figures of those names count; `returned`: returned (退单) once or more;
+        `returned_by`: the tickets this unit returned, wherever they are now; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
         `order`: newest first, `due`: earliest reply deadline first, or `callback`: earliest callback deadline first."""
         if order not in ORDERS:
             raise HTTPException(400, f"order must be one of {', '.join(ORDERS)}, got {order!r}")
@@ -260,8 +259,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
             topic=topic or None, alert=alert or None, merged_into=merged_into or None, overdue_at=clock() if overdue else None,
             awaiting_callback=awaiting_callback, callback_given_up=callback_given_up, accepted_late=accepted_late,
-            replied=replied,
-            called_back=called_back, reopened=reopened, open=open_, returned=returned,
+            replied=replied, called_back=called_back, reopened=reopened, open=open_, returned=returned,
             returned_by=returned_by or None,
             received=received_period(start, end), after_seq=after_seq, order=order,
             limit=max(1, min(limit, 500)), offset=max(0, offset),

@@ -34,8 +34,9 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
 
 # The counts of a unit's row that link to the tickets they count, and the ticket list's flag selecting them
 # (stores.base.TicketQuery; hotline.statistics names what each counts).
-COUNTED = {"accepted_late": "accepted_late", "replied": "replied", "callbacks": "called_back", "callback_given_up": "callback_given_up",
-           "awaiting_callback": "awaiting_callback", "reopened": "reopened", "open": "open", "overdue_open": "overdue"}
+COUNTED = {"accepted_late": "accepted_late", "replied": "replied", "callbacks": "called_back",
+           "callback_given_up": "callback_given_up", "awaiting_callback": "awaiting_callback", "reopened": "reopened",
+           "open": "open", "overdue_open": "overdue"}
 
 
 def _given(filters: dict) -> dict:

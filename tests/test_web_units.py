@@ -543,6 +543,9 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert 'id="given-up"' in get(app, "supervisor", "/tickets/web-1").text
         assert 'id="given-up"' not in get(app, "supervisor", "/tickets/web-3").text  # reached after a missed call
         assert listed(housing["accepted_late_href"]) == ["web-11"] and housing["accept_on_time_rate"] == 0.0
+        with TestClient(app) as client:  # the list's CSV says so too
+            exported = client.get("/api/tickets/export", params={"accepted_late": "1"}, auth=("supervisor", "supervisor-demo"))
+        assert [(r["工单编号"], r["按时签收"]) for r in _csv_rows(exported)] == [("web-11", "否")]
         assert "签收超时" in get(app, "supervisor", "/tickets/web-11").text
         assert "签收超时" not in get(app, "supervisor", "/tickets/web-3").text  # make_ticket: no acceptance deadline
     finally:

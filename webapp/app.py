@@ -674,8 +674,8 @@ def _queue_item(ticket: dict, unit_names: dict[str, str], now: datetime) -> dict
 EXPORT_COLUMNS = [
     ("ticket_id", "工单编号"), ("received_at", "受理时间"), ("channel", "渠道"), ("title", "标题"), ("district", "区县"),
     ("ticket_type", "类型"), ("domain", "领域"), ("subdomain", "子类"), ("lead_unit", "承办单位"), ("co_units", "协办单位"),
-    ("status", "状态"), ("reply_due", "答复期限"), ("overdue", "超期"), ("returns", "退单次数"), ("replied_at", "答复时间"),
-    ("on_time", "按时"), ("satisfaction", "满意度"),
+    ("status", "状态"), ("accepted_at", "签收时间"), ("accepted_on_time", "按时签收"), ("reply_due", "答复期限"),
+    ("overdue", "超期"), ("returns", "退单次数"), ("replied_at", "答复时间"), ("on_time", "按时"), ("satisfaction", "满意度"),
 ]
 EXPORT_FIELDS = tuple(name for name, _ in EXPORT_COLUMNS if name != "overdue")
 
@@ -687,7 +687,7 @@ def _export_row(ticket: dict, now: datetime, unit_names: dict[str, str]) -> list
              "lead_unit": unit + ("（建议）" if ticket["status"] == "pending_review" else ""),
              "co_units": "、".join(unit_names.get(u, u) for u in ticket["co_units"]),
              "status": STATUS_NAMES.get(ticket["status"], ticket["status"]), "overdue": "是" if overdue(ticket, now) else "",
-             "on_time": {True: "是", False: "否"}.get(ticket["on_time"], "")}
+             **{flag: {True: "是", False: "否"}.get(ticket[flag], "") for flag in ("on_time", "accepted_on_time")}}
     return ["" if shown[name] is None else _as_text(shown[name]) for name, _ in EXPORT_COLUMNS]
 
 

@@ -1,4 +1,5 @@
-"""Unit statistics for supervisors (考核评价): on-time rate, reply time, satisfaction, returns, overdue.
+"""Unit statistics for supervisors (考核评价): acceptance in time, on-time rate, reply time, callbacks and
+satisfaction, returns, reopened, open and overdue.
 
 Every figure is computed from the stored tickets passed in, so it can be traced back to them: the pages,
 the exports and `hotline report` all call `unit_statistics` and `overdue_and_due_soon`.

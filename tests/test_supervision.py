@@ -233,28 +233,22 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     page.locator("#held-by button").click()  # the filter taken off: the whole list again
     page.wait_for_function("!document.getElementById('total').textContent.startsWith('" + count + " ')")
     assert int(page.locator("#total").inner_text().split()[0]) > int(count)
+
+    def follow(link: str, chip: str) -> str:
+        """Click a count on the supervision page: the ticket list shows as many tickets, with the flag's chip."""
+        page.goto(replay.url + "/supervision")
+        count = page.locator(link).inner_text()
+        page.locator(link).click()
+        page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
+        assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator(chip).is_visible()
+        return count
+
     # a row's overdue count opens the list of those tickets
-    page.goto(replay.url + "/supervision")
-    late = page.locator(f"#units tbody tr[data-unit='{AWAITING_DISPATCH}'] td.overdue a")
-    count = late.inner_text()
-    late.click()
-    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
-    assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#overdue-chip").is_visible()
+    follow(f"#units tbody tr[data-unit='{AWAITING_DISPATCH}'] td.overdue a", "#overdue-chip")
     # and its callbacks due (待回访): page-0, replied above, awaits its callback
-    page.goto(replay.url + "/supervision")
-    due = page.locator("#units tbody tr[data-unit='housing'] td a[href*='awaiting_callback=1']")
-    count = due.inner_text()
-    assert int(count) >= 1
-    due.click()
-    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
-    assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#callback-chip").is_visible()
+    assert int(follow("#units tbody tr[data-unit='housing'] td a[href*='awaiting_callback=1']", "#callback-chip")) >= 1
     # the total row's counts link too: its open tickets (在办), every unit's
-    page.goto(replay.url + "/supervision")
-    opened = page.locator("#units tbody tr.total a[href*='open=1']")
-    count = opened.inner_text()
-    opened.click()
-    page.wait_for_function("document.getElementById('total').textContent.includes('条工单')")
-    assert page.locator("#total").inner_text() == f"{count} 条工单 tickets" and page.locator("#open-chip").is_visible()
+    follow("#units tbody tr.total a[href*='open=1']", "#open-chip")
     assert not page.locator("#held-by").is_visible()
     page.screenshot(path=str(ARTIFACTS / "tickets-open.png"))
 

@@ -159,8 +159,9 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     working = [t["reply_working_days"] for t in answered if t.get("reply_working_days") is not None]
     wall = [t["reply_seconds"] / 86400 for t in answered if t.get("reply_seconds") is not None]
     callbacks = [t for t in tickets if called_back(t)]
-    given_up = sum(1 for t in tickets if callback_given_up(t))
-    reached = sum(1 for t in callbacks if not callback_given_up(t))
+    gave_up = [t for t in tickets if callback_given_up(t)]
+    given_up = len(gave_up)
+    reached = len(callbacks) - sum(1 for t in gave_up if called_back(t))  # the latest callback counts
     satisfied = sum(1 for t in callbacks if t["satisfaction"] in SATISFIED)
     if returned is None:
         returned = sum(1 for t in tickets if was_returned(t))

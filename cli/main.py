@@ -267,7 +267,8 @@ def archive(settings, start, end, fmt, domain, district, out, db):
 @click.option("--db", "db", type=click.Path(path_type=Path), help="SQLite store file.")
 @click.pass_obj
 def alerts(settings, as_json, everything, limit, db):
-    """Open alerts, newest first: due-soon warnings and overdue escalations still applying now, and surge alerts."""
+    """Open alerts, newest first: due-soon warnings, overdue escalations and late acceptances still applying now,
+    and surge alerts."""
     store = services.read_store(settings, db)
     found = store.alerts(open_at=None if everything else services.build_clock(settings)(), limit=limit)
     surges = store.opinion_alerts(open_only=not everything, limit=limit)

@@ -1,4 +1,5 @@
-"""Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets.
+"""Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets, and the
+late-acceptance alert (签收超时) for a dispatched ticket its unit has not accepted by the acceptance deadline.
 
 An alert meant for the unit (承办单位) goes to the dispatchers while the ticket waits for one: never
 dispatched, or returned (退单). Each holder of a ticket gets the alerts meant for the holder: the unit a
@@ -45,14 +46,18 @@ class AlertPolicy:
     escalation: tuple[Escalation, ...]
     scan_seconds: float = 5.0
     max_overdue_days: float = 60.0
+    accept_overdue_to: tuple[str, ...] = (UNIT,)
 
     @classmethod
     def from_config(cls, data: dict) -> "AlertPolicy":
         try:
             levels = tuple(Escalation(int(e["level"]), str(e["to"]), float(e["after_working_days"]))
                            for e in data["escalation"])
+            accept_to = data.get("accept_overdue_to", [UNIT])
+            if not isinstance(accept_to, list) or not all(isinstance(to, str) and to for to in accept_to):
+                raise AlertPolicyError("accept_overdue_to must be a list of recipients (an empty list: no alert)")
             policy = cls(float(data["due_soon_working_hours"]), levels, float(data.get("scan_seconds", 5)),
-                         float(data.get("max_overdue_days", 60)))
+                         float(data.get("max_overdue_days", 60)), tuple(dict.fromkeys(accept_to)))
         except KeyError as exc:
             raise AlertPolicyError(f"missing key {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
@@ -67,8 +72,8 @@ class AlertPolicy:
 
     def recipients(self) -> tuple[str, ...]:
         """Whom alerts go to, in escalation order: the unit (or the dispatchers while a ticket waits for one), then
-        each level's recipient."""
-        return tuple(dict.fromkeys([UNIT, DISPATCHERS, *(e.to for e in self.escalation)]))
+        each level's recipient, then any other recipient of late acceptances."""
+        return tuple(dict.fromkeys([UNIT, DISPATCHERS, *(e.to for e in self.escalation), *self.accept_overdue_to]))
 
 
 class Alert(BaseModel):
@@ -76,32 +81,35 @@ class Alert(BaseModel):
 
     alert_id: str
     ticket_id: str
-    kind: str            # due_soon | overdue
-    level: int           # 0 for due_soon; the escalation level for overdue
+    kind: str            # due_soon | overdue | accept_overdue
+    level: int           # 0 for due_soon and accept_overdue; the escalation level for overdue
     to: str              # who is alerted
     unit: str            # the lead unit responsible
     reply_due: datetime
-    due_at: datetime     # the moment the alert became due (it is raised at the first scan after it)
+    due_at: datetime     # the moment the alert became due (it is raised at the first scan after it); for
+                         # accept_overdue, the acceptance deadline it is about
     raised_at: datetime
     message: str
 
 
-def alert_id(ticket_id: str, kind: str, level: int, reply_due: datetime, holder: str | None = None) -> str:
-    """One id per ticket, kind, level and deadline, and for an alert to whoever holds the ticket (the unit, or
-    the dispatchers while it waits for them) per holder too: a ticket returned, re-dispatched or rerouted
-    (改派) alerts the unit it goes to, while the supervision office's and the government's are raised once."""
-    key = f"{ticket_id}\0{kind}\0{level}\0{reply_due.isoformat()}" + (f"\0{holder}" if holder else "")
+def alert_id(ticket_id: str, kind: str, level: int, deadline: datetime, holder: str | None = None,
+             to: str | None = None) -> str:
+    """One id per ticket, kind, level and deadline (the reply deadline; the acceptance deadline for a late
+    acceptance), and for an alert to whoever holds the ticket (the unit, or the dispatchers while it waits for
+    them) per holder too: a ticket returned, re-dispatched or rerouted (改派) alerts the unit it goes to, while
+    the supervision office's and the government's are raised once. A late acceptance, one level for several
+    recipients, has one id per recipient (`to`)."""
+    key = f"{ticket_id}\0{kind}\0{level}\0{deadline.isoformat()}" + (f"\0{holder}" if holder else "") \
+        + (f"\0\0{to}" if to else "")
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkCalendar) -> list[Alert]:
     """Every alert an open ticket with a reply deadline deserves at `now` (the store drops those it has)."""
+    found = _acceptance_alerts(ticket, now, policy, calendar)
     due = _watched_due(ticket)
-    if due is None:
-        return []
-    found = []
-    if now < due and due - now > WARNING_HORIZON:
-        return []  # no holiday stretch is that long: far from any warning
+    if due is None or (now < due and due - now > WARNING_HORIZON):
+        return found  # no holiday stretch is that long: far from any warning
     waiting = holder(ticket) == AWAITING_DISPATCH  # what would go to the unit goes to the dispatchers
 
     def recipient(to: str) -> str:
@@ -122,12 +130,38 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     return found
 
 
+def _acceptance_alerts(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkCalendar) -> list[Alert]:
+    """签收超时: a dispatched ticket not accepted by its acceptance deadline alerts each of `accept_overdue_to`
+    (the unit holding it, and whoever else chases acceptances, 催签) once per dispatch."""
+    accept_due = _unaccepted_due(ticket)
+    if accept_due is None or now < accept_due:
+        return []
+    due = stored_moment(ticket["reply_due"])
+    late = _lateness(calendar.working_hours_between(accept_due, now), calendar.hours_per_day)
+    return [_alert(ticket, "accept_overdue", 0, to, due, accept_due, now,
+                   f"签收超时：签收时限 {accept_due:%Y-%m-%d %H:%M}，{late}，承办单位尚未签收",
+                   deadline=accept_due)
+            for to in policy.accept_overdue_to]
+
+
+def _unaccepted_due(ticket: dict) -> datetime | None:
+    """The acceptance deadline of a dispatched ticket its unit has not accepted yet, else None."""
+    if ticket["status"] != "dispatched" or not ticket.get("accept_due") or not ticket.get("reply_due"):
+        return None
+    return stored_moment(ticket["accept_due"])
+
+
 def still_applies(alert: dict, ticket: dict, now: datetime) -> bool:
     """Whether a raised alert still asks something of someone at `now`: its ticket is being handled under the
     deadline the alert is about (not answered, merged or given a new deadline since), a due-soon warning's
     deadline has not passed (the overdue alerts take over), and an alert meant for the holder (the unit, or the
     dispatchers while the ticket waits for one) is with the one that holds the ticket now (a ticket returned or
-    rerouted gets alerts of its own for its new holder)."""
+    rerouted gets alerts of its own for its new holder). A late acceptance applies while the ticket waits,
+    under the same dispatch, for its unit to accept it."""
+    if alert["kind"] == "accept_overdue":
+        accept_due = _unaccepted_due(ticket)
+        return accept_due is not None and accept_due == stored_moment(alert["due_at"]) \
+            and holder(ticket) == alert["unit"]
     if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") \
             or stored_moment(ticket["reply_due"]) != stored_moment(alert["reply_due"]):
         return False
@@ -150,13 +184,15 @@ def next_alert_at(ticket: dict, now: datetime, policy: AlertPolicy, calendar: Wo
     """The first moment after `now` from which `alerts_for` may say more than it says at `now`; None when it
     never will, as long as the ticket's status and deadline stay as they are. Until then the ticket needs no
     look: the deadline watch skips it."""
+    accept_due = _unaccepted_due(ticket)
+    moments = [accept_due] if accept_due is not None and now < accept_due and policy.accept_overdue_to else []
     due = _watched_due(ticket)
-    if due is None:
-        return None
-    if now < due:
+    if due is not None and now < due:
         soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours)
-        return soon_at if now < soon_at else due
-    return min((at for step in policy.escalation if (at := _escalation_at(step, due, calendar)) > now), default=None)
+        moments.append(soon_at if now < soon_at else due)
+    elif due is not None:
+        moments.extend(at for step in policy.escalation if (at := _escalation_at(step, due, calendar)) > now)
+    return min(moments, default=None)
 
 
 def _watched_due(ticket: dict) -> datetime | None:
@@ -172,8 +208,9 @@ def _escalation_at(step: Escalation, due: datetime, calendar: WorkCalendar) -> d
     return calendar.add_working_hours(due, step.after_working_days * calendar.hours_per_day).at
 
 
-def _alert(ticket, kind, level, to, due, due_at, now, message) -> Alert:
+def _alert(ticket, kind, level, to, due, due_at, now, message, deadline=None) -> Alert:
     unit = holder(ticket)
     key_holder = unit if to in (UNIT, DISPATCHERS) else None
-    return Alert(alert_id=alert_id(ticket["ticket_id"], kind, level, due, key_holder), ticket_id=ticket["ticket_id"],
+    key = alert_id(ticket["ticket_id"], kind, level, deadline or due, key_holder, to if deadline else None)
+    return Alert(alert_id=key, ticket_id=ticket["ticket_id"],
                  kind=kind, level=level, to=to, unit=unit, reply_due=due, due_at=due_at, raised_at=now, message=message)

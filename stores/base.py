@@ -135,7 +135,8 @@ class Store(Protocol):
         """The events of several tickets at once (as `ticket_events`); a ticket without events is left out."""
 
     def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
-        """Tickets still being handled whose reply deadline falls in [due_since, due_before)."""
+        """Tickets still being handled whose reply deadline, or (dispatched, not yet accepted) acceptance
+        deadline, falls in [due_since, due_before): ticket_id, status, lead_unit, reply_due, accept_due."""
 
     def write_alerts(self, alerts: list[Alert]) -> list[Alert]:
         """Keep alerts not kept before (by alert id); returns the new ones."""

@@ -411,10 +411,12 @@ class ElasticsearchStore:
         return sorted(latest.values(), key=lambda c: c["seq"])
 
     def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
-        query = {"bool": {"filter": [{"terms": {"status": list(OPEN_STATUSES)}},
-                                     {"range": {"reply_due": {"gte": _local(due_since), "lt": _local(due_before)}}}]}}
-        fields = ["ticket_id", "status", "lead_unit", "reply_due"]
-        return [{f: h["_source"][f] for f in fields}
+        window = {"gte": _local(due_since), "lt": _local(due_before)}
+        unaccepted = {"bool": {"filter": [{"term": {"status": "dispatched"}}, {"range": {"accept_due": window}}]}}
+        query = {"bool": {"filter": [{"terms": {"status": list(OPEN_STATUSES)}}],
+                          "should": [{"range": {"reply_due": window}}, unaccepted], "minimum_should_match": 1}}
+        fields = ["ticket_id", "status", "lead_unit", "reply_due", "accept_due"]
+        return [{f: h["_source"].get(f) for f in fields}
                 for h in self._scan("tickets", query, [{"reply_due": "asc"}, {"ticket_id": "asc"}], source=fields)]
 
     # -- alerts -------------------------------------------------------------------------------
@@ -441,7 +443,7 @@ class ElasticsearchStore:
                                 sort=[{"seq": "desc"}, {"alert_id": "asc"}], size=_PAGE, **extra)
             tickets = {h["_id"]: h["_source"] for h in self._by_ids(
                 "tickets", sorted({h["_source"]["ticket_id"] for h in hits}),
-                source=["title", "status", "lead_unit", "reply_due"])}
+                source=["title", "status", "lead_unit", "reply_due", "accept_due"])}
             for hit in hits:
                 ticket = tickets.get(hit["_source"]["ticket_id"])
                 alert = {k: v for k, v in hit["_source"].items() if k != "published"}

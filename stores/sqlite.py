@@ -425,12 +425,15 @@ class SQLiteStore:
         return [dict(r) for r in rows]
 
     def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
-        """Tickets still being handled whose reply deadline falls in [due_since, due_before): what the deadline
-        watch looks at (ticket_id, status, lead_unit, reply_due only)."""
+        """Tickets still being handled whose reply deadline, or (dispatched, not yet accepted) acceptance
+        deadline, falls in [due_since, due_before): what the deadline watch looks at (ticket_id, status,
+        lead_unit, reply_due, accept_due only)."""
+        since, before = _local(due_since), _local(due_before)
         rows = self._connect().execute(
-            f"""SELECT ticket_id, status, lead_unit, reply_due FROM tickets
-            WHERE status IN ({",".join("?" * len(OPEN_STATUSES))}) AND reply_due >= ? AND reply_due < ?
-            ORDER BY reply_due""", (*OPEN_STATUSES, _local(due_since), _local(due_before)),
+            f"""SELECT ticket_id, status, lead_unit, reply_due, accept_due FROM tickets
+            WHERE status IN ({",".join("?" * len(OPEN_STATUSES))}) AND ((reply_due >= ? AND reply_due < ?)
+            OR (status = 'dispatched' AND accept_due >= ? AND accept_due < ?))
+            ORDER BY reply_due""", (*OPEN_STATUSES, since, before, since, before),
         ).fetchall()
         return [dict(r) for r in rows]
 
@@ -475,12 +478,13 @@ class SQLiteStore:
             args.extend(OPEN_STATUSES)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._connect().execute(
-            f"""SELECT a.*, t.title AS title, t.status AS status, t.lead_unit AS lead_unit, t.reply_due AS ticket_reply_due
-            FROM alerts a JOIN tickets t USING (ticket_id) {clause} ORDER BY a.seq DESC""", args)
+            f"""SELECT a.*, t.title AS title, t.status AS status, t.lead_unit AS lead_unit, t.reply_due AS ticket_reply_due,
+            t.accept_due AS ticket_accept_due FROM alerts a JOIN tickets t USING (ticket_id) {clause} ORDER BY a.seq DESC""", args)
         out = []
         for row in rows:  # open ones are few: those of open tickets not yet acknowledged
             alert = {**dict(row), "to": row["to_whom"]}
-            ticket = {"status": alert["status"], "lead_unit": alert.pop("lead_unit"), "reply_due": alert.pop("ticket_reply_due")}
+            ticket = {"status": alert["status"], "lead_unit": alert.pop("lead_unit"),
+                      "reply_due": alert.pop("ticket_reply_due"), "accept_due": alert.pop("ticket_accept_due")}
             if open_at is None or still_applies(alert, ticket, open_at):
                 out.append(alert)
                 if len(out) == limit:

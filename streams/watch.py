@@ -1,4 +1,5 @@
-"""The deadline watch: open tickets -> the due-soon warnings and overdue escalations not raised before.
+"""The deadline watch: open tickets -> the due-soon warnings, overdue escalations and late acceptances not
+raised before.
 
 Run by the workers on a timer with the one clock, so alerts come on time even when no event arrives; the
 store keeps each alert once, so several workers, or a restarted one, never raise the same alert twice.
@@ -24,7 +25,7 @@ from stores.base import Store
 class DeadlineWatch:
     def __init__(self, store: Store, policy: AlertPolicy, calendar: WorkCalendar):
         self.store, self.policy, self.calendar = store, policy, calendar
-        self._next: dict[str, tuple[tuple, datetime | None]] = {}  # ticket id -> ((status, unit, deadline), next look)
+        self._next: dict[str, tuple[tuple, datetime | None]] = {}  # ticket id -> ((status, unit, deadlines), next look)
         self.examined = 0  # tickets the last scan looked at again
 
     def scan(self, now: datetime) -> list[Alert]:
@@ -32,7 +33,7 @@ class DeadlineWatch:
         since = now - timedelta(days=self.policy.max_overdue_days)
         due, remembered, examined = [], {}, 0
         for ticket in self.store.open_tickets_with_deadlines(since, now + WARNING_HORIZON):
-            state = (ticket["status"], ticket["lead_unit"], str(ticket["reply_due"]))
+            state = (ticket["status"], ticket["lead_unit"], str(ticket["reply_due"]), str(ticket["accept_due"]))
             known = self._next.get(ticket["ticket_id"])
             if known is not None and known[0] == state and (known[1] is None or now < known[1]):
                 remembered[ticket["ticket_id"]] = known

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from hotline.alerts import AlertPolicy, AlertPolicyError, alerts_for
+from hotline.alerts import AlertPolicy, AlertPolicyError, alerts_for, next_alert_at
 from hotline.timestamps import SHANGHAI
 
 
@@ -85,6 +85,44 @@ def test_no_alerts_while_waiting_for_the_citizen_or_when_done(setup):
         assert alerts_for(ticket(t(24, 17, 30), status), t(30, 9), policy, calendar) == []
 
 
+def test_a_dispatched_ticket_not_accepted_in_time_alerts_the_unit_and_the_dispatchers_once_per_dispatch(setup):
+    from hotline.alerts import still_applies
+
+    policy, calendar = setup
+    accept_due, due = t(23, 13, 30), t(27, 17, 30)  # dispatched Monday 9:30, a 投诉 (four office hours)
+    unaccepted = {**ticket(due), "accept_due": accept_due}
+    assert alerts_for(unaccepted, t(23, 13, 29), policy, calendar) == []
+    late = alerts_for(unaccepted, t(23, 15), policy, calendar)
+    assert [(a.kind, a.level, a.to, a.unit, a.due_at, a.reply_due) for a in late] == [
+        ("accept_overdue", 0, "承办单位", "housing", accept_due, due),
+        ("accept_overdue", 0, "热线中心派单员", "housing", accept_due, due)]
+    assert late[0].message == "签收超时：签收时限 2026-11-23 13:30，已超 1.5 个工作小时，承办单位尚未签收"
+    assert late[0].alert_id != late[1].alert_id
+    # accepted, returned or rerouted: the alert no longer applies, and an acceptance raises none
+    stored = [{**a.model_dump(), "reply_due": a.reply_due.isoformat(), "due_at": a.due_at.isoformat()} for a in late]
+    assert all(still_applies(a, unaccepted, t(24, 9)) for a in stored)
+    for after in ({"status": "accepted"}, {"status": "pending_review", "accept_due": None},
+                  {"lead_unit": "urban-management", "accept_due": t(25, 14)}):
+        assert not any(still_applies(a, {**unaccepted, **after}, t(24, 9)) for a in stored), after
+    assert alerts_for({**unaccepted, "status": "accepted"}, t(23, 15), policy, calendar) == []
+    # a new dispatch to the same unit (returned, dispatched again) has a deadline, and alerts, of its own
+    again = alerts_for({**unaccepted, "accept_due": t(24, 14)}, t(24, 15), policy, calendar)
+    assert {a.alert_id for a in again}.isdisjoint(a.alert_id for a in late)
+    # the next look at an unaccepted ticket is its acceptance deadline, before any reply warning
+    assert next_alert_at(unaccepted, t(23, 10), policy, calendar) == accept_due
+    assert next_alert_at(unaccepted, t(23, 15), policy, calendar) == t(27, 12)  # the due-soon warning (lunch excluded)
+
+
+def test_late_acceptances_go_to_whom_the_policy_names():
+    base = {"due_soon_working_hours": 4, "escalation": [{"level": 1, "to": "承办单位", "after_working_days": 0}]}
+    assert AlertPolicy.from_config(base).accept_overdue_to == ("承办单位",)
+    assert AlertPolicy.from_config({**base, "accept_overdue_to": []}).accept_overdue_to == ()
+    policy = AlertPolicy.from_config({**base, "accept_overdue_to": ["热线中心派单员", "热线中心督办科"]})
+    assert policy.recipients() == ("承办单位", "热线中心派单员", "热线中心督办科")
+    with pytest.raises(AlertPolicyError, match="accept_overdue_to must be a list"):
+        AlertPolicy.from_config({**base, "accept_overdue_to": "热线中心派单员"})
+
+
 @pytest.mark.parametrize("change, message", [
     ({"due_soon_working_hours": 0}, "must be positive"),
     ({"escalation": [{"level": 2, "to": "x", "after_working_days": 0}]}, "levels must be 1, 2, 3"),
@@ -154,6 +192,31 @@ def test_the_watch_alerts_the_unit_a_late_ticket_is_rerouted_to(setup, tmp_path)
                           data={"lead_unit": "urban-management", "reason": "属城管职责"})
     assert store.apply_event(reroute, Lifecycle(2, calendar))[0] == "applied"
     assert [(a.level, a.to, a.unit) for a in watch.scan(t(25, 10, 30))] == [(1, "承办单位", "urban-management")]
+    store.close()
+
+
+def test_the_watch_alerts_a_late_acceptance_once_and_not_after_the_ticket_is_accepted(setup, tmp_path):
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+    from stores.sqlite import SQLiteStore
+    from streams.watch import DeadlineWatch
+    from tests.test_store_contract import make_ticket
+
+    policy, calendar = setup
+    store = SQLiteStore(tmp_path / "store.db")
+    # web-1's reply deadline (a 建议 over the Spring Festival) is beyond the watch's horizon; its acceptance is not
+    store.write_tickets([make_ticket(1, received_at=t(23, 9), accept_due=t(23, 17), reply_due=t(1, 17, month=12) + timedelta(days=40)),
+                         make_ticket(2, received_at=t(23, 9), accept_due=t(23, 17), reply_due=t(30, 17, 30))])
+    watch = DeadlineWatch(store, policy, calendar)
+    assert watch.scan(t(23, 16, 30)) == []
+    assert sorted((a.ticket_id, a.kind, a.to) for a in watch.scan(t(23, 17))) == [
+        ("web-1", "accept_overdue", "承办单位"), ("web-1", "accept_overdue", "热线中心派单员"),
+        ("web-2", "accept_overdue", "承办单位"), ("web-2", "accept_overdue", "热线中心派单员")]
+    assert watch.scan(t(24, 9)) == [] and watch.examined == 0  # raised once; nothing new until a reply warning
+    accepted = TicketEvent(event_id="a", ticket_id="web-2", kind="accepted", at=t(24, 9, 30), actor="u", data={})
+    assert store.apply_event(accepted, Lifecycle(2, calendar))[0] == "applied"
+    assert {a["ticket_id"] for a in store.alerts(open_at=t(24, 10))} == {"web-1"}  # web-2's no longer applies
+    assert watch.scan(t(24, 10)) == []
     store.close()
 
 

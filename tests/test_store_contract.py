@@ -481,6 +481,26 @@ def test_open_alerts_are_those_that_still_apply(store):
     assert len(store.alerts()) == 5  # all kept, applying or not
 
 
+def test_unaccepted_tickets_are_watched_by_their_acceptance_deadline_and_alerted_until_accepted(store):
+    from hotline.alerts import Alert
+    from hotline.timestamps import stored_moment
+
+    far = T0 + timedelta(days=60)  # reply deadlines beyond the window the watch reads
+    store.write_tickets([make_ticket(1, accept_due=T0, reply_due=far), make_ticket(3, accept_due=far, reply_due=far),
+                         make_ticket(5, status="pending_review", accept_due=T0, reply_due=far),
+                         make_ticket(7, accept_due=far, reply_due=T0)])
+    watched = store.open_tickets_with_deadlines(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert sorted((t["ticket_id"], t["status"], stored_moment(t["accept_due"]), stored_moment(t["reply_due"]))
+                  for t in watched) == [("web-1", "dispatched", T0, far), ("web-7", "dispatched", far, T0)]
+    late = Alert(alert_id="accept-1", ticket_id="web-1", kind="accept_overdue", level=0, to="承办单位", unit="housing",
+                 reply_due=far, due_at=T0, raised_at=T0 + timedelta(minutes=5), message="签收超时")
+    store.write_alerts([late])
+    assert [a["alert_id"] for a in store.alerts(open_at=T0 + timedelta(hours=1))] == ["accept-1"]
+    store.apply_event(event("accepted", 2), RULES)
+    assert store.alerts(open_at=T0 + timedelta(hours=3)) == []
+    assert [a["kind"] for a in store.alerts()] == ["accept_overdue"]  # kept
+
+
 def test_a_topic_merged_into_another_hands_over_its_members_and_counts(store):
     from hotline.topics import Assignment, Merge, Topic
 

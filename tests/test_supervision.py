@@ -1,6 +1,7 @@
 """Supervisors on a running stack driven by a replayed clock (one hour of ticket time per second): a ticket
-left without a reply gets its due-soon warning, then its overdue alert, each once, at the right working
-time, in the store and on the alerts topic; the supervision page shows them in Chromium."""
+left without acceptance and reply gets its late-acceptance alerts, due-soon warning, then its overdue alert,
+each once, at the right working time, in the store and on the alerts topic; the supervision page shows them
+in Chromium."""
 
 from __future__ import annotations
 
@@ -71,12 +72,17 @@ def test_a_ticket_left_without_reply_is_warned_then_escalated_once(replay):
                            message="an overdue alert")
         time.sleep(3)  # three more hours of replayed time: nothing is raised twice
         found = alerts()
-    assert sorted((a["kind"], a["level"]) for a in found) == [("due_soon", 0), ("overdue", 1)]
+        accept_due = datetime.fromisoformat(client.get("/api/tickets/hotline-late-1").json()["accept_due"])
+    assert sorted((a["kind"], a["level"]) for a in found) == [
+        ("accept_overdue", 0), ("accept_overdue", 0), ("due_soon", 0), ("overdue", 1)]
     soon = next(a for a in found if a["kind"] == "due_soon")
     overdue = next(a for a in found if a["kind"] == "overdue")
+    not_accepted = [a for a in found if a["kind"] == "accept_overdue"]  # 签收超时: to the unit and the dispatchers
+    assert sorted(a["to"] for a in not_accepted) == ["承办单位", "热线中心派单员"]
+    assert {datetime.fromisoformat(a["due_at"]) for a in not_accepted} == {accept_due} and accept_due < due
     assert datetime.fromisoformat(soon["due_at"]) == calendar.start_of_last_working_hours(due, 4)
     assert datetime.fromisoformat(overdue["due_at"]) == due
-    for alert in (soon, overdue):  # raised at the first scan after it fell due (scans every half hour)
+    for alert in (soon, overdue, *not_accepted):  # raised at the first scan after it fell due (scans every half hour)
         late = datetime.fromisoformat(alert["raised_at"]) - datetime.fromisoformat(alert["due_at"])
         assert timedelta(0) <= late < timedelta(hours=2), alert
     assert datetime.fromisoformat(soon["raised_at"]) < due
@@ -94,8 +100,9 @@ def test_a_ticket_left_without_reply_is_warned_then_escalated_once(replay):
     listed = replay.run("alerts", "--json")
     assert listed.returncode == 0, listed.stderr.decode()
     open_ids = {a["alert_id"] for a in json.loads(listed.stdout)["alerts"]}
-    # open now: the overdue alert; the due-soon warning gave way to it at the deadline (still kept, --all)
-    assert overdue["alert_id"] in open_ids and soon["alert_id"] not in open_ids
+    # open now: the overdue alert, and the late acceptance (still not accepted); the due-soon warning gave way
+    # to the overdue alert at the deadline (still kept, --all)
+    assert {overdue["alert_id"], *(a["alert_id"] for a in not_accepted)} <= open_ids and soon["alert_id"] not in open_ids
     everything = replay.run("alerts", "--json", "--all")
     assert {a["alert_id"] for a in found} <= {a["alert_id"] for a in json.loads(everything.stdout)["alerts"]}
 
@@ -104,10 +111,11 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     received = (replay.now() - timedelta(days=10)).replace(microsecond=0)  # both long overdue on arrival
     records = [{"id": f"page-{n}", "title": title, "text": text, "type": "投诉", "time": received.isoformat()}
                for n, (title, text) in enumerate([("A1区小区物业不修电梯", "电梯坏了物业不管"),
-                                                  ("A2区道路积水", "下雨后道路积水严重")])]
+                                                  ("A2区道路积水", "下雨后道路积水严重"),
+                                                  ("A4区路灯不亮", "小区门口路灯坏了一周")])]  # page-2: never accepted
     with replay.client("dispatcher") as client:
         assert client.post("/api/intake/hotline", json=records).status_code == 202
-        for n in range(2):
+        for n in range(3):
             ticket = wait_until(lambda: (r := client.get(f"/api/tickets/hotline-page-{n}")).status_code == 200 and r.json(), 60)
             if ticket["status"] == "pending_review":  # page-0 to the demo unit user's unit (config/users.yaml)
                 body = {"lead_unit": "housing"} if n == 0 else {}
@@ -130,6 +138,13 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     page.wait_for_selector("#units tbody tr.total")
     page.wait_for_selector("#alerts tbody tr")
     page.wait_for_selector("#late tbody tr.overdue")
+    # page-2, dispatched and never accepted: its late acceptance is listed as such (签收超时)
+    wait_until(lambda: any(a["kind"] == "accept_overdue" and a["ticket_id"] == "hotline-page-2" for a in
+                           replay.client("supervisor").get("/api/alerts", params={"open": "true"}).json()["alerts"]),
+               60, message="a late acceptance")
+    page.wait_for_selector("#alerts tbody tr.accept_overdue")
+    kinds = page.locator("#alerts tbody tr.accept_overdue td:nth-child(2)").all_inner_texts()
+    assert kinds and set(kinds) == {"签收超时"}, kinds
     # the replay starts on 2026-11-23: deadlines may fall in 2027; the page says so while the calendar lacks it
     from cli.services import build_calendar
     from cli.settings import load_settings

@@ -26,6 +26,7 @@
 
   const json = Live.json;
   const ALERTS = 200;  // open alerts shown at most, newest first; the page says when there are more
+  const ALERT_KINDS = { due_soon: "临期预警", accept_overdue: "签收超时" };  // overdue: by level
 
   // each refresh fetches all it shows before it changes the page, so tables are never filled twice or with
   // older figures (Live.latest)
@@ -85,7 +86,7 @@
       ack.textContent = "确认 Acknowledge";
       ack.hidden = !form.dataset.acknowledge;
       ack.onclick = async () => { await json("/api/alerts/" + a.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
-      tr.append(cell(when(a.raised_at)), cell(a.kind === "due_soon" ? "临期预警" : "超期 " + a.level + " 级"), cell(a.to),
+      tr.append(cell(when(a.raised_at)), cell(ALERT_KINDS[a.kind] || "超期 " + a.level + " 级"), cell(a.to),
         cell(link(a.title || a.ticket_id, "/tickets/" + encodeURIComponent(a.ticket_id))), cell(a.message), cell(ack));
       alerts.append(tr);
     }

@@ -24,7 +24,7 @@ SATISFIED = ("满意", "基本满意")
 # The fields of a stored ticket the figures and the late list read (a store can read only these).
 FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "replied_at", "on_time",
           "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due", "callback_due",
-          "callback_attempts", "accepted_on_time")
+          "callback_attempts", "accepted_on_time", "accept_due")
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ class Period:
 class UnitFigures:
     unit: str
     tickets: int
-    accept_on_time_rate: float | None   # 签收及时率: accepted by the acceptance deadline / accepted with one
-    accepted_late: int                  # 签收超时: accepted after the acceptance deadline
+    accept_on_time_rate: float | None   # 签收及时率: accepted by the acceptance deadline / (those + 签收超时)
+    accepted_late: int                  # 签收超时: accepted after the acceptance deadline, or not yet and past it
     replied: int
     on_time: int
     on_time_rate: float | None          # 按时办结率: replies by the deadline / replies with a deadline
@@ -120,9 +120,11 @@ def replied(ticket: dict) -> bool:
     return bool(ticket.get("replied_at"))
 
 
-def accepted_late(ticket: dict) -> bool:
-    """Accepted (签收) after its acceptance deadline (hotline.lifecycle: accepted_on_time)."""
-    return ticket.get("accepted_on_time") is False
+def accepted_late(ticket: dict, now: datetime) -> bool:
+    """签收超时: accepted (签收) after its acceptance deadline (hotline.lifecycle: accepted_on_time), or
+    dispatched and not accepted yet with the deadline passed at `now`."""
+    return ticket.get("accepted_on_time") is False or (
+        ticket["status"] == "dispatched" and bool(ticket.get("accept_due")) and stored_moment(ticket["accept_due"]) < now)
 
 
 def called_back(ticket: dict) -> bool:
@@ -152,8 +154,8 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     """The figures of a unit's tickets; `returned`: the tickets it returned (default: those of `tickets` that
     were ever returned, as for all units together)."""
     answered = [t for t in tickets if replied(t)]
-    accepted = [t for t in tickets if t.get("accepted_on_time") is not None]
-    late_accepted = sum(1 for t in accepted if accepted_late(t))
+    accepted_in_time = sum(1 for t in tickets if t.get("accepted_on_time") is True)
+    late_accepted = sum(1 for t in tickets if accepted_late(t, now))
     timed = [t for t in answered if t.get("on_time") is not None]
     on_time = sum(1 for t in timed if t["on_time"])
     working = [t["reply_working_days"] for t in answered if t.get("reply_working_days") is not None]
@@ -172,7 +174,7 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     late = sum(1 for t in open_ if overdue(t, now))
     return UnitFigures(
         unit=unit, tickets=len(tickets),
-        accept_on_time_rate=_rate(len(accepted) - late_accepted, len(accepted)), accepted_late=late_accepted,
+        accept_on_time_rate=_rate(accepted_in_time, accepted_in_time + late_accepted), accepted_late=late_accepted,
         replied=len(answered), on_time=on_time, on_time_rate=_rate(on_time, len(timed)),
         median_reply_working_days=_round(percentile(working, 0.5)), p90_reply_working_days=_round(percentile(working, 0.9)),
         median_reply_days=_round(percentile(wall, 0.5)), mean_reply_days=_round(sum(wall) / len(wall) if wall else None),

@@ -54,10 +54,12 @@ class TicketQuery:
     overdue_at: datetime | None = None  # open tickets past their reply deadline at this moment (statistics.overdue)
     awaiting_callback: bool = False  # replied tickets whose callback (回访) is due (hotline.lifecycle: callback_due)
     callback_given_up: bool = False  # tickets whose callback was given up (无法回访: hotline.lifecycle.callback_given_up)
+    # accepted after the acceptance deadline, or dispatched and not accepted when it had passed at this moment
+    # (签收超时: statistics.accepted_late)
+    accepted_late_at: datetime | None = None
     # what some counts of the supervisors' unit figures count (hotline.statistics: replied, called_back, reopened,
-    # is_open, was_returned, returned_by, accepted_late): replied, citizen reached by a callback, reopened (重办),
-    # open, returned (退单) by any unit, returned by this unit, accepted after the acceptance deadline (签收超时)
-    accepted_late: bool = False
+    # is_open, was_returned, returned_by): replied, citizen reached by a callback, reopened (重办), open,
+    # returned (退单) by any unit, returned by this unit
     replied: bool = False
     called_back: bool = False
     reopened: bool = False

@@ -237,8 +237,11 @@ class ElasticsearchStore:
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             must += [{"terms": {"status": ["replied", "closed"]}}, {"range": {"callback_attempts": {"gt": 0}}},
                      {"bool": {"must_not": {"exists": {"field": "callback_due"}}}}]
-        if query.accepted_late:
-            must.append({"term": {"accepted_on_time": False}})
+        if query.accepted_late_at is not None:
+            unaccepted = {"bool": {"filter": [{"term": {"status": "dispatched"}},
+                                              {"range": {"accept_due": {"lt": _local(query.accepted_late_at)}}}]}}
+            must.append({"bool": {"should": [{"term": {"accepted_on_time": False}}, unaccepted],
+                                  "minimum_should_match": 1}})
         if query.replied:
             must.append({"exists": {"field": "replied_at"}})
         if query.called_back:  # a satisfaction is one of hotline.lifecycle.SATISFACTION, or none

@@ -783,8 +783,9 @@ class SQLiteStore:
             where.append("t.callback_due IS NOT NULL")
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             where.append("t.status IN ('replied', 'closed') AND t.callback_due IS NULL AND t.callback_attempts > 0")
-        if query.accepted_late:
-            where.append("t.accepted_on_time = 0")
+        if query.accepted_late_at is not None:
+            where.append("(t.accepted_on_time = 0 OR (t.status = 'dispatched' AND t.accept_due < ?))")
+            params.append(_local(query.accepted_late_at))
         if query.replied:
             where.append("t.replied_at IS NOT NULL")
         if query.called_back:

@@ -9,6 +9,7 @@ from cli.services import build_calendar
 from cli.settings import load_settings
 from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle
 from hotline.models import TicketEvent
+from hotline import statistics
 from hotline.statistics import overdue_and_due_soon, unit_statistics
 from hotline.timestamps import SHANGHAI
 
@@ -31,7 +32,7 @@ def handled(ticket_id: str, *steps: tuple, rules: Lifecycle = RULES) -> dict:
     return {"ticket_id": ticket_id, "title": ticket_id, **{name: getattr(state, name) for name in (
         "status", "lead_unit", "returns", "returned_by", "replied_at", "reply_due", "on_time", "reply_working_days",
         "reply_seconds", "satisfaction", "reopened", "received_at", "callback_due", "callback_attempts",
-        "accepted_on_time")}}
+        "accepted_on_time", "accept_due")}}
 
 
 def to(unit):
@@ -104,7 +105,7 @@ def test_callbacks_reached_given_up_and_due_and_the_callback_rate_over_those_fin
     assert unit_statistics(tickets[5:], NOW)[0][0].callback_rate is None  # no callback finished
 
 
-def test_the_acceptance_in_time_rate_is_over_the_tickets_accepted_against_a_deadline():
+def test_the_acceptance_in_time_rate_is_over_the_tickets_accepted_or_past_the_acceptance_deadline():
     from cli.services import build_lifecycle
 
     rules = build_lifecycle(load_settings())
@@ -112,9 +113,13 @@ def test_the_acceptance_in_time_rate_is_over_the_tickets_accepted_against_a_dead
     tickets = [
         handled("k1", to("housing"), ("accepted", {}), rules=rules),             # at once: in time
         handled("k2", to("housing"), REPLY, rules=rules),                         # a reply accepts it, in time
-        handled("k3", to("housing"), rules=rules),                                # not accepted yet
+        handled("k3", to("housing"), rules=rules),                                # not accepted, deadline passed
         handled("k4", to("housing"), ("accepted", {}), rules=RULES),              # no deadline (no policy)
     ]
     tickets.append({**handled("k5", to("housing"), rules=rules), "accepted_on_time": False, "accepted_at": late})
+    tickets.append({**handled("k6", to("housing"), rules=rules), "accept_due": NOW + timedelta(hours=1)})  # not yet
     housing = unit_statistics(tickets, NOW)[0][0]
-    assert (housing.accepted_late, housing.accept_on_time_rate) == (1, round(2 / 3, 4))
+    # 签收超时: k5 accepted late, k3 not accepted with its deadline passed; in time: k1 and k2 of those four
+    assert (housing.accepted_late, housing.accept_on_time_rate) == (2, 0.5)
+    assert [t["ticket_id"] for t in tickets if statistics.accepted_late(t, NOW)] == ["k3", "k5"]
+    assert not statistics.accepted_late(tickets[2], tickets[2]["accept_due"])  # at the deadline: not yet late

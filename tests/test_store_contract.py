@@ -400,8 +400,10 @@ def test_the_figures_flags_select_what_the_figures_count(store):
 
     policy, calendar = build_deadlines(load_settings())
     rules = Lifecycle(2, calendar, policy)
+    now, far = T0 + timedelta(hours=12), T0 + timedelta(days=30)  # after the events below
     store.write_tickets([make_ticket(n) for n in range(1, 7)]  # all dispatched: odd to housing, even to ecology
-                        + [make_ticket(7, accept_due=T0 + timedelta(days=1)), make_ticket(8, accept_due=T0)])
+                        + [make_ticket(7, accept_due=T0 + timedelta(days=1)), make_ticket(8, accept_due=T0),
+                           make_ticket(9, accept_due=T0 + timedelta(hours=1)), make_ticket(11, accept_due=far)])
     for i, (n, kind, data) in enumerate([
         (1, "replied", {"reply": "已处理"}),
         (2, "returned", {"reason": "不属于本单位职责"}),                   # returned by ecology-environment
@@ -409,23 +411,25 @@ def test_the_figures_flags_select_what_the_figures_count(store):
         (4, "replied", {"reply": "已处理"}), (4, "callback", {"satisfaction": "满意"}),
         (5, "merged", {"into": "web-1"}),                                # web-6 stays with its unit
         (7, "accepted", {}), (8, "accepted", {}),                         # web-7 in time, web-8 late (签收超时)
-    ]):
+    ]):                                  # web-9 not accepted, past its deadline at `now` (签收超时); web-11 not yet
         event = TicketEvent(event_id=f"f{i}", ticket_id=f"web-{n}", kind=kind, at=T0 + timedelta(hours=2 + i),
                             actor="x", data=data)
         assert store.apply_event(event, rules) == ("applied", "")
     stored = list(store.iter_tickets(TicketQuery(), fields=("ticket_id", "status", "replied_at", "satisfaction",
-                                                             "reopened", "returns", "returned_by", "accepted_on_time")))
+                                                             "reopened", "returns", "returned_by", "accepted_on_time",
+                                                             "accept_due")))
     for flag, counts in [({"replied": True}, statistics.replied), ({"called_back": True}, statistics.called_back),
                          ({"reopened": True}, statistics.reopened), ({"open": True}, statistics.is_open),
                          ({"returned": True}, statistics.was_returned),
-                         ({"accepted_late": True}, statistics.accepted_late),
+                         ({"accepted_late_at": now}, lambda t: statistics.accepted_late(t, now)),
                          ({"returned_by": "ecology-environment"},
                           lambda t: statistics.returned_by(t, "ecology-environment"))]:
         selected = sorted(r["ticket_id"] for r in store.search(TicketQuery(**flag, limit=100))[0])
         counted = sorted(t["ticket_id"] for t in stored if counts(t))
         assert selected == counted and 0 < len(counted) < len(stored), (flag, selected, counted)
     assert sorted(r["ticket_id"] for r in store.search(TicketQuery(open=True))[0]) == [
-        "web-2", "web-3", "web-6", "web-7", "web-8"]
+        "web-11", "web-2", "web-3", "web-6", "web-7", "web-8", "web-9"]
+    assert sorted(r["ticket_id"] for r in store.search(TicketQuery(accepted_late_at=now))[0]) == ["web-8", "web-9"]
     assert [store.get_ticket(f"web-{n}")["accepted_on_time"] for n in (1, 7, 8)] == [None, True, False]
 
 

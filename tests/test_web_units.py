@@ -499,7 +499,9 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
     rules = services.build_lifecycle(settings, router)
     store = SQLiteStore(tmp_path / "store.db")
     store.write_tickets([make_ticket(n) for n in (1, 2, 3, 5, 7, 9)]  # odd: housing, 2: ecology-environment
-                        + [make_ticket(11, accept_due=T0)])  # to be accepted by 2026-11-20 09:00
+                        + [make_ticket(11, accept_due=T0)]  # to be accepted by 2026-11-20 09:00
+                        # never accepted: by the same deadline (late at the page's clock), and by 2026-11-25 09:00
+                        + [make_ticket(13, accept_due=T0), make_ticket(15, accept_due=T0 + timedelta(days=5))])
     replied, calls = datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), rules.policy.callback.attempts
     steps = [(n, "replied", {"reply": "已处理"}) for n in (1, 2, 3, 5, 9)]
     steps += [(7, "returned", {"reason": "不属于本单位职责"}), (9, "callback", {"satisfaction": "不满意", "reason": "未修好"})]
@@ -542,11 +544,17 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert rows["housing"][header.index("无法回访")] == "1" and rows["housing"][header.index("回访率")] == "0.6667"
         assert 'id="given-up"' in get(app, "supervisor", "/tickets/web-1").text
         assert 'id="given-up"' not in get(app, "supervisor", "/tickets/web-3").text  # reached after a missed call
-        assert listed(housing["accepted_late_href"]) == ["web-11"] and housing["accept_on_time_rate"] == 0.0
+        # 签收超时: web-11 accepted late; web-13, and web-9 since it was reopened, not accepted with the deadline
+        # passed; web-15 has time left
+        assert sorted(listed(housing["accepted_late_href"])) == ["web-11", "web-13", "web-9"] == sorted(
+            t["ticket_id"] for t in get(app, "supervisor", "/api/tickets", accepted_late="1").json()["tickets"])
+        assert housing["accepted_late"] == 3 and housing["accept_on_time_rate"] == 0.0
         with TestClient(app) as client:  # the list's CSV says so too
             exported = client.get("/api/tickets/export", params={"accepted_late": "1"}, auth=("supervisor", "supervisor-demo"))
-        assert [(r["工单编号"], r["按时签收"]) for r in _csv_rows(exported)] == [("web-11", "否")]
+        assert sorted((r["工单编号"], r["按时签收"]) for r in _csv_rows(exported)) == [("web-11", "否"), ("web-13", ""), ("web-9", "")]
         assert "签收超时" in get(app, "supervisor", "/tickets/web-11").text
+        assert "超时未签收 not accepted by 2026-11-20 09:00" in get(app, "supervisor", "/tickets/web-13").text
+        assert "签收时限 accept by 2026-11-25 09:00" in get(app, "supervisor", "/tickets/web-15").text
         assert "签收超时" not in get(app, "supervisor", "/tickets/web-3").text  # make_ticket: no acceptance deadline
     finally:
         store.close()

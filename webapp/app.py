@@ -36,7 +36,7 @@ from hotline.lifecycle import (
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.records import Limits, RecordError, to_ticket
 from hotline.routing import Router
-from hotline.statistics import overdue, overdue_and_due_soon
+from hotline.statistics import accepted_late, overdue, overdue_and_due_soon
 from hotline.timestamps import TimestampError, parse_timestamp
 from hotline.topics import topic_label
 from stores.base import FILTERS, ORDERS, Store, TicketQuery
@@ -211,12 +211,14 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         merge_into = await run_in_threadpool(merge_target, ticket_id, topic, user)
         merged = await run_in_threadpool(merges, ticket, user)
         # an open ticket past its reply deadline, or near it, as the supervision page counts it
-        late = overdue_and_due_soon([ticket], clock(), lifecycle.calendar, alert_policy.due_soon_working_hours) \
+        now = clock()
+        late = overdue_and_due_soon([ticket], now, lifecycle.calendar, alert_policy.due_soon_working_hours) \
             if supervision else []
         return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
                       actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units,
                       topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "",
-                      late=late[0] if late else None, merged=merged, given_up=callback_given_up(ticket))
+                      late=late[0] if late else None, merged=merged, given_up=callback_given_up(ticket),
+                      accepted_late=accepted_late(ticket, now))
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -247,7 +249,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
         callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访);
-        `accepted_late` (签收超时), `replied`, `called_back` (a satisfaction recorded), `reopened` (重办), `open`:
+        `accepted_late` (签收超时: accepted late, or not yet with the deadline passed now), `replied`, `called_back` (a satisfaction recorded), `reopened` (重办), `open`:
         what the supervision figures of those names count; `returned`: returned (退单) once or more;
         `returned_by`: the tickets this unit returned, wherever they are now; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
         `order`: newest first, `due`: earliest reply deadline first, or `callback`: earliest callback deadline first."""
@@ -258,7 +260,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
             topic=topic or None, alert=alert or None, merged_into=merged_into or None, overdue_at=clock() if overdue else None,
-            awaiting_callback=awaiting_callback, callback_given_up=callback_given_up, accepted_late=accepted_late,
+            awaiting_callback=awaiting_callback, callback_given_up=callback_given_up,
+            accepted_late_at=clock() if accepted_late else None,
             replied=replied, called_back=called_back, reopened=reopened, open=open_, returned=returned,
             returned_by=returned_by or None,
             received=received_period(start, end), after_seq=after_seq, order=order,

@@ -51,7 +51,7 @@
   linkedFilter("overdue", "overdue-chip", () => "未办结且过答复期限 open, past the reply deadline");
   linkedFilter("awaiting_callback", "callback-chip", () => "已答复，待回访 replied, callback due");
   linkedFilter("callback_given_up", "given-up-chip", () => "多次未接通，已放弃回访 calls not answered, given up");
-  linkedFilter("accepted_late", "accepted_late-chip", () => "签收晚于签收时限 accepted after the deadline");
+  linkedFilter("accepted_late", "accepted_late-chip", () => "签收晚于时限或超时未签收 accepted late, or not yet and past the deadline");
   linkedFilter("replied", "replied-chip", () => "已答复过 replied once or more");
   linkedFilter("called_back", "called_back-chip", () => "已记录回访满意度 a satisfaction recorded");
   linkedFilter("reopened", "reopened-chip", () => "重办过 reopened once or more");

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from hotline.calendar import WorkCalendar
-from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, holder
+from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, awaiting_acceptance_until, holder
 from hotline.timestamps import stored_moment
 
 UNIT = "承办单位"  # in the policy: the unit the ticket is with
@@ -133,8 +133,8 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
 def _acceptance_alerts(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkCalendar) -> list[Alert]:
     """签收超时: a dispatched ticket not accepted by its acceptance deadline alerts each of `accept_overdue_to`
     (the unit holding it, and whoever else chases acceptances, 催签) once per dispatch."""
-    accept_due = _unaccepted_due(ticket)
-    if accept_due is None or now < accept_due:
+    accept_due = awaiting_acceptance_until(ticket)
+    if accept_due is None or now < accept_due or not ticket.get("reply_due"):
         return []
     due = stored_moment(ticket["reply_due"])
     late = _lateness(calendar.working_hours_between(accept_due, now), calendar.hours_per_day)
@@ -142,13 +142,6 @@ def _acceptance_alerts(ticket: dict, now: datetime, policy: AlertPolicy, calenda
                    f"签收超时：签收时限 {accept_due:%Y-%m-%d %H:%M}，{late}，承办单位尚未签收",
                    deadline=accept_due)
             for to in policy.accept_overdue_to]
-
-
-def _unaccepted_due(ticket: dict) -> datetime | None:
-    """The acceptance deadline of a dispatched ticket its unit has not accepted yet, else None."""
-    if ticket["status"] != "dispatched" or not ticket.get("accept_due") or not ticket.get("reply_due"):
-        return None
-    return stored_moment(ticket["accept_due"])
 
 
 def still_applies(alert: dict, ticket: dict, now: datetime) -> bool:
@@ -159,7 +152,7 @@ def still_applies(alert: dict, ticket: dict, now: datetime) -> bool:
     rerouted gets alerts of its own for its new holder). A late acceptance applies while the ticket waits,
     under the same dispatch, for its unit to accept it."""
     if alert["kind"] == "accept_overdue":
-        accept_due = _unaccepted_due(ticket)
+        accept_due = awaiting_acceptance_until(ticket)
         return accept_due is not None and accept_due == stored_moment(alert["due_at"]) \
             and holder(ticket) == alert["unit"]
     if ticket["status"] not in OPEN_STATUSES or not ticket.get("reply_due") \
@@ -184,7 +177,7 @@ def next_alert_at(ticket: dict, now: datetime, policy: AlertPolicy, calendar: Wo
     """The first moment after `now` from which `alerts_for` may say more than it says at `now`; None when it
     never will, as long as the ticket's status and deadline stay as they are. Until then the ticket needs no
     look: the deadline watch skips it."""
-    accept_due = _unaccepted_due(ticket)
+    accept_due = awaiting_acceptance_until(ticket)
     moments = [accept_due] if accept_due is not None and now < accept_due and policy.accept_overdue_to else []
     due = _watched_due(ticket)
     if due is not None and now < due:

@@ -48,6 +48,7 @@ from datetime import datetime
 from hotline.calendar import WorkCalendar
 from hotline.deadlines import CallbackLimits, DeadlinePolicy
 from hotline.models import TicketEvent
+from hotline.timestamps import stored_moment
 
 SATISFACTION = ("满意", "基本满意", "不满意")
 STATUS_NAMES = {"pending_review": "待派单", "dispatched": "已派单", "accepted": "已签收", "waiting_citizen": "待市民补充",
@@ -93,6 +94,14 @@ def holder(ticket: dict) -> str:
     a dispatcher (never dispatched, or returned), whatever unit its suggestion names, and once merged (并单)
     while waiting (no lead unit then)."""
     return AWAITING_DISPATCH if ticket["status"] == "pending_review" or not ticket["lead_unit"] else ticket["lead_unit"]
+
+
+def awaiting_acceptance_until(ticket: dict) -> datetime | None:
+    """The acceptance deadline (签收时限) of a stored ticket dispatched and not accepted yet, else None: what
+    the late-acceptance alert (hotline.alerts) and the 签收超时 figure (hotline.statistics) watch."""
+    if ticket["status"] != "dispatched" or not ticket.get("accept_due"):
+        return None
+    return stored_moment(ticket["accept_due"])
 
 
 def callback_given_up(ticket: dict) -> bool:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Iterable
 
 from hotline.calendar import WorkCalendar
-from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, callback_given_up, holder
+from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, awaiting_acceptance_until, callback_given_up, holder
 from hotline.timestamps import SHANGHAI, stored_moment
 
 SATISFIED = ("满意", "基本满意")
@@ -123,8 +123,8 @@ def replied(ticket: dict) -> bool:
 def accepted_late(ticket: dict, now: datetime) -> bool:
     """签收超时: accepted (签收) after its acceptance deadline (hotline.lifecycle: accepted_on_time), or
     dispatched and not accepted yet with the deadline passed at `now`."""
-    return ticket.get("accepted_on_time") is False or (
-        ticket["status"] == "dispatched" and bool(ticket.get("accept_due")) and stored_moment(ticket["accept_due"]) < now)
+    until = awaiting_acceptance_until(ticket)
+    return ticket.get("accepted_on_time") is False or (until is not None and until < now)
 
 
 def called_back(ticket: dict) -> bool:

@@ -120,11 +120,16 @@ def replied(ticket: dict) -> bool:
     return bool(ticket.get("replied_at"))
 
 
-def accepted_late(ticket: dict, now: datetime) -> bool:
-    """签收超时: accepted (签收) after its acceptance deadline (hotline.lifecycle: accepted_on_time), or
-    dispatched and not accepted yet with the deadline passed at `now`."""
+def accept_overdue(ticket: dict, now: datetime) -> bool:
+    """超时未签收: dispatched and not accepted (签收) yet, with the acceptance deadline passed at `now`."""
     until = awaiting_acceptance_until(ticket)
-    return ticket.get("accepted_on_time") is False or (until is not None and until < now)
+    return until is not None and until < now
+
+
+def accepted_late(ticket: dict, now: datetime) -> bool:
+    """签收超时: accepted after its acceptance deadline (hotline.lifecycle: accepted_on_time), or not accepted
+    yet with the deadline passed at `now`."""
+    return ticket.get("accepted_on_time") is False or accept_overdue(ticket, now)
 
 
 def called_back(ticket: dict) -> bool:

@@ -30,7 +30,7 @@ REJECTION_FIELDS = (
     "payload_size", "payload_truncated", "rejected_at", "resent_as", "resent_by", "resent_at",
 )
 FILTERS = ("channel", "domain", "subdomain", "lead_unit", "status", "district", "ticket_type")
-ORDERS = ("newest", "due", "callback")  # TicketQuery.order
+ORDERS = ("newest", "due", "accept", "callback")  # TicketQuery.order
 
 
 @dataclass
@@ -68,8 +68,9 @@ class TicketQuery:
     returned_by: str | None = None
     received: Period = field(default_factory=Period)  # received in this period
     after_seq: int | None = None
-    # search's order: "newest" stored first; "due": earliest reply deadline (then received) first; "callback":
-    # earliest callback deadline (then replied) first
+    # search's order: "newest" stored first; "due": earliest reply deadline (then received) first; "accept":
+    # earliest acceptance deadline (then received) first; "callback": earliest callback deadline (then replied)
+    # first. Tickets without the deadline come last.
     order: str = "newest"
     limit: int = 50
     offset: int = 0

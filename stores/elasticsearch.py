@@ -39,6 +39,7 @@ _PAGE = 1000
 _SORTS = {
     "newest": [{"seq": "desc"}],
     "due": [{"reply_due": {"order": "asc", "missing": "_last"}}, {"received_at": "asc"}, {"seq": "asc"}],
+    "accept": [{"accept_due": {"order": "asc", "missing": "_last"}}, {"received_at": "asc"}, {"seq": "asc"}],
     "callback": [{"callback_due": {"order": "asc", "missing": "_last"}}, {"replied_at": "asc"}, {"seq": "asc"}],
 }
 

@@ -231,8 +231,10 @@ def _fts_phrase(word: str) -> str:
 
 
 # TicketQuery.order: newest stored first; earliest reply deadline first (those without one last; of one
-# deadline, the earliest received first); earliest callback deadline first (then the earliest replied)
+# deadline, the earliest received first); earliest acceptance deadline first (likewise); earliest callback
+# deadline first (then the earliest replied)
 _ORDER_BY = {"newest": "t.seq DESC", "due": "t.reply_due IS NULL, t.reply_due, t.received_at, t.seq",
+             "accept": "t.accept_due IS NULL, t.accept_due, t.received_at, t.seq",
              "callback": "t.callback_due IS NULL, t.callback_due, t.replied_at, t.seq"}
 
 class SQLiteStore:

@@ -148,6 +148,13 @@ def test_tickets_by_reply_deadline_earliest_first_and_those_overdue_at_a_moment(
     assert store.search(TicketQuery(overdue_at=T0))[1] == 0
 
 
+def test_tickets_by_acceptance_deadline_earliest_first(store):
+    store.write_tickets([make_ticket(1, accept_due=T0 + timedelta(hours=3)), make_ticket(2),
+                         make_ticket(4, accept_due=T0 + timedelta(hours=1)), make_ticket(3, accept_due=T0 + timedelta(hours=1))])
+    # of one deadline, the earliest received first (make_ticket(n) is received n minutes after T0); none: last
+    assert [r["ticket_id"] for r in store.search(TicketQuery(order="accept"))[0]] == ["web-3", "web-4", "web-1", "web-2"]
+
+
 def test_a_ticket_merged_while_waiting_is_held_by_the_centre_and_seen_by_no_unit(store):
     store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(3, status="pending_review")])
     merge = event("merged", 1, into="web-3")

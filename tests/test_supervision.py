@@ -315,4 +315,18 @@ def test_a_unit_sees_its_own_figures_and_late_tickets_and_cannot_acknowledge(bro
     assert buttons and not any(b.is_visible() for b in buttons)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "supervision-unit.png"), full_page=True)
+
+    # what the unit has to accept (待签收), earliest acceptance deadline first; the ticket past it says so
+    with replay.client("unit") as unit:
+        wait_until(lambda: any(t["ticket_id"] == tid and t["accept_overdue"] for t in unit.get(
+            "/api/tickets", params={"status": "dispatched", "order": "accept"}).json()["tickets"]),
+                   60, message="past the acceptance deadline")
+    page.goto(replay.url + "/tickets?status=dispatched&order=accept")
+    page.wait_for_selector(f"#rows tr[data-ticket-id='{tid}']")
+    assert page.locator("#due-head").inner_text() == "签收时限 Accept by"
+    due = page.locator(f"#rows tr[data-ticket-id='{tid}'] td").nth(7)
+    assert due.inner_text().startswith("超时未签收 ") and due.get_attribute("class") == "overdue", due.inner_text()
+    dues = [d.removeprefix("超时未签收 ") for d in page.locator("#rows tr td:nth-child(8)").all_inner_texts()]
+    assert dues == sorted(dues) and set(page.locator("#rows tr td:last-child").all_inner_texts()) == {"已派单"}
+    page.screenshot(path=str(ARTIFACTS / "tickets-to-accept.png"))
     page.close()

@@ -555,6 +555,11 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert "签收超时" in get(app, "supervisor", "/tickets/web-11").text
         assert "超时未签收 not accepted by 2026-11-20 09:00" in get(app, "supervisor", "/tickets/web-13").text
         assert "签收时限 accept by 2026-11-25 09:00" in get(app, "supervisor", "/tickets/web-15").text
+        # what housing has to accept (待签收), earliest acceptance deadline first, those past it said so
+        to_accept = get(app, "unit", "/api/tickets", status="dispatched", order="accept").json()["tickets"]
+        assert [(t["ticket_id"], t["accept_overdue"]) for t in to_accept] == [
+            ("web-13", True), ("web-9", True), ("web-15", False)]
+        assert [t["accept_due"] for t in to_accept] == sorted(t["accept_due"] for t in to_accept)
         assert "签收超时" not in get(app, "supervisor", "/tickets/web-3").text  # make_ticket: no acceptance deadline
     finally:
         store.close()

@@ -36,7 +36,7 @@ from hotline.lifecycle import (
 from hotline.models import EVENT_KINDS, Prediction, Ticket, TicketEvent
 from hotline.records import Limits, RecordError, to_ticket
 from hotline.routing import Router
-from hotline.statistics import accepted_late, overdue, overdue_and_due_soon
+from hotline.statistics import accept_overdue, overdue, overdue_and_due_soon
 from hotline.timestamps import TimestampError, parse_timestamp
 from hotline.topics import topic_label
 from stores.base import FILTERS, ORDERS, Store, TicketQuery
@@ -218,7 +218,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
                       actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units,
                       topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "",
                       late=late[0] if late else None, merged=merged, given_up=callback_given_up(ticket),
-                      accepted_late=accepted_late(ticket, now))
+                      accept_overdue=accept_overdue(ticket, now))
 
     @app.get("/rejected", response_class=HTMLResponse)
     async def rejected_page(request: Request, user: User = Depends(page_user)):
@@ -249,10 +249,13 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
         callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访);
-        `accepted_late` (签收超时: accepted late, or not yet with the deadline passed now), `replied`, `called_back` (a satisfaction recorded), `reopened` (重办), `open`:
-        what the supervision figures of those names count; `returned`: returned (退单) once or more;
-        `returned_by`: the tickets this unit returned, wherever they are now; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
-        `order`: newest first, `due`: earliest reply deadline first, or `callback`: earliest callback deadline first."""
+        `accepted_late` (签收超时: accepted late, or not yet with the deadline passed now), `replied`,
+        `called_back` (a satisfaction recorded), `reopened` (重办), `open`: what the supervision figures of those
+        names count; `returned`: returned (退单) once or more; `returned_by`: the tickets this unit returned,
+        wherever they are now; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
+        `order`: newest first, `due`: earliest reply deadline first, `accept`: earliest acceptance deadline first
+        (with `status=dispatched`: what a unit has to accept, 待签收), or `callback`: earliest callback deadline
+        first."""
         if order not in ORDERS:
             raise HTTPException(400, f"order must be one of {', '.join(ORDERS)}, got {order!r}")
         return TicketQuery(
@@ -275,7 +278,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         now = clock()
         return {"total": total, "latest_seq": await run_in_threadpool(store.latest_seq),
                 "tickets": [{**_summary(r), "lead_unit_name": unit_names.get(r["lead_unit"], r["lead_unit"]),
-                             "status_name": STATUS_NAMES.get(r["status"], r["status"]), "overdue": overdue(r, now)}
+                             "status_name": STATUS_NAMES.get(r["status"], r["status"]), "overdue": overdue(r, now),
+                             "accept_overdue": accept_overdue(r, now)}
                             for r in rows]}
 
     @app.get("/api/tickets/export")
@@ -702,7 +706,8 @@ def _as_text(value):
 def _summary(ticket: dict) -> dict:
     return {k: ticket[k] for k in (
         "seq", "ticket_id", "channel", "received_at", "title", "district", "ticket_type", "urgency",
-        "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged", "reply_due", "callback_due")}
+        "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged", "accept_due", "reply_due",
+        "callback_due")}
 
 
 def _visible_letter(letter: dict, user: User) -> dict:

@@ -66,8 +66,9 @@
     return p;
   }
   // the list a page (PAGE tickets) at a time, newest first, earliest reply deadline first (a unit's to-do
-  // list: its open tickets by deadline) or earliest callback deadline first (as the address may say); a change
-  // of filters or order goes back to the first page
+  // list: its open tickets by deadline), earliest acceptance deadline first (with the 已派单 status: what it
+  // has to accept) or earliest callback deadline first (as the address may say); a change of filters or order
+  // goes back to the first page
   const PAGE = 100, order = document.getElementById("order");
   if ([...order.options].some((o) => o.value === address.get("order"))) order.value = address.get("order");
   let page = 0;
@@ -123,8 +124,9 @@
     document.getElementById("next").disabled = first + data.tickets.length >= data.total;
     document.getElementById("export").href = "/api/tickets/export?" + filters();  // all of them, not only those shown
     rows.replaceChildren();
-    const byCallback = order.value === "callback";
-    document.getElementById("due-head").textContent = byCallback ? "回访期限 Call back by" : "答复时限 Reply by";
+    const byCallback = order.value === "callback", byAcceptance = order.value === "accept";
+    document.getElementById("due-head").textContent = byCallback ? "回访期限 Call back by"
+      : byAcceptance ? "签收时限 Accept by" : "答复时限 Reply by";
     for (const t of data.tickets) {
       const tr = document.createElement("tr");
       tr.dataset.ticketId = t.ticket_id;
@@ -136,10 +138,14 @@
       a.textContent = t.title || "(无标题)";
       title.append(a);
       tr.append(title, cell(t.district), cell(t.ticket_type), cell(t.domain + " " + t.confidence.toFixed(2)));
-      // the deadline the list is ordered by: the reply's, or in callback order the callback's (回访)
-      const due = byCallback ? cell(t.callback_due ? t.callback_due.slice(0, 16).replace("T", " ") : null)
-        : cell(t.reply_due ? (t.overdue ? "超期 " : "") + t.reply_due.slice(0, 16).replace("T", " ") : null);
-      if (t.overdue && !byCallback) due.className = "overdue";  // open and past its reply deadline, by the centre's clock
+      // the deadline the list is ordered by: the reply's, in acceptance order the acceptance's (签收), or in
+      // callback order the callback's (回访); past it by the centre's clock, and not done, it says so
+      const at = (iso) => iso.slice(0, 16).replace("T", " ");
+      const late = byCallback ? false : byAcceptance ? t.accept_overdue : t.overdue;
+      const due = byCallback ? cell(t.callback_due ? at(t.callback_due) : null)
+        : byAcceptance ? cell(t.accept_due ? (late ? "超时未签收 " : "") + at(t.accept_due) : null)
+        : cell(t.reply_due ? (late ? "超期 " : "") + at(t.reply_due) : null);
+      if (late) due.className = "overdue";
       // a ticket waiting for a dispatcher is with no unit yet: the one shown is the suggestion
       tr.append(cell((t.lead_unit_name || t.lead_unit || "—") + (t.status === "pending_review" ? "（建议 suggested）" : "")), due);
       const status = cell(t.status_name); status.className = "badge " + t.status; tr.append(status);

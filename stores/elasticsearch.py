@@ -639,6 +639,8 @@ class ElasticsearchStore:
                                                                   {"status": {"terms": {"field": "status"}}}]}},
             "overdue": {"filter": {"bool": {"filter": [open_, {"range": {"reply_due": {"lt": at}}}]}}},
             "due_within_day": {"filter": {"bool": {"filter": [open_, {"range": {"reply_due": {"gte": at, "lt": day}}}]}}},
+            "accept_overdue": {"filter": {"bool": {"filter": [{"term": {"status": "dispatched"}},
+                                                              {"range": {"accept_due": {"lt": at}}}]}}},
             "confidence": {"histogram": {"field": "confidence", "interval": 0.1}, "aggs": {"sum": {"sum": {"field": "confidence"}}}},
         })
         aggs = response.get("aggregations", {})
@@ -651,6 +653,7 @@ class ElasticsearchStore:
             "alerts_open": self._terms("alerts", "kind", unacknowledged) + self._terms("opinion-alerts", "kind", unacknowledged),
             "overdue": aggs.get("overdue", {}).get("doc_count", 0),
             "due_within_day": aggs.get("due_within_day", {}).get("doc_count", 0),
+            "accept_overdue": aggs.get("accept_overdue", {}).get("doc_count", 0),
             "confidence": [(round(b["key"] * 10), b["doc_count"], b["sum"]["value"])
                            for b in aggs.get("confidence", {}).get("buckets", []) if b["doc_count"]],
         }

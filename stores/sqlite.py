@@ -598,7 +598,8 @@ class SQLiteStore:
 
     def metrics(self, now: datetime) -> dict:
         """Counts for monitoring (/metrics): tickets by channel and status, events by kind, dead letters, open
-        alerts, open tickets overdue or due within a day, and the classifier's confidence distribution."""
+        alerts, open tickets overdue or due within a day, dispatched tickets not accepted by their acceptance
+        deadline, and the classifier's confidence distribution."""
         db = self._connect()
         at, day = _local(now), _local(now + timedelta(days=1))
         open_marks = ",".join("?" * len(OPEN_STATUSES))
@@ -615,6 +616,8 @@ class SQLiteStore:
             "due_within_day": db.execute(
                 f"SELECT count(*) FROM tickets WHERE status IN ({open_marks}) AND reply_due >= ? AND reply_due < ?",
                 (*OPEN_STATUSES, at, day)).fetchone()[0],
+            "accept_overdue": db.execute(  # hotline.statistics.accept_overdue
+                "SELECT count(*) FROM tickets WHERE status = 'dispatched' AND accept_due < ?", (at,)).fetchone()[0],
             "confidence": [tuple(r) for r in db.execute(
                 "SELECT CAST(confidence * 10 AS INTEGER), count(*), sum(confidence) FROM tickets GROUP BY 1")],
         }

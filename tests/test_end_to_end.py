@@ -240,7 +240,8 @@ def test_metrics_for_prometheus_match_the_store(stack):
     count = next(float(line.split()[1]) for line in lines if line.startswith("hotline_classification_confidence_count"))
     assert count == stored
     assert any(line.startswith('hotline_consumer_lag{group="hotline-pipeline",topic="intake.web"') for line in lines)
-    assert any(line.startswith('hotline_open_tickets_deadline{state="overdue"}') for line in lines)
+    for state in ("overdue", "due_within_day", "accept_overdue"):
+        assert any(line.startswith(f'hotline_open_tickets_deadline{{state="{state}"}}') for line in lines), state
 
 
 def test_up_stops_everything_on_ctrl_c(tmp_path, sample_model):

@@ -148,6 +148,21 @@ def test_tickets_by_reply_deadline_earliest_first_and_those_overdue_at_a_moment(
     assert store.search(TicketQuery(overdue_at=T0))[1] == 0
 
 
+def test_the_monitoring_counts_of_deadlines(store):
+    from hotline import statistics
+
+    now = T0 + timedelta(hours=12)
+    store.write_tickets([make_ticket(1, reply_due=now - timedelta(hours=1), accept_due=now - timedelta(hours=5)),
+                         make_ticket(2, reply_due=now + timedelta(hours=3), accept_due=now - timedelta(hours=1)),
+                         make_ticket(3, reply_due=now + timedelta(days=2), accept_due=now + timedelta(hours=1)),
+                         make_ticket(4, status="pending_review", reply_due=now + timedelta(days=2))])
+    store.apply_event(event("accepted", 11), RULES)  # web-1 accepted (late): no longer awaiting acceptance
+    counts = store.metrics(now)
+    tickets = [store.get_ticket(f"web-{n}") for n in range(1, 5)]
+    assert (counts["overdue"], counts["due_within_day"]) == (1, 1)  # web-1; web-2
+    assert counts["accept_overdue"] == sum(statistics.accept_overdue(t, now) for t in tickets) == 1  # web-2
+
+
 def test_tickets_by_acceptance_deadline_earliest_first(store):
     store.write_tickets([make_ticket(1, accept_due=T0 + timedelta(hours=3)), make_ticket(2),
                          make_ticket(4, accept_due=T0 + timedelta(hours=1)), make_ticket(3, accept_due=T0 + timedelta(hours=1))])

@@ -39,10 +39,12 @@ def exposition(counts: dict, lag: dict[tuple[str, str, int], int] | None) -> str
         "# HELP hotline_dead_letters_total Records kept as dead letters.",
         "# TYPE hotline_dead_letters_total counter",
         _line("hotline_dead_letters_total", counts["dead_letters"]),
-        "# HELP hotline_open_tickets_deadline Open tickets past their reply deadline or due within a day.",
+        "# HELP hotline_open_tickets_deadline Open tickets past their reply deadline or due within a day, and "
+        "dispatched tickets not accepted by their acceptance deadline.",
         "# TYPE hotline_open_tickets_deadline gauge",
         _line("hotline_open_tickets_deadline", counts["overdue"], state="overdue"),
         _line("hotline_open_tickets_deadline", counts["due_within_day"], state="due_within_day"),
+        _line("hotline_open_tickets_deadline", counts["accept_overdue"], state="accept_overdue"),
         "# HELP hotline_alerts_open Alerts not acknowledged, by kind.",
         "# TYPE hotline_alerts_open gauge",
         *(_line("hotline_alerts_open", n, kind=k) for k, n in counts["alerts_open"]),

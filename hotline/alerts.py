@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from hotline.calendar import WorkCalendar
 from hotline.lifecycle import AWAITING_DISPATCH, OPEN_STATUSES, awaiting_acceptance_until, holder
+from hotline.models import TicketEvent
 from hotline.timestamps import stored_moment
 
 UNIT = "承办单位"  # in the policy: the unit the ticket is with
@@ -81,13 +82,13 @@ class Alert(BaseModel):
 
     alert_id: str
     ticket_id: str
-    kind: str            # due_soon | overdue | accept_overdue
-    level: int           # 0 for due_soon and accept_overdue; the escalation level for overdue
+    kind: str            # due_soon | overdue | accept_overdue | urged
+    level: int           # the escalation level for overdue; 0 for the others
     to: str              # who is alerted
     unit: str            # the lead unit responsible
     reply_due: datetime
     due_at: datetime     # the moment the alert became due (it is raised at the first scan after it); for
-                         # accept_overdue, the acceptance deadline it is about
+                         # accept_overdue, the acceptance deadline it is about; for urged, when it was urged
     raised_at: datetime
     message: str
 
@@ -142,6 +143,20 @@ def _acceptance_alerts(ticket: dict, now: datetime, policy: AlertPolicy, calenda
                    f"签收超时：签收时限 {accept_due:%Y-%m-%d %H:%M}，{late}，承办单位尚未签收",
                    deadline=accept_due)
             for to in policy.accept_overdue_to]
+
+
+def urge_alert(ticket: dict, event: TicketEvent) -> Alert | None:
+    """催办: a supervisor's urging (an `urged` event, applied to the stored `ticket`) as an alert to the unit the
+    ticket is with, one per event; None once the ticket is no longer with a unit (answered, returned). Like the
+    deadline alerts to the unit, it applies while the unit holds the ticket under the same reply deadline."""
+    unit = holder(ticket)
+    if event.kind != "urged" or ticket["status"] not in OPEN_STATUSES or unit == AWAITING_DISPATCH \
+            or not ticket.get("reply_due"):
+        return None
+    return Alert(alert_id=hashlib.sha256(f"urged\0{event.event_id}".encode()).hexdigest()[:24],
+                 ticket_id=ticket["ticket_id"], kind="urged", level=0, to=UNIT, unit=unit,
+                 reply_due=stored_moment(ticket["reply_due"]), due_at=event.at, raised_at=event.at,
+                 message=f"催办：{str(event.data.get('reason') or '').strip()}")
 
 
 def still_applies(alert: dict, ticket: dict, now: datetime) -> bool:

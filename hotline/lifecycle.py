@@ -36,6 +36,9 @@ Events and what they do:
   reopened              replied/closed -> dispatched to the same unit with a new reply deadline; needs a reason
   merged (并单)          an open ticket -> merged into another ticket (`into`) about the same issue; it is
                         handled there and leaves every list of work (no deadline alerts)
+  urged (催办)           a supervisor urges the unit a ticket is with (dispatched, accepted or waiting for the
+                        citizen) to get on with it; needs a reason (what is asked); counted in `urged`, the
+                        status unchanged; the unit is alerted (hotline.alerts.urge_alert)
 
 The state is the part of a ticket that events change; the store keeps it and applies `Lifecycle.apply`.
 """
@@ -75,6 +78,7 @@ STARTS: dict[str, tuple[tuple[str, ...], str]] = {
     "callback_failed": (("replied", "closed"), "replied or closed"),  # with a callback due (see the handler)
     "reopened": (("replied", "closed"), "replied or closed"),
     "merged": (OPEN_STATUSES, "open"),
+    "urged": (("dispatched", "accepted", "waiting_citizen"), "with a unit"),
 }
 
 
@@ -154,6 +158,7 @@ class DispatchState:
     callback_attempts: int = 0  # calls nobody answered since the last reply, reached callback or reopening
     reopened: int = 0
     merged_into: str | None = None
+    urged: int = 0  # times a supervisor urged the unit on (催办)
     history: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -331,6 +336,11 @@ class Lifecycle:
         if state.status == "pending_review":  # never sent to a unit: none answers for it (holder: the centre)
             state = replace(state, lead_unit="", co_units=())
         return replace(state, status="merged", merged_into=into, closed_at=event.at)
+
+    def _urged(self, state, event):
+        _require(state, event)
+        _reason(event, "urging a unit on (催办)")
+        return replace(state, urged=state.urged + 1)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _reopen(self, state, event):

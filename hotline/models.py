@@ -107,7 +107,7 @@ class Rejection(BaseModel):
 EventKind = Literal[
     "dispatched", "rerouted", "returned", "accepted", "paused", "resumed", "extension_requested",
     "extension_approved", "extension_refused", "replied", "closed", "callback", "callback_failed",
-    "reopened", "merged",
+    "reopened", "merged", "urged",
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__
 

@@ -23,7 +23,7 @@ TICKET_FIELDS = (
     "accept_due", "reply_due", "deadline_policy", "deadline_warnings", "subdomain",
     "accepted_at", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_since", "paused_hours",
     "extension_pending", "extensions", "closed_at", "satisfaction", "reopened", "merged_into",
-    "callback_due", "callback_attempts", "accepted_on_time",
+    "callback_due", "callback_attempts", "accepted_on_time", "urged",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",

@@ -182,7 +182,7 @@ class ElasticsearchStore:
                        accept_due=_local(t.accept_due) if t.accept_due else None,
                        reply_due=_local(t.reply_due) if t.reply_due else None,
                        returns=0, returned_by=[], corrected=False, paused_hours=0.0, extensions=0, reopened=0,
-                       callback_attempts=0, words=t.segmented, topic_id=None, event_ids=[])
+                       callback_attempts=0, urged=0, words=t.segmented, topic_id=None, event_ids=[])
             docs.append((self._index("tickets", _month(t.received_at)), t.ticket_id, doc))
         return len(self._create(docs))
 

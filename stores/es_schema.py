@@ -49,7 +49,7 @@ TICKET_PROPERTIES = {
     "paused_hours": {"type": "float"},
     "extension_pending": {"type": "integer"}, "extensions": {"type": "integer"},
     "closed_at": DATE, "satisfaction": KEYWORD, "reopened": {"type": "integer"}, "merged_into": KEYWORD,
-    "callback_due": DATE, "callback_attempts": {"type": "integer"},
+    "callback_due": DATE, "callback_attempts": {"type": "integer"}, "urged": {"type": "integer"},
     "topic_id": KEYWORD,            # set by the opinion monitor: dashboards aggregate topics over tickets
     "event_ids": KEYWORD,           # the lifecycle events applied to this ticket (each applied once)
 }

@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     merged_into TEXT,
     callback_due TEXT,
     callback_attempts INTEGER NOT NULL DEFAULT 0,
-    accepted_on_time INTEGER
+    accepted_on_time INTEGER,
+    urged INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at);
 CREATE INDEX IF NOT EXISTS tickets_domain ON tickets(domain);
@@ -205,6 +206,7 @@ MIGRATIONS = (
     ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
     ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"), ("returned_by", "TEXT NOT NULL DEFAULT '[]'"),
     ("callback_due", "TEXT"), ("callback_attempts", "INTEGER NOT NULL DEFAULT 0"), ("accepted_on_time", "INTEGER"),
+    ("urged", "INTEGER NOT NULL DEFAULT 0"),
 )
 # Columns added to the dead letters after the first version: a person's corrected record sent again.
 REJECTION_MIGRATIONS = (("resent_as", "TEXT"), ("resent_by", "TEXT"), ("resent_at", "TEXT"))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import faust
 
-from hotline.alerts import AlertPolicy
+from hotline.alerts import AlertPolicy, urge_alert
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
@@ -127,7 +127,9 @@ def build_app(
             await loop.run_in_executor(None, store.write_rejections, [_dead_letter(r.key, r.value, clock) for r in letters])
 
     def _apply_events(batch: list[tuple[bytes | None, bytes]]) -> list[Rejection]:
-        """Apply each event to the store; refused and malformed ones become dead letters."""
+        """Apply each event to the store; refused and malformed ones become dead letters. An urging (催办)
+        alerts the unit: kept once per event, also when the event was applied before (a batch read again after
+        a worker died between the two)."""
         letters = []
         for key, value in batch:
             ref = key.decode("utf-8", "replace") if key else "(no key)"
@@ -139,6 +141,8 @@ def build_app(
             status, reason = store.apply_event(event, lifecycle)
             if status == "refused":
                 letters.append(make_rejection(topics.EVENTS, event.event_id, "event", reason, value, clock()))
+            elif event.kind == "urged" and (alert := urge_alert(store.get_ticket(event.ticket_id), event)):
+                store.write_alerts([alert])
         return letters
 
     _run_reader(app, BatchReader(bootstrap, topics.WORKER_GROUP, [*topics.INTAKE.values(), topics.EVENTS, topics.REJECTED],

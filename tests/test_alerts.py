@@ -113,6 +113,30 @@ def test_a_dispatched_ticket_not_accepted_in_time_alerts_the_unit_and_the_dispat
     assert next_alert_at(unaccepted, t(23, 15), policy, calendar) == t(27, 12)  # the due-soon warning (lunch excluded)
 
 
+def test_an_urging_alerts_the_unit_once_per_event_while_it_holds_the_ticket():
+    from hotline.alerts import still_applies, urge_alert
+    from hotline.models import TicketEvent
+
+    due = t(27, 17, 30)
+    accepted = {**ticket(due), "status": "accepted"}
+
+    def urged(n):
+        return TicketEvent(event_id=f"u{n}", ticket_id="hotline-1", kind="urged", at=t(24, 10 + n), actor="supervisor",
+                           data={"reason": "市民多次来电，请今日联系"})
+    first, again = urge_alert(accepted, urged(0)), urge_alert(accepted, urged(1))
+    assert (first.kind, first.level, first.to, first.unit, first.due_at, first.reply_due) == (
+        "urged", 0, "承办单位", "housing", t(24, 10), due)
+    assert first.message == "催办：市民多次来电，请今日联系"
+    assert first.alert_id == urge_alert(accepted, urged(0)).alert_id != again.alert_id  # one per event
+    stored = {**first.model_dump(), "reply_due": due.isoformat(), "due_at": first.due_at.isoformat()}
+    assert still_applies(stored, accepted, t(25, 9))
+    for after in ({"status": "replied"}, {"status": "pending_review"}, {"lead_unit": "urban-management"},
+                  {"reply_due": t(1, 17, 30, month=12)}):  # answered, returned, rerouted, given a new deadline
+        assert not still_applies(stored, {**accepted, **after}, t(25, 9)), after
+    for gone in ({"status": "replied"}, {"status": "pending_review"}):  # applied again later: nobody to tell
+        assert urge_alert({**accepted, **gone}, urged(0)) is None
+
+
 def test_late_acceptances_go_to_whom_the_policy_names():
     base = {"due_soon_working_hours": 4, "escalation": [{"level": 1, "to": "承办单位", "after_working_days": 0}]}
     assert AlertPolicy.from_config(base).accept_overdue_to == ("承办单位",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -109,12 +110,27 @@ def test_units_and_supervisors_record_the_handling_loop_over_http(stack):
         assert unit.post(events, json={"kind": "accepted", "event_id": f"{tid}-accept"}).status_code == 202
         until_status(unit, tid, "accepted")
         unit.post(events, json={"kind": "accepted", "event_id": f"{tid}-accept"})  # a resend changes nothing
+        # a supervisor urges the unit on (催办): counted on the ticket, and an alert to the unit, once
+        assert unit.post(events, json={"kind": "urged", "data": {"reason": "x"}}).status_code == 403
+        assert supervisor.post(events, json={"kind": "urged", "data": {"reason": ""}}).status_code == 400
+        urge = {"kind": "urged", "data": {"reason": "市民多次来电，请今日联系"}, "event_id": f"{tid}-urge"}
+        assert supervisor.post(events, json=urge).status_code == 202
+        supervisor.post(events, json=urge)  # a resend: still once
+
+        def urgings():
+            return [a for a in unit.get("/api/alerts", params={"open": "true", "ticket_id": tid}).json()["alerts"]
+                    if a["kind"] == "urged"]
+        wait_until(lambda: unit.get(f"/api/tickets/{tid}").json()["urged"] == 1 and urgings(), 60, message="the urging")
+        time.sleep(1)  # the resend, applied by now, added nothing
+        assert unit.get(f"/api/tickets/{tid}").json()["urged"] == 1
+        assert [(a["to"], a["unit"], a["message"]) for a in urgings()] == [("承办单位", "housing", "催办：市民多次来电，请今日联系")]
         assert unit.post(events, json={"kind": "replied", "data": {"reply": "已协调维修"}}).status_code == 202
         until_status(unit, tid, "replied")
+        assert urgings() == []  # answered: the urging no longer asks anything
         assert tid in [t["ticket_id"] for t in callback.get("/api/callbacks").json()["tickets"]]  # awaiting its callback
         assert callback.post(events, json={"kind": "callback", "data": {"satisfaction": "满意"}}).status_code == 202
         closed = until_status(unit, tid, "closed")
         assert closed["satisfaction"] == "满意" and closed["reply_seconds"] >= 0
         assert closed["reply_working_days"] is not None and closed["on_time"] is True
         kinds = [e["kind"] for e in unit.get(events).json()["events"]]
-        assert kinds[-3:] == ["accepted", "replied", "callback"] and kinds.count("accepted") == 1
+        assert kinds[-4:] == ["accepted", "urged", "replied", "callback"] and kinds.count("accepted") == 1

@@ -215,6 +215,17 @@ def test_a_duplicate_is_merged_into_another_ticket():
 
 
 
+def test_a_supervisor_urges_the_unit_on_without_changing_what_it_does():
+    once = Lifecycle(2).apply(WITH_UNIT, event("urged", reason="市民多次来电，请今日联系"))
+    twice = Lifecycle(2).apply(once, event("urged", reason="再次催办"))
+    assert (once.urged, twice.urged) == (1, 2) and replace(twice, urged=0) == WITH_UNIT  # nothing else changes
+    with pytest.raises(InvalidEvent, match="needs a reason"):
+        Lifecycle(2).apply(WITH_UNIT, event("urged", reason="  "))
+    for status in ("pending_review", "replied", "closed", "merged"):  # with no unit, or answered: nobody to urge
+        with pytest.raises(TransitionError, match="with a unit"):
+            Lifecycle(2).apply(replace(WITH_UNIT, status=status), event("urged", reason="x"))
+
+
 def test_a_ticket_merged_while_waiting_for_a_dispatcher_was_never_any_units():
     merged = Lifecycle(2).apply(replace(WAITING, co_units=("a1-gov",)), event("merged", into="web-1"))
     assert (merged.status, merged.lead_unit, merged.co_units) == ("merged", "", ())  # the suggestion is not a unit
@@ -224,7 +235,8 @@ def test_a_ticket_merged_while_waiting_for_a_dispatcher_was_never_any_units():
 # Complete data for each event kind, so that only the ticket's state can refuse it.
 COMPLETE = {"dispatched": {"lead_unit": "urban-management"}, "rerouted": {"lead_unit": "urban-management", "reason": "x"},
             "returned": {"reason": "x"}, "paused": {"reason": "x"}, "extension_requested": {"days": 2, "reason": "x"},
-            "callback": {"satisfaction": "满意"}, "reopened": {"reason": "x"}, "merged": {"into": "other"}}
+            "callback": {"satisfaction": "满意"}, "reopened": {"reason": "x"}, "merged": {"into": "other"},
+            "urged": {"reason": "x"}}
 
 
 @pytest.mark.parametrize("status", list(STATUS_NAMES))

@@ -509,6 +509,7 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
     steps += [(3, "callback_failed", {}), (3, "callback", {"satisfaction": "满意"})]  # web-3: reached at the second call
     steps += [(2, "callback", {"satisfaction": "基本满意"})]                           # web-2; web-5 still due
     steps += [(11, "accepted", {})]                                                  # web-11: late
+    steps += [(13, "urged", {"reason": "请尽快签收"})]                                 # web-13: urged on (催办)
     for i, (n, kind, data) in enumerate(steps):
         event = TicketEvent(event_id=f"e{i}", ticket_id=f"web-{n}", kind=kind, at=replied + timedelta(hours=i),
                             actor="x", data=data)
@@ -555,6 +556,11 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert "签收超时" in get(app, "supervisor", "/tickets/web-11").text
         assert "超时未签收 not accepted by 2026-11-20 09:00" in get(app, "supervisor", "/tickets/web-13").text
         assert "签收时限 accept by 2026-11-25 09:00" in get(app, "supervisor", "/tickets/web-15").text
+        # a supervisor may urge the unit on (催办), the unit may not; the ticket says how often it was
+        urged = get(app, "supervisor", "/tickets/web-13").text
+        assert '<dd id="urged">1 次</dd>' in urged and '<option value="urged">' in urged
+        assert '<option value="urged">' not in get(app, "unit", "/tickets/web-13").text
+        assert '<dd id="urged">' not in get(app, "supervisor", "/tickets/web-15").text
         # what housing has to accept (待签收), earliest acceptance deadline first, those past it said so
         to_accept = get(app, "unit", "/api/tickets", status="dispatched", order="accept").json()["tickets"]
         assert [(t["ticket_id"], t["accept_overdue"]) for t in to_accept] == [

@@ -55,7 +55,7 @@ EVENT_NAMES = {
     "dispatched": "派单", "rerouted": "改派", "returned": "退单", "accepted": "签收", "paused": "等待市民补充",
     "resumed": "恢复办理", "extension_requested": "申请延期", "extension_approved": "批准延期",
     "extension_refused": "驳回延期", "replied": "答复", "closed": "办结", "callback": "回访",
-    "callback_failed": "回访未接通", "reopened": "重办", "merged": "并单",
+    "callback_failed": "回访未接通", "reopened": "重办", "merged": "并单", "urged": "催办",
 }
 # Who may record each event: dispatchers dispatch, units handle, supervisors decide, the callback team calls back.
 EVENT_PERMISSIONS = {
@@ -63,6 +63,7 @@ EVENT_PERMISSIONS = {
     "accepted": "handle", "paused": "handle", "resumed": "handle", "extension_requested": "handle", "replied": "handle",
     "rerouted": "supervise", "extension_approved": "supervise", "extension_refused": "supervise",
     "closed": "supervise", "reopened": "supervise", "callback": "callback", "callback_failed": "callback",
+    "urged": "supervise",
 }
 
 

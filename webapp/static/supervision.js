@@ -26,7 +26,7 @@
 
   const json = Live.json;
   const ALERTS = 200;  // open alerts shown at most, newest first; the page says when there are more
-  const ALERT_KINDS = { due_soon: "临期预警", accept_overdue: "签收超时" };  // overdue: by level
+  const ALERT_KINDS = { due_soon: "临期预警", accept_overdue: "签收超时", urged: "催办" };  // overdue: by level
 
   // each refresh fetches all it shows before it changes the page, so tables are never filled twice or with
   // older figures (Live.latest)

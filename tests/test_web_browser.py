@@ -249,6 +249,14 @@ def test_a_unit_and_a_supervisor_handle_a_ticket_on_its_page(browser, stack):
     assert record(page, "accepted") == "已记录 recorded: 签收 accepted"
     assert page.locator("#status").inner_text() == "已签收"
     assert offered(page) == ["paused", "extension_requested", "replied"]
+    boss = log_in(browser, stack, "supervisor")  # meanwhile a supervisor urges the unit on (催办)
+    boss.goto(stack.url + "/tickets/hotline-browser-loop")
+    assert offered(boss) == ["rerouted", "urged"]
+    assert "needs a reason" in refused(boss, "urged")
+    assert record(boss, "urged", reason="市民多次来电，请尽快处理") == "已记录 recorded: 催办 urged"
+    assert boss.locator("#urged").inner_text() == "1 次"
+    assert "催办 urged · supervisor：市民多次来电，请尽快处理" in boss.locator("#events").inner_text()
+    boss.close()
     assert record(page, "replied", reply="已联系路灯管理所维修") == "已记录 recorded: 答复 replied"
     assert page.locator("#status").inner_text() == "已答复"
     assert "工作日" in page.locator("#replied").inner_text()

@@ -24,7 +24,7 @@ SATISFIED = ("满意", "基本满意")
 # The fields of a stored ticket the figures and the late list read (a store can read only these).
 FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "replied_at", "on_time",
           "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due", "callback_due",
-          "callback_attempts", "accepted_on_time", "accept_due")
+          "callback_attempts", "accepted_on_time", "accept_due", "urged")
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,7 @@ class LateTicket:
     reply_due: datetime
     late_working_days: float   # positive: overdue by; negative: due in
     level: str                 # overdue | due_soon
+    urged: int = 0             # times a supervisor urged the unit on (催办)
 
 
 def overdue_and_due_soon(tickets: Iterable[dict], now: datetime, calendar: WorkCalendar,
@@ -231,11 +232,12 @@ def overdue_and_due_soon(tickets: Iterable[dict], now: datetime, calendar: WorkC
         due = stored_moment(t["reply_due"])
         if due < now:
             late = calendar.working_hours_between(due, now) / calendar.hours_per_day
-            found.append(LateTicket(t["ticket_id"], holder(t), t["title"], t["status"], due, round(late, 2), "overdue"))
+            found.append(LateTicket(t["ticket_id"], holder(t), t["title"], t["status"], due, round(late, 2), "overdue",
+                                    t.get("urged") or 0))
         else:
             left = calendar.working_hours_between(now, due)
             if left <= due_soon_hours:
                 found.append(LateTicket(t["ticket_id"], holder(t), t["title"], t["status"], due,
-                                        round(-left / calendar.hours_per_day, 2), "due_soon"))
+                                        round(-left / calendar.hours_per_day, 2), "due_soon", t.get("urged") or 0))
     found.sort(key=lambda item: -item.late_working_days)
     return found

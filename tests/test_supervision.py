@@ -145,6 +145,24 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     page.wait_for_selector("#alerts tbody tr.accept_overdue")
     kinds = page.locator("#alerts tbody tr.accept_overdue td:nth-child(2)").all_inner_texts()
     assert kinds and set(kinds) == {"签收超时"}, kinds
+    # 催办 from the late list: page-2's unit is urged on; the count shows once a worker has applied it
+    late_row = "#late tbody tr[data-ticket-id='hotline-page-2']"
+    assert page.locator("#urge-form").is_hidden()
+    page.locator(f"{late_row} button").click()
+    assert page.locator("#urge-ticket").inner_text() == "A4区路灯不亮" and page.locator("#urge-form").is_visible()
+    page.locator("#urge-form").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "supervision-urge.png"))
+    page.click("#urge-form button[type=submit]")  # nothing asked: refused, and said why
+    page.wait_for_function("document.getElementById('urge-result').textContent.includes('needs a reason')")
+    page.fill("#urge-reason", "市民多次来电，请今日联系")
+    page.press("#urge-reason", "Enter")
+    page.wait_for_function("document.getElementById('urge-result').textContent === '已催办 urged: A4区路灯不亮'")
+    page.wait_for_function(f"document.querySelector(\"{late_row} td:last-child\").textContent.startsWith('1 次')")
+    assert page.locator("#urge-form").is_hidden()
+    with replay.client("supervisor") as client:
+        urgings = [a["message"] for a in client.get("/api/alerts", params={"ticket_id": "hotline-page-2"}).json()["alerts"]
+                   if a["kind"] == "urged"]
+    assert urgings == ["催办：市民多次来电，请今日联系"]
     # the replay starts on 2026-11-23: deadlines may fall in 2027; the page says so while the calendar lacks it
     from cli.services import build_calendar
     from cli.settings import load_settings
@@ -313,6 +331,7 @@ def test_a_unit_sees_its_own_figures_and_late_tickets_and_cannot_acknowledge(bro
     assert page.locator("#export-archive").count() == 0
     buttons = page.locator("#alerts tbody button").all()
     assert buttons and not any(b.is_visible() for b in buttons)
+    assert page.locator("#urge-form").count() == 0 and page.locator("#late tbody button").count() == 0  # 催办: supervisors
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "supervision-unit.png"), full_page=True)
 

@@ -29,7 +29,8 @@ from webapp.params import received_period
 UNIT_COLUMNS = [("unit", "unit"), ("unit_name", "承办单位"), *COLUMNS]
 LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办单位"), ("title", "标题"), ("status", "status"),
                 ("status_name", "状态"),
-                ("reply_due", "答复期限"), ("late_working_days", "超期(工作日，负数为剩余)"), ("level", "类别")]
+                ("reply_due", "答复期限"), ("late_working_days", "超期(工作日，负数为剩余)"), ("level", "类别"),
+                ("urged", "催办次数")]
 
 
 # The counts of a unit's row that link to the tickets they count, and the ticket list's flag selecting them
@@ -121,7 +122,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         facets = await run_in_threadpool(store.facets, TicketQuery(unit=user.unit))
         return render(request, "supervision.html", user, domains=sorted(facets.get("domain", {})),
                       districts=sorted(facets.get("district", {})), centre=user.unit is None,
-                      acknowledge=user.role.supervise or user.role.dispatch, recipients=policy.recipients())
+                      acknowledge=user.role.supervise or user.role.dispatch, recipients=policy.recipients(),
+                      urge=user.role.supervise)
 
     @router.get("/api/supervision")
     async def api_supervision(start: str | None = None, end: str | None = None, domain: str | None = None,

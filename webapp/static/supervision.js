@@ -65,10 +65,18 @@
       const tr = document.createElement("tr");
       tr.dataset.ticketId = t.ticket_id;
       tr.className = t.level;
+      const urged = cell(t.urged ? t.urged + " 次 " : "");
+      if (urgeForm && WITH_UNIT.includes(t.status)) {  // supervisors urge the unit on (催办)
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "催办 Urge";
+        button.onclick = () => urge(t);
+        urged.append(button);
+      }
       tr.append(cell(t.unit_name), cell(link(t.title || t.ticket_id, "/tickets/" + encodeURIComponent(t.ticket_id))),
         cell(t.status_name), cell(when(t.reply_due)),
         cell(t.level === "overdue" ? "超期 " + (t.late_working_days > 0 ? t.late_working_days : "<0.01")
-                                   : "临期，剩余 " + (-t.late_working_days)));
+                                   : "临期，剩余 " + (-t.late_working_days)), urged);
       late.append(tr);
     }
     $("late-count").textContent = "(" + data.late.filter((t) => t.level === "overdue").length + " 超期, "
@@ -90,6 +98,34 @@
         cell(link(a.title || a.ticket_id, "/tickets/" + encodeURIComponent(a.ticket_id))), cell(a.message), cell(ack));
       alerts.append(tr);
     }
+  }
+
+  // 催办: the form below the late tickets (outside the table, which live refreshes redraw) sends an `urged`
+  // event with what is asked; the count shows once a worker has applied it
+  const WITH_UNIT = ["dispatched", "accepted", "waiting_citizen"];  // hotline.lifecycle STARTS["urged"]
+  const urgeForm = $("urge-form");
+  function urge(t) {
+    urgeForm.dataset.ticketId = t.ticket_id;
+    $("urge-ticket").textContent = t.title || t.ticket_id;
+    $("urge-ticket").href = "/tickets/" + encodeURIComponent(t.ticket_id);
+    $("urge-result").textContent = "";
+    urgeForm.hidden = false;
+    $("urge-reason").focus();
+  }
+  if (urgeForm) {
+    $("urge-cancel").onclick = () => { urgeForm.hidden = true; };
+    urgeForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const ticketId = urgeForm.dataset.ticketId, title = $("urge-ticket").textContent;
+      try {
+        await json("/api/tickets/" + encodeURIComponent(ticketId) + "/events", { method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ kind: "urged", data: { reason: $("urge-reason").value.trim() } }) });
+        urgeForm.hidden = true;
+        $("urge-reason").value = "";
+        $("urge-result").textContent = "已催办 urged: " + title;
+      } catch (error) { $("urge-result").textContent = error.message; }
+    });
   }
 
   form.addEventListener("change", refresh);

@@ -552,7 +552,8 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert housing["accepted_late"] == 3 and housing["accept_on_time_rate"] == 0.0
         with TestClient(app) as client:  # the list's CSV says so too
             exported = client.get("/api/tickets/export", params={"accepted_late": "1"}, auth=("supervisor", "supervisor-demo"))
-        assert sorted((r["工单编号"], r["按时签收"]) for r in _csv_rows(exported)) == [("web-11", "否"), ("web-13", ""), ("web-9", "")]
+        assert sorted((r["工单编号"], r["按时签收"], r["催办次数"]) for r in _csv_rows(exported)) == [
+            ("web-11", "否", "0"), ("web-13", "", "1"), ("web-9", "", "0")]
         assert "签收超时" in get(app, "supervisor", "/tickets/web-11").text
         assert "超时未签收 not accepted by 2026-11-20 09:00" in get(app, "supervisor", "/tickets/web-13").text
         assert "签收时限 accept by 2026-11-25 09:00" in get(app, "supervisor", "/tickets/web-15").text

@@ -683,7 +683,8 @@ EXPORT_COLUMNS = [
     ("ticket_id", "工单编号"), ("received_at", "受理时间"), ("channel", "渠道"), ("title", "标题"), ("district", "区县"),
     ("ticket_type", "类型"), ("domain", "领域"), ("subdomain", "子类"), ("lead_unit", "承办单位"), ("co_units", "协办单位"),
     ("status", "状态"), ("accepted_at", "签收时间"), ("accepted_on_time", "按时签收"), ("reply_due", "答复期限"),
-    ("overdue", "超期"), ("returns", "退单次数"), ("replied_at", "答复时间"), ("on_time", "按时"), ("satisfaction", "满意度"),
+    ("overdue", "超期"), ("returns", "退单次数"), ("urged", "催办次数"), ("replied_at", "答复时间"), ("on_time", "按时"),
+    ("satisfaction", "满意度"),
 ]
 EXPORT_FIELDS = tuple(name for name, _ in EXPORT_COLUMNS if name != "overdue")
 

@@ -1,5 +1,5 @@
 """Unit statistics for supervisors (考核评价): acceptance in time, on-time rate, reply time, callbacks and
-satisfaction, returns, reopened, open and overdue.
+satisfaction, returns, reopened, urged, open and overdue.
 
 Every figure is computed from the stored tickets passed in, so it can be traced back to them: the pages,
 the exports and `hotline report` all call `unit_statistics` and `overdue_and_due_soon`.
@@ -70,6 +70,7 @@ class UnitFigures:
     returned: int
     returned_rate: float | None         # tickets the unit returned (退单) / those and its tickets
     reopened: int
+    urged: int                          # 催办: tickets a supervisor urged the unit on about, once or more
     open: int
     overdue_open: int
 
@@ -85,7 +86,7 @@ COLUMNS = [
     ("median_reply_working_days", "答复用时中位数(工作日)"), ("p90_reply_working_days", "答复用时90分位(工作日)"),
     ("median_reply_days", "答复用时中位数(自然日)"), ("mean_reply_days", "答复用时平均(自然日)"),
     ("satisfaction_rate", "满意率"), ("callbacks", "回访"), ("callback_given_up", "无法回访"), ("callback_rate", "回访率"),
-    ("awaiting_callback", "待回访"), ("returned_rate", "退单率"), ("reopened", "重办"), ("open", "在办"),
+    ("awaiting_callback", "待回访"), ("returned_rate", "退单率"), ("reopened", "重办"), ("urged", "催办"), ("open", "在办"),
     ("overdue_open", "超期未办结"),
 ]
 RATES = {"accept_on_time_rate", "on_time_rate", "satisfaction_rate", "callback_rate", "returned_rate"}
@@ -141,6 +142,11 @@ def reopened(ticket: dict) -> bool:
     return (ticket.get("reopened") or 0) > 0
 
 
+def urged(ticket: dict) -> bool:
+    """A supervisor urged the unit on (催办) once or more."""
+    return (ticket.get("urged") or 0) > 0
+
+
 def is_open(ticket: dict) -> bool:
     return ticket["status"] in OPEN_STATUSES
 
@@ -188,7 +194,8 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
         satisfied=satisfied, satisfaction_rate=_rate(satisfied, len(callbacks)),
         dissatisfied=sum(1 for t in callbacks if t["satisfaction"] == "不满意"),
         returned=returned, returned_rate=_rate(returned, sent),
-        reopened=sum(1 for t in tickets if reopened(t)), open=len(open_), overdue_open=late,
+        reopened=sum(1 for t in tickets if reopened(t)), urged=sum(1 for t in tickets if urged(t)),
+        open=len(open_), overdue_open=late,
     )
 
 

@@ -58,11 +58,12 @@ class TicketQuery:
     # (签收超时: statistics.accepted_late)
     accepted_late_at: datetime | None = None
     # what some counts of the supervisors' unit figures count (hotline.statistics: replied, called_back, reopened,
-    # is_open, was_returned, returned_by): replied, citizen reached by a callback, reopened (重办), open,
-    # returned (退单) by any unit, returned by this unit
+    # urged, is_open, was_returned, returned_by): replied, citizen reached by a callback, reopened (重办), urged
+    # on (催办), open, returned (退单) by any unit, returned by this unit
     replied: bool = False
     called_back: bool = False
     reopened: bool = False
+    urged: bool = False
     open: bool = False
     returned: bool = False
     returned_by: str | None = None

@@ -249,6 +249,8 @@ class ElasticsearchStore:
             must.append({"exists": {"field": "satisfaction"}})
         if query.reopened:
             must.append({"range": {"reopened": {"gt": 0}}})
+        if query.urged:
+            must.append({"range": {"urged": {"gt": 0}}})
         if query.open:
             must.append({"terms": {"status": list(OPEN_STATUSES)}})
         if query.returned:

@@ -799,6 +799,8 @@ class SQLiteStore:
             where.append("t.satisfaction IS NOT NULL")  # one of hotline.lifecycle.SATISFACTION, or none
         if query.reopened:
             where.append("t.reopened > 0")
+        if query.urged:
+            where.append("t.urged > 0")
         if query.open:
             where.append(f"t.status IN ({','.join('?' * len(OPEN_STATUSES))})")
             params += list(OPEN_STATUSES)

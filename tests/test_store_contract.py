@@ -433,15 +433,17 @@ def test_the_figures_flags_select_what_the_figures_count(store):
         (4, "replied", {"reply": "已处理"}), (4, "callback", {"satisfaction": "满意"}),
         (5, "merged", {"into": "web-1"}),                                # web-6 stays with its unit
         (7, "accepted", {}), (8, "accepted", {}),                         # web-7 in time, web-8 late (签收超时)
+        (6, "urged", {"reason": "请今日答复"}),                               # web-6 urged on (催办)
     ]):                                  # web-9 not accepted, past its deadline at `now` (签收超时); web-11 not yet
         event = TicketEvent(event_id=f"f{i}", ticket_id=f"web-{n}", kind=kind, at=T0 + timedelta(hours=2 + i),
                             actor="x", data=data)
         assert store.apply_event(event, rules) == ("applied", "")
     stored = list(store.iter_tickets(TicketQuery(), fields=("ticket_id", "status", "replied_at", "satisfaction",
                                                              "reopened", "returns", "returned_by", "accepted_on_time",
-                                                             "accept_due")))
+                                                             "accept_due", "urged")))
     for flag, counts in [({"replied": True}, statistics.replied), ({"called_back": True}, statistics.called_back),
-                         ({"reopened": True}, statistics.reopened), ({"open": True}, statistics.is_open),
+                         ({"reopened": True}, statistics.reopened), ({"urged": True}, statistics.urged),
+                         ({"open": True}, statistics.is_open),
                          ({"returned": True}, statistics.was_returned),
                          ({"accepted_late_at": now}, lambda t: statistics.accepted_late(t, now)),
                          ({"returned_by": "ecology-environment"},

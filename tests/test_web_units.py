@@ -562,6 +562,7 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert '<dd id="urged">1 次</dd>' in urged and '<option value="urged">' in urged
         assert '<option value="urged">' not in get(app, "unit", "/tickets/web-13").text
         assert '<dd id="urged">' not in get(app, "supervisor", "/tickets/web-15").text
+        assert housing["urged"] == 1 and listed(housing["urged_href"]) == ["web-13"]  # the figures' 催办
         # what housing has to accept (待签收), earliest acceptance deadline first, those past it said so
         to_accept = get(app, "unit", "/api/tickets", status="dispatched", order="accept").json()["tickets"]
         assert [(t["ticket_id"], t["accept_overdue"]) for t in to_accept] == [

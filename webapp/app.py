@@ -241,6 +241,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         merged_into: str | None = None, start: str | None = None, end: str | None = None, after_seq: int | None = None,
         overdue: bool = False, awaiting_callback: bool = False, callback_given_up: bool = False,
         accepted_late: bool = False, replied: bool = False, called_back: bool = False, reopened: bool = False,
+        urged: bool = False,
         open_: bool = Query(False, alias="open"), returned: bool = False, returned_by: str | None = None,
         order: str = "newest", limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
@@ -251,9 +252,10 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
         callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访);
         `accepted_late` (签收超时: accepted late, or not yet with the deadline passed now), `replied`,
-        `called_back` (a satisfaction recorded), `reopened` (重办), `open`: what the supervision figures of those
-        names count; `returned`: returned (退单) once or more; `returned_by`: the tickets this unit returned,
-        wherever they are now; `start`, `end`: received from `start` to `end` (see webapp.params.received_period);
+        `called_back` (a satisfaction recorded), `reopened` (重办), `urged` (催办), `open`: what the supervision
+        figures of those names count; `returned`: returned (退单) once or more; `returned_by`: the tickets this
+        unit returned, wherever they are now; `start`, `end`: received from `start` to `end` (see
+        webapp.params.received_period);
         `order`: newest first, `due`: earliest reply deadline first, `accept`: earliest acceptance deadline first
         (with `status=dispatched`: what a unit has to accept, 待签收), or `callback`: earliest callback deadline
         first."""
@@ -266,7 +268,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             topic=topic or None, alert=alert or None, merged_into=merged_into or None, overdue_at=clock() if overdue else None,
             awaiting_callback=awaiting_callback, callback_given_up=callback_given_up,
             accepted_late_at=clock() if accepted_late else None,
-            replied=replied, called_back=called_back, reopened=reopened, open=open_, returned=returned,
+            replied=replied, called_back=called_back, reopened=reopened, urged=urged, open=open_, returned=returned,
             returned_by=returned_by or None,
             received=received_period(start, end), after_seq=after_seq, order=order,
             limit=max(1, min(limit, 500)), offset=max(0, offset),

@@ -37,6 +37,7 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
 # (stores.base.TicketQuery; hotline.statistics names what each counts).
 COUNTED = {"accepted_late": "accepted_late", "replied": "replied", "callbacks": "called_back",
            "callback_given_up": "callback_given_up", "awaiting_callback": "awaiting_callback", "reopened": "reopened",
+           "urged": "urged",
            "open": "open", "overdue_open": "overdue"}
 
 

@@ -54,7 +54,7 @@
         cell(pct(u.on_time_rate)), cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)),
         cell(pct(u.satisfaction_rate)), counted(u.callbacks, u.callbacks_href), cell(pct(u.callback_rate)),
         counted(u.callback_given_up, u.callback_given_up_href), counted(u.awaiting_callback, u.awaiting_callback_href),
-        counted(u.returned, u.returned_href, "", pct(u.returned_rate)), counted(u.reopened, u.reopened_href),
+        counted(u.returned, u.returned_href, "", pct(u.returned_rate)), counted(u.reopened, u.reopened_href), counted(u.urged, u.urged_href),
         counted(u.open, u.open_href), counted(u.overdue_open, u.overdue_open_href, "overdue"));
       if (u.unit === "all") tr.className = "total";
       units.append(tr);

@@ -32,7 +32,7 @@
   // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now),
   // awaiting_callback (the callback worklist's and the supervision page's 待回访 cells: replied tickets whose
   // callback is due), callback_given_up (the supervision page's 无法回访 cells) and the flags of its other
-  // counts: accepted_late, replied, called_back, reopened, open, returned, and returned_by (a unit: the
+  // counts: accepted_late, replied, called_back, reopened, urged, open, returned, and returned_by (a unit: the
   // tickets it returned).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
@@ -55,6 +55,7 @@
   linkedFilter("replied", "replied-chip", () => "已答复过 replied once or more");
   linkedFilter("called_back", "called_back-chip", () => "已记录回访满意度 a satisfaction recorded");
   linkedFilter("reopened", "reopened-chip", () => "重办过 reopened once or more");
+  linkedFilter("urged", "urged-chip", () => "被催办过 urged on once or more");
   linkedFilter("open", "open-chip", () => "未答复、未办结、未并单 not yet replied, closed or merged");
   linkedFilter("returned", "returned-chip", () => "退单过 returned once or more");
   linkedFilter("returned_by", "returned_by-chip", (unit) => (names.lead_unit || {})[unit] || unit);

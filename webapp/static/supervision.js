@@ -76,7 +76,7 @@
       tr.append(cell(t.unit_name), cell(link(t.title || t.ticket_id, "/tickets/" + encodeURIComponent(t.ticket_id))),
         cell(t.status_name), cell(when(t.reply_due)),
         cell(t.level === "overdue" ? "超期 " + (t.late_working_days > 0 ? t.late_working_days : "<0.01")
-                                   : "临期，剩余 " + (-t.late_working_days)), urged);
+                                   : "临期，剩余 " + (-t.late_working_days), "late"), urged);
       late.append(tr);
     }
     $("late-count").textContent = "(" + data.late.filter((t) => t.level === "overdue").length + " 超期, "
@@ -94,7 +94,7 @@
       ack.textContent = "确认 Acknowledge";
       ack.hidden = !form.dataset.acknowledge;
       ack.onclick = async () => { await json("/api/alerts/" + a.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
-      tr.append(cell(when(a.raised_at)), cell(ALERT_KINDS[a.kind] || "超期 " + a.level + " 级"), cell(a.to),
+      tr.append(cell(when(a.raised_at)), cell(ALERT_KINDS[a.kind] || "超期 " + a.level + " 级", "late"), cell(a.to),
         cell(link(a.title || a.ticket_id, "/tickets/" + encodeURIComponent(a.ticket_id))), cell(a.message), cell(ack));
       alerts.append(tr);
     }

@@ -148,6 +148,8 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     # 催办 from the late list: page-2's unit is urged on; the count shows once a worker has applied it
     late_row = "#late tbody tr[data-ticket-id='hotline-page-2']"
     assert page.locator("#urge-form").is_hidden()
+    waiting = "#late tbody tr[data-ticket-id='hotline-page-1']"  # returned: with no unit to urge on
+    assert page.locator(waiting).count() == 1 and page.locator(f"{waiting} button").count() == 0
     page.locator(f"{late_row} button").click()
     assert page.locator("#urge-ticket").inner_text() == "A4区路灯不亮" and page.locator("#urge-form").is_visible()
     page.locator("#urge-form").scroll_into_view_if_needed()

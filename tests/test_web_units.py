@@ -374,6 +374,7 @@ def test_a_ticket_page_says_how_late_an_open_ticket_is_as_the_supervision_page_c
         assert set(late) == {"web-1", "web-3"}
         overdue = late["web-1"]["late_working_days"]
         assert late["web-1"]["level"] == "overdue" and overdue > 0 and late["web-3"]["level"] == "due_soon"
+        assert late["web-1"]["urgeable"] and late["web-1"]["urged"] == 0  # dispatched: one may urge its unit on
         page = get(app, "supervisor", "/tickets/web-1").text
         assert f'<span id="late" class="overdue">已超期 overdue by {overdue} 个工作日 working days</span>' in page
         page = get(app, "supervisor", "/tickets/web-3").text

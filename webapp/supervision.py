@@ -20,7 +20,7 @@ from hotline.alerts import AlertPolicy
 from hotline.archive import csv_rows, publish
 from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
-from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES
+from hotline.lifecycle import AWAITING_DISPATCH, STARTS, STATUS_NAMES
 from hotline.statistics import COLUMNS, FIELDS, overdue_and_due_soon, unit_statistics
 from stores.base import Store, TicketQuery
 from webapp.auth import User
@@ -37,8 +37,7 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
 # (stores.base.TicketQuery; hotline.statistics names what each counts).
 COUNTED = {"accepted_late": "accepted_late", "replied": "replied", "callbacks": "called_back",
            "callback_given_up": "callback_given_up", "awaiting_callback": "awaiting_callback", "reopened": "reopened",
-           "urged": "urged",
-           "open": "open", "overdue_open": "overdue"}
+           "urged": "urged", "open": "open", "overdue_open": "overdue"}
 
 
 def _given(filters: dict) -> dict:
@@ -114,7 +113,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
                                                          **_count_hrefs(None, filters),
                                                          "returned_href": _returned_href(None, filters)},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
-                      "status_name": STATUS_NAMES.get(item.status, item.status)}
+                      "status_name": STATUS_NAMES.get(item.status, item.status),
+                      "urgeable": item.status in STARTS["urged"][0]}  # with a unit: one may urge it on (催办)
                      for item in late],
         }
 

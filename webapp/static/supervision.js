@@ -54,8 +54,8 @@
         cell(pct(u.on_time_rate)), cell(num(u.median_reply_working_days)), cell(num(u.p90_reply_working_days)),
         cell(pct(u.satisfaction_rate)), counted(u.callbacks, u.callbacks_href), cell(pct(u.callback_rate)),
         counted(u.callback_given_up, u.callback_given_up_href), counted(u.awaiting_callback, u.awaiting_callback_href),
-        counted(u.returned, u.returned_href, "", pct(u.returned_rate)), counted(u.reopened, u.reopened_href), counted(u.urged, u.urged_href),
-        counted(u.open, u.open_href), counted(u.overdue_open, u.overdue_open_href, "overdue"));
+        counted(u.returned, u.returned_href, "", pct(u.returned_rate)), counted(u.reopened, u.reopened_href),
+        counted(u.urged, u.urged_href), counted(u.open, u.open_href), counted(u.overdue_open, u.overdue_open_href, "overdue"));
       if (u.unit === "all") tr.className = "total";
       units.append(tr);
     }
@@ -66,7 +66,7 @@
       tr.dataset.ticketId = t.ticket_id;
       tr.className = t.level;
       const urged = cell(t.urged ? t.urged + " 次 " : "");
-      if (urgeForm && WITH_UNIT.includes(t.status)) {  // supervisors urge the unit on (催办)
+      if (urgeForm && t.urgeable) {  // supervisors urge the unit a ticket is with on (催办)
         const button = document.createElement("button");
         button.type = "button";
         button.textContent = "催办 Urge";
@@ -102,7 +102,6 @@
 
   // 催办: the form below the late tickets (outside the table, which live refreshes redraw) sends an `urged`
   // event with what is asked; the count shows once a worker has applied it
-  const WITH_UNIT = ["dispatched", "accepted", "waiting_citizen"];  // hotline.lifecycle STARTS["urged"]
   const urgeForm = $("urge-form");
   function urge(t) {
     urgeForm.dataset.ticketId = t.ticket_id;

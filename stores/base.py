@@ -50,7 +50,7 @@ class TicketQuery:
     held_or_returned_by: str | None = None  # held by this unit now, or returned by it once (退单): its figures' tickets
     topic: str | None = None  # the tickets of this opinion topic (hotline.topics; merged topics' under the one kept)
     alert: str | None = None  # the tickets this opinion alert (舆情预警, hotline.surges) counted
-    merged_into: str | None = None  # the tickets merged (并单) into this ticket
+    merged_into: tuple[str, ...] = ()  # the tickets merged (并单) into any of these tickets
     overdue_at: datetime | None = None  # open tickets past their reply deadline at this moment (statistics.overdue)
     awaiting_callback: bool = False  # replied tickets whose callback (回访) is due (hotline.lifecycle: callback_due)
     callback_given_up: bool = False  # tickets whose callback was given up (无法回访: hotline.lifecycle.callback_given_up)

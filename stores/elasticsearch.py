@@ -229,8 +229,8 @@ class ElasticsearchStore:
         if query.alert is not None:  # a terms lookup: the ticket ids listed in the alert's document
             must.append({"terms": {"ticket_id": {"index": self._index("opinion-alerts"), "id": query.alert,
                                                  "path": "examples"}}})
-        if query.merged_into is not None:
-            must.append({"term": {"merged_into": query.merged_into}})
+        if query.merged_into:
+            must.append({"terms": {"merged_into": list(query.merged_into)}})
         if query.overdue_at is not None:
             must += [{"terms": {"status": list(OPEN_STATUSES)}}, {"range": {"reply_due": {"lt": _local(query.overdue_at)}}}]
         if query.awaiting_callback:

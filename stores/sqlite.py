@@ -780,9 +780,9 @@ class SQLiteStore:
         if query.alert is not None:
             where.append("t.ticket_id IN (SELECT e.value FROM opinion_alerts a, json_each(a.examples) e WHERE a.alert_id = ?)")
             params.append(query.alert)
-        if query.merged_into is not None:
-            where.append("t.merged_into = ?")
-            params.append(query.merged_into)
+        if query.merged_into:
+            where.append(f"t.merged_into IN ({','.join('?' * len(query.merged_into))})")
+            params += list(query.merged_into)
         if query.overdue_at is not None:
             where.append(f"t.status IN ({','.join('?' * len(OPEN_STATUSES))}) AND t.reply_due < ?")
             params += [*OPEN_STATUSES, _local(query.overdue_at)]

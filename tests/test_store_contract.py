@@ -171,16 +171,19 @@ def test_tickets_by_acceptance_deadline_earliest_first(store):
 
 
 def test_a_ticket_merged_while_waiting_is_held_by_the_centre_and_seen_by_no_unit(store):
-    store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(3, status="pending_review")])
+    store.write_tickets([make_ticket(n, status="pending_review") for n in (1, 3, 7, 9)])
     merge = event("merged", 1, into="web-3")
     assert store.apply_event(merge, RULES) == ("applied", "")
+    assert store.apply_event(event("merged", 2, into="web-9").model_copy(update={"ticket_id": "web-7"}), RULES)[0] == "applied"
     assert (store.get_ticket("web-1")["lead_unit"], store.get_ticket("web-1")["co_units"]) == ("", [])
-    assert {r["ticket_id"] for r in store.search(TicketQuery(held_by=AWAITING_DISPATCH))[0]} == {"web-1", "web-3"}
+    assert {r["ticket_id"] for r in store.search(TicketQuery(held_by=AWAITING_DISPATCH))[0]} == {"web-1", "web-3",
+                                                                                                "web-7", "web-9"}
     assert store.search(TicketQuery(held_by="housing"))[1] == 0
     assert store.search(TicketQuery(unit="housing"))[1] == store.search(TicketQuery(unit="a1-gov"))[1] == 0
     # the tickets merged into one (whose callers its answer is for)
-    assert [r["ticket_id"] for r in store.search(TicketQuery(merged_into="web-3"))[0]] == ["web-1"]
-    assert store.search(TicketQuery(merged_into="web-1"))[1] == 0
+    assert [r["ticket_id"] for r in store.search(TicketQuery(merged_into=("web-3",)))[0]] == ["web-1"]
+    assert store.search(TicketQuery(merged_into=("web-1",)))[1] == 0
+    assert sorted(r["ticket_id"] for r in store.search(TicketQuery(merged_into=("web-3", "web-9")))[0]) == ["web-1", "web-7"]
 
 
 def test_tickets_held_or_returned_by_a_unit(store):

@@ -265,7 +265,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             words=segmenter.tokens(q) if q.strip() else [], channel=channel or None, domain=domain or None,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
             district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
-            topic=topic or None, alert=alert or None, merged_into=merged_into or None, overdue_at=clock() if overdue else None,
+            topic=topic or None, alert=alert or None, merged_into=(merged_into,) if merged_into else (),
+            overdue_at=clock() if overdue else None,
             awaiting_callback=awaiting_callback, callback_given_up=callback_given_up,
             accepted_late_at=clock() if accepted_late else None,
             replied=replied, called_back=called_back, reopened=reopened, urged=urged, open=open_, returned=returned,
@@ -452,7 +453,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         """What a ticket page shows of merges (并单): for a merged ticket, the ticket answering for it (status,
         holder, latest reply, as far as the user may see it); for any, how many were merged into it (their
         callers are owed its answer too), with the link to them."""
-        shown: dict = {"merged_here": store.search(TicketQuery(merged_into=ticket["ticket_id"], unit=user.unit, limit=1))[1],
+        shown: dict = {"merged_here": store.search(TicketQuery(merged_into=(ticket["ticket_id"],), unit=user.unit, limit=1))[1],
                        "merged_here_href": merged_tickets_href(ticket["ticket_id"])}
         main = unmerged(ticket["merged_into"]) if ticket["status"] == "merged" and ticket["merged_into"] else None
         if main is not None and user.sees(main):

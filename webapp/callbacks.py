@@ -82,9 +82,13 @@ def callback_routes(store: Store, unit_names: dict[str, str], attempts: int, clo
         rows, total = store.search(query)
         dues = store.iter_tickets(TicketQuery(awaiting_callback=True, unit=user.unit), fields=("callback_due",))
         overdue = sum(stored_moment(t["callback_due"]) < now for t in dues)
-        events = store.events_by_ticket([t["ticket_id"] for t in rows])
-        merged = {t["ticket_id"]: list(store.iter_tickets(TicketQuery(merged_into=t["ticket_id"], unit=user.unit),
-                                                           fields=MERGED_FIELDS)) for t in rows}
+        ids = [t["ticket_id"] for t in rows]
+        events = store.events_by_ticket(ids)
+        merged: dict[str, list[dict]] = {ticket_id: [] for ticket_id in ids}
+        if ids:  # the tickets merged into any of them, read at once
+            for m in store.iter_tickets(TicketQuery(merged_into=tuple(ids), unit=user.unit),
+                                        fields=(*MERGED_FIELDS, "merged_into")):
+                merged[m["merged_into"]].append(m)
         return {"now": now.isoformat(), "total": total, "overdue": overdue, "attempts_allowed": attempts,
                 "tickets": [callback_item(t, events.get(t["ticket_id"], []), merged[t["ticket_id"]], unit_names, now, user)
                             for t in rows]}

@@ -286,6 +286,9 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     follow("#units tbody tr.total a[href*='open=1']", "#open-chip")
     assert not page.locator("#held-by").is_visible()
     page.screenshot(path=str(ARTIFACTS / "tickets-open.png"))
+    # and its 催办 count: page-2, urged on once above, marked so in the list
+    assert follow("#units tbody tr.total a[href*='urged=1']", "#urged-chip") == "1"
+    assert page.locator("#rows tr[data-ticket-id='hotline-page-2'] .urged").inner_text().strip() == "催办×1"
 
     with replay.client("supervisor") as client:
         exported = client.get("/api/supervision/export", params={"format": "csv"})

@@ -712,7 +712,7 @@ def _summary(ticket: dict) -> dict:
     return {k: ticket[k] for k in (
         "seq", "ticket_id", "channel", "received_at", "title", "district", "ticket_type", "urgency",
         "domain", "confidence", "lead_unit", "co_units", "status", "returns", "flagged", "accept_due", "reply_due",
-        "callback_due")}
+        "callback_due", "urged")}
 
 
 def _visible_letter(letter: dict, user: User) -> dict:

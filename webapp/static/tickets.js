@@ -138,6 +138,12 @@
       a.href = "/tickets/" + encodeURIComponent(t.ticket_id);
       a.textContent = t.title || "(无标题)";
       title.append(a);
+      if (t.urged) {  // a supervisor urged the unit on (催办), so many times
+        const urged = document.createElement("span");
+        urged.className = "urged flag";
+        urged.textContent = " 催办×" + t.urged;
+        title.append(urged);
+      }
       tr.append(title, cell(t.district), cell(t.ticket_type), cell(t.domain + " " + t.confidence.toFixed(2)));
       // the deadline the list is ordered by: the reply's, in acceptance order the acceptance's (签收), or in
       // callback order the callback's (回访); past it by the centre's clock, and not done, it says so

@@ -1,5 +1,6 @@
-"""Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets, and the
-late-acceptance alert (签收超时) for a dispatched ticket its unit has not accepted by the acceptance deadline.
+"""Due-soon warnings (临期预警), overdue alerts (超期) and escalation levels for open tickets, the
+late-acceptance alert (签收超时) for a dispatched ticket its unit has not accepted by the acceptance deadline,
+and a supervisor's urging (催办) as an alert to the unit.
 
 An alert meant for the unit (承办单位) goes to the dispatchers while the ticket waits for one: never
 dispatched, or returned (退单). Each holder of a ticket gets the alerts meant for the holder: the unit a

@@ -3,7 +3,8 @@ up to a given moment, as ticket events with their own times (actor "demo").
 
 Most tickets are accepted within hours and replied to within their deadline, some late; the callback team
 calls every citizen back after the reply and records the satisfaction, sometimes after a call nobody answered,
-and a few are never reached (无法回访); now and then a unit returns a ticket to the dispatchers. People do
+and a few are never reached (无法回访); now and then a unit returns a ticket to the dispatchers, and a
+supervisor urges a unit on (催办) once its reply is overdue, some twice. People do
 this at work: every step falls in office hours on a working day of the centre's calendar. Steps whose time
 is still to come have not happened, so recent tickets stay open, and an unanswered one goes overdue as the
 demo runs. The same ticket always gets the same handling.
@@ -37,6 +38,11 @@ RETURN_REASONS = [
     "该事项由其他部门主管，请重新派单。",
 ]
 UNSATISFIED = "市民对答复不满意，要求重新办理。"
+SECOND_URGING_SHARE = 0.3
+URGINGS = [
+    "已超过答复时限，请尽快办理并答复市民。",
+    "市民再次来电催问，请今日内答复。",
+]
 
 
 def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[TicketEvent]:
@@ -63,6 +69,11 @@ def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[Ticket
     allowed = max(calendar.working_hours_between(received, due), 1.0)
     replied_at = max(after(received, allowed * share), after(plan[0].at, 1 / 6))
     plan.append(event("replied", replied_at, reply=rng.choice(REPLIES)))
+    urged_at = after(due, rng.uniform(0.5, 6))
+    for n in range(1 + (rng.random() < SECOND_URGING_SHARE)):
+        if urged_at < replied_at:
+            plan.append(event(f"urged-{n + 1}", urged_at, reason=URGINGS[n]))
+        urged_at = after(urged_at, rng.uniform(2, 6))
     called = replied_at
     calls = GIVE_UP_CALLS if rng.random() < GIVE_UP_SHARE else int(rng.random() < NO_ANSWER_SHARE)
     for n in range(calls):
@@ -72,4 +83,4 @@ def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[Ticket
         satisfaction = rng.choices(list(SATISFACTION_WEIGHTS), list(SATISFACTION_WEIGHTS.values()))[0]
         data = {"satisfaction": satisfaction, **({"reason": UNSATISFIED} if satisfaction == "不满意" else {})}
         plan.append(event("callback", after(called, rng.uniform(1, 14 if not calls else 5)), **data))
-    return [e for e in plan if e.at <= now]
+    return sorted((e for e in plan if e.at <= now), key=lambda e: e.at)

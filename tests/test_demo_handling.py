@@ -36,6 +36,7 @@ def stored(i: int, received: datetime, status: str = "dispatched") -> dict:
 
 def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
     kinds, late, replied, recent_kinds, called_back, given_up = Counter(), 0, 0, Counter(), 0, 0
+    urged_once = urged_twice = 0
     for i in range(800):
         # 400 received from now back to eight days ago, 400 long enough ago for their whole handling
         received = NOW - (timedelta(hours=i % 200) if i < 400 else timedelta(days=20, hours=i))
@@ -56,6 +57,12 @@ def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
         kinds.update(e.kind for e in events)
         replied += 1 if state.replied_at is not None else 0
         late += 1 if state.on_time is False else 0
+        # a supervisor urges (催办) only a unit whose reply is overdue, before that reply
+        urged = [e.at for e in events if e.kind == "urged"]
+        assert all(received + timedelta(days=5) < at < state.replied_at for at in urged), (i, urged)
+        assert state.urged == len(urged) and (state.on_time is False or not urged)
+        urged_once += len(urged) >= 1
+        urged_twice += len(urged) == 2
         called_back += state.satisfaction is not None
         given_up += state.callback_attempts == rules.policy.callback.attempts
         assert state.replied_at is None or state.callback_due is None  # long ago: every callback is done or given up
@@ -64,6 +71,7 @@ def test_every_handling_is_a_valid_course_of_events_in_the_past(rules):
     assert 0.1 < late / replied < 0.35  # some late, most on time
     assert 0.85 < called_back / replied < 0.99 and 0.01 < given_up / replied < 0.12
     assert 0.05 < kinds["callback_failed"] / replied < 0.4
+    assert 0.5 < urged_once / late < 1 and 0 < urged_twice < urged_once / 2  # a reply a little late is not urged
     # the recent ones are still being handled: fewer replies than acceptances, fewer callbacks than replies
     assert recent_kinds["callback"] < recent_kinds["replied"] < recent_kinds["accepted"]
 
@@ -77,6 +85,7 @@ def test_nothing_has_happened_yet_to_a_ticket_just_received_or_not_with_a_unit(r
 def test_a_ticket_handled_long_ago_was_replied_to(rules):
     ticket = stored(4, NOW - timedelta(days=30))
     kinds = [e.kind for e in handling(ticket, NOW, rules.calendar)]
+    kinds = [kind for kind in kinds if kind != "urged"]  # a late reply is urged on before it
     assert kinds in (["returned"], ["accepted", "replied", "callback"], ["accepted", "replied", "callback_failed", "callback"],
                      ["accepted", "replied", "callback_failed", "callback_failed", "callback_failed"])
 

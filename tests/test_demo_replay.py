@@ -49,7 +49,7 @@ def test_the_replay_sends_every_record_then_each_stored_tickets_handling(tmp_pat
     store.write_rejections(result.rejections)
     assert len(result.rejections) == len(MALFORMED) and result.stored == len(records) - len(MALFORMED)
     expected = {e.event_id: e for t in store.iter_tickets() for e in handling(t, now, calendar)}
-    assert {e.kind for e in expected.values()} == {"accepted", "replied", "callback", "callback_failed", "returned"}
+    assert {e.kind for e in expected.values()} == {"accepted", "replied", "callback", "callback_failed", "returned", "urged"}
 
     said = []
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:

@@ -15,6 +15,8 @@ Events and what they do:
                         unit's acceptance deadline (签收时限, `accept_due`) counts from then
   rerouted (改派)        dispatched/accepted -> dispatched to another lead unit; needs a reason; a new acceptance
                         deadline
+  (a unit that missed its acceptance deadline, accepting late or not by then, and loses the ticket to a
+  re-route, a return or a reopening is kept in `late_acceptances`: its 签收超时 stays counted against it)
   returned (退单)        dispatched/accepted -> pending_review; needs a reason; the unit it was with is kept in
                         `returned_by`; too many returns flag a supervisor
   accepted (签收)        dispatched -> accepted; `accepted_on_time` says whether by the acceptance deadline (a
@@ -132,6 +134,9 @@ class DispatchState:
     co_units: tuple[str, ...] = ()
     returns: int = 0
     returned_by: tuple[str, ...] = ()  # the lead unit at each return, in order
+    # the lead unit, in order, each time the ticket left it (re-routed, returned, reopened) after it had missed its
+    # acceptance deadline (accepted late, or not accepted by then): 签收超时 that a new deadline would hide
+    late_acceptances: tuple[str, ...] = ()
     last_return_reason: str | None = None
     flagged: str | None = None
     corrected: bool = False
@@ -176,6 +181,7 @@ def state_of(ticket: dict) -> DispatchState:
             values[name] = value
     values["co_units"] = tuple(values.get("co_units", ()))
     values["returned_by"] = tuple(values.get("returned_by", ()))
+    values["late_acceptances"] = tuple(values.get("late_acceptances", ()))
     values["corrected"] = bool(values.get("corrected", False))
     for flag in ("on_time", "accepted_on_time"):
         if flag in values:
@@ -221,7 +227,8 @@ class Lifecycle:
         if lead == state.lead_unit:
             raise TransitionError(f"ticket {event.ticket_id} is already with {lead}")
         return replace(state, status="dispatched", lead_unit=lead, co_units=tuple(event.data.get("co_units") or ()),
-                       accepted_at=None, accepted_on_time=None, accept_due=self._accept_due(state, event.at))
+                       late_acceptances=_late_acceptances(state, event.at), accepted_at=None, accepted_on_time=None,
+                       accept_due=self._accept_due(state, event.at))
 
     def _returned(self, state, event):
         _require(state, event)
@@ -231,8 +238,8 @@ class Lifecycle:
         if returns > self.max_returns:
             flagged = f"returned {returns} times (more than {self.max_returns}): needs a supervisor"
         return replace(state, status="pending_review", returns=returns, returned_by=(*state.returned_by, state.lead_unit),
-                       last_return_reason=reason, flagged=flagged, accepted_at=None, accepted_on_time=None,
-                       accept_due=None)
+                       last_return_reason=reason, flagged=flagged, late_acceptances=_late_acceptances(state, event.at),
+                       accepted_at=None, accepted_on_time=None, accept_due=None)
 
     # -- handling --------------------------------------------------------------------------------
     def _accepted(self, state, event):
@@ -348,7 +355,8 @@ class Lifecycle:
         if self.calendar is not None and self.policy is not None:
             due = self.policy.deadlines(event.at, state.ticket_type, state.urgency, self.calendar).reply_due
         return replace(state, status="dispatched", reopened=state.reopened + 1, reply_due=due, closed_at=None,
-                       accepted_at=None, accepted_on_time=None, accept_due=self._accept_due(state, event.at),
+                       late_acceptances=_late_acceptances(state, event.at), accepted_at=None, accepted_on_time=None,
+                       accept_due=self._accept_due(state, event.at),
                        extension_pending=None, callback_due=None, callback_attempts=0)
 
     def _accept_due(self, state, at: datetime) -> datetime | None:
@@ -365,6 +373,14 @@ class Lifecycle:
         if start is None or self.calendar is None:
             return 0.0
         return self.calendar.working_hours_between(start, end)
+
+
+def _late_acceptances(state: DispatchState, at: datetime) -> tuple[str, ...]:
+    """`late_acceptances` as the ticket leaves its lead unit at `at`: with that unit added if it accepted late,
+    or had not accepted by its acceptance deadline."""
+    missed = state.accepted_on_time is False or (
+        state.accepted_at is None and state.accept_due is not None and at > state.accept_due)
+    return (*state.late_acceptances, state.lead_unit) if missed else state.late_acceptances
 
 
 def _require(state: DispatchState, event: TicketEvent, also: tuple[str, ...] = ()) -> None:

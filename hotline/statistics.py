@@ -6,7 +6,9 @@ the exports and `hotline report` all call `unit_statistics` and `overdue_and_due
 
 A unit answers for the tickets it has been sent. A ticket waiting for a dispatcher (never dispatched, or
 returned) is with the centre, whatever unit its suggestion names: it counts, and is overdue, under
-`AWAITING_DISPATCH`. A return (退单) counts against the unit that returned the ticket, wherever it is now.
+`AWAITING_DISPATCH`. A return (退单) counts against the unit that returned the ticket, wherever it is now, and
+so does a missed acceptance deadline (签收超时) of a unit that lost the ticket since (re-routed, returned,
+reopened: hotline.lifecycle's `late_acceptances`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hotline.timestamps import SHANGHAI, stored_moment
 
 SATISFIED = ("满意", "基本满意")
 # The fields of a stored ticket the figures and the late list read (a store can read only these).
-FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "replied_at", "on_time",
+FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "late_acceptances", "replied_at", "on_time",
           "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due", "callback_due",
           "callback_attempts", "accepted_on_time", "accept_due", "urged")
 
@@ -51,7 +53,8 @@ class UnitFigures:
     unit: str
     tickets: int
     accept_on_time_rate: float | None   # 签收及时率: accepted by the acceptance deadline / (those + 签收超时)
-    accepted_late: int                  # 签收超时: accepted after the acceptance deadline, or not yet and past it
+    accepted_late: int                  # 签收超时: accepted after the acceptance deadline, or not yet and past it,
+                                        # now or before the ticket left the unit (late_to_accept)
     replied: int
     on_time: int
     on_time_rate: float | None          # 按时办结率: replies by the deadline / replies with a deadline
@@ -133,6 +136,16 @@ def accepted_late(ticket: dict, now: datetime) -> bool:
     return ticket.get("accepted_on_time") is False or accept_overdue(ticket, now)
 
 
+def late_to_accept(ticket: dict, unit: str | None, now: datetime) -> bool:
+    """签收超时 counted against `unit` (None: against any unit): it holds the ticket and is late to accept it
+    (`accepted_late`), or it missed an acceptance deadline of the ticket before the ticket left it
+    (`late_acceptances`)."""
+    earlier = ticket.get("late_acceptances") or ()
+    if unit is None:
+        return bool(earlier) or accepted_late(ticket, now)
+    return unit in earlier or (holder(ticket) == unit and accepted_late(ticket, now))
+
+
 def called_back(ticket: dict) -> bool:
     """The citizen was reached by a callback (回访): a satisfaction is recorded."""
     return bool(ticket.get("satisfaction"))
@@ -161,12 +174,16 @@ def returned_by(ticket: dict, unit: str) -> bool:
     return unit in (ticket.get("returned_by") or ())
 
 
-def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None = None) -> UnitFigures:
-    """The figures of a unit's tickets; `returned`: the tickets it returned (default: those of `tickets` that
-    were ever returned, as for all units together)."""
+def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None = None,
+            late_elsewhere: int | None = None) -> UnitFigures:
+    """The figures of a unit's tickets (those it holds); `returned`: the tickets it returned, and
+    `late_elsewhere`: the tickets it was late to accept that others hold now (default for both: those of
+    `tickets` that were ever returned or accepted late, as for all units together)."""
     answered = [t for t in tickets if replied(t)]
-    accepted_in_time = sum(1 for t in tickets if t.get("accepted_on_time") is True)
-    late_accepted = sum(1 for t in tickets if accepted_late(t, now))
+    whose = None if late_elsewhere is None else unit
+    late = [late_to_accept(t, whose, now) for t in tickets]
+    accepted_in_time = sum(1 for t, was_late in zip(tickets, late) if t.get("accepted_on_time") is True and not was_late)
+    late_accepted = sum(late) + (late_elsewhere or 0)
     timed = [t for t in answered if t.get("on_time") is not None]
     on_time = sum(1 for t in timed if t["on_time"])
     working = [t["reply_working_days"] for t in answered if t.get("reply_working_days") is not None]
@@ -204,14 +221,18 @@ def unit_statistics(tickets: list[dict], now: datetime) -> tuple[list[UnitFigure
     those waiting for a dispatcher, and for all tickets together."""
     by_unit: dict[str, list[dict]] = {}
     returned_by: dict[str, int] = {}
+    late_elsewhere: dict[str, int] = {}  # tickets a unit was late to accept (签收超时) that another holds now
     for ticket in tickets:
-        by_unit.setdefault(holder(ticket), []).append(ticket)
+        held_by = holder(ticket)
+        by_unit.setdefault(held_by, []).append(ticket)
         for unit in set(ticket.get("returned_by") or ()):
             returned_by[unit] = returned_by.get(unit, 0) + 1
-    for unit in returned_by:
+        for unit in set(ticket.get("late_acceptances") or ()) - {held_by}:
+            late_elsewhere[unit] = late_elsewhere.get(unit, 0) + 1
+    for unit in [*returned_by, *late_elsewhere]:
         by_unit.setdefault(unit, [])
-    rows = [figures(unit, group, now, None if unit == AWAITING_DISPATCH else returned_by.get(unit, 0))
-            for unit, group in by_unit.items()]
+    rows = [figures(unit, group, now, None if unit == AWAITING_DISPATCH else returned_by.get(unit, 0),
+                    late_elsewhere.get(unit, 0)) for unit, group in by_unit.items()]
     rows.sort(key=lambda f: (-f.tickets, f.unit))
     return rows, figures("all", tickets, now)
 

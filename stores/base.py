@@ -23,7 +23,7 @@ TICKET_FIELDS = (
     "accept_due", "reply_due", "deadline_policy", "deadline_warnings", "subdomain",
     "accepted_at", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_since", "paused_hours",
     "extension_pending", "extensions", "closed_at", "satisfaction", "reopened", "merged_into",
-    "callback_due", "callback_attempts", "accepted_on_time", "urged",
+    "callback_due", "callback_attempts", "accepted_on_time", "urged", "late_acceptances",
 )
 REJECTION_FIELDS = (
     "seq", "rejection_id", "channel", "source_ref", "stage", "reason", "payload", "payload_encoding",
@@ -47,16 +47,20 @@ class TicketQuery:
     ticket_type: str | None = None
     unit: str | None = None  # tickets dispatched to this unit, as lead or co-unit (协办): what a unit's user sees
     held_by: str | None = None  # tickets this unit answers for now (hotline.lifecycle.holder; AWAITING_DISPATCH too)
-    held_or_returned_by: str | None = None  # held by this unit now, or returned by it once (退单): its figures' tickets
+    # held by this unit now, returned by it once (退单), or late to be accepted by it before it left it (签收超时):
+    # the tickets its figures count (hotline.statistics)
+    figures_of: str | None = None
     topic: str | None = None  # the tickets of this opinion topic (hotline.topics; merged topics' under the one kept)
     alert: str | None = None  # the tickets this opinion alert (舆情预警, hotline.surges) counted
     merged_into: tuple[str, ...] = ()  # the tickets merged (并单) into any of these tickets
     overdue_at: datetime | None = None  # open tickets past their reply deadline at this moment (statistics.overdue)
     awaiting_callback: bool = False  # replied tickets whose callback (回访) is due (hotline.lifecycle: callback_due)
     callback_given_up: bool = False  # tickets whose callback was given up (无法回访: hotline.lifecycle.callback_given_up)
-    # accepted after the acceptance deadline, or dispatched and not accepted when it had passed at this moment
-    # (签收超时: statistics.accepted_late)
+    # accepted after the acceptance deadline, or dispatched and not accepted when it had passed at this moment,
+    # now or by a unit it has left since (签收超时 against any unit: statistics.late_to_accept)
     accepted_late_at: datetime | None = None
+    # with accepted_late_at: those counted against this unit (held by it and late so now, or in late_acceptances)
+    accepted_late_by: str | None = None
     # what some counts of the supervisors' unit figures count (hotline.statistics: replied, called_back, reopened,
     # urged, is_open, was_returned, returned_by): replied, citizen reached by a callback, reopened (重办), urged
     # on (催办), open, returned (退单) by any unit, returned by this unit

@@ -181,7 +181,7 @@ class ElasticsearchStore:
             doc.update(seq=seq, stored_at=now, received_at=_local(t.received_at), ingested_at=_local(t.ingested_at),
                        accept_due=_local(t.accept_due) if t.accept_due else None,
                        reply_due=_local(t.reply_due) if t.reply_due else None,
-                       returns=0, returned_by=[], corrected=False, paused_hours=0.0, extensions=0, reopened=0,
+                       returns=0, returned_by=[], late_acceptances=[], corrected=False, paused_hours=0.0, extensions=0, reopened=0,
                        callback_attempts=0, urged=0, words=t.segmented, topic_id=None, event_ids=[])
             docs.append((self._index("tickets", _month(t.received_at)), t.ticket_id, doc))
         return len(self._create(docs))
@@ -192,7 +192,7 @@ class ElasticsearchStore:
         record = {name: source.get(name) for name in fields or TICKET_FIELDS}
         if "top" in record:
             record["top"] = [tuple(pair) for pair in record["top"] or []]
-        for name in ("co_units", "returned_by", "deadline_warnings"):
+        for name in ("co_units", "returned_by", "late_acceptances", "deadline_warnings"):
             if name in record:
                 record[name] = record[name] or []
         if "corrected" in record:
@@ -220,9 +220,9 @@ class ElasticsearchStore:
             must.append(_AWAITING_FILTER)
         elif query.held_by is not None:
             must.append(_held_filter(query.held_by))
-        if query.held_or_returned_by is not None:
-            must.append({"bool": {"should": [_held_filter(query.held_or_returned_by),
-                                             {"term": {"returned_by": query.held_or_returned_by}}],
+        if query.figures_of is not None:
+            must.append({"bool": {"should": [_held_filter(query.figures_of), {"term": {"returned_by": query.figures_of}},
+                                             {"term": {"late_acceptances": query.figures_of}}],
                                   "minimum_should_match": 1}})
         if query.topic is not None:
             must.append({"term": {"topic_id": query.topic}})
@@ -238,11 +238,19 @@ class ElasticsearchStore:
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             must += [{"terms": {"status": ["replied", "closed"]}}, {"range": {"callback_attempts": {"gt": 0}}},
                      {"bool": {"must_not": {"exists": {"field": "callback_due"}}}}]
-        if query.accepted_late_at is not None:
+        if query.accepted_late_by is not None and query.accepted_late_at is None:
+            raise ValueError("accepted_late_by needs accepted_late_at (the moment deadlines are judged at)")
+        if query.accepted_late_at is not None:  # hotline.statistics.late_to_accept
             unaccepted = {"bool": {"filter": [{"term": {"status": "dispatched"}},
                                               {"range": {"accept_due": {"lt": _local(query.accepted_late_at)}}}]}}
-            must.append({"bool": {"should": [{"term": {"accepted_on_time": False}}, unaccepted],
-                                  "minimum_should_match": 1}})
+            late_now = {"bool": {"should": [{"term": {"accepted_on_time": False}}, unaccepted],
+                                 "minimum_should_match": 1}}
+            if query.accepted_late_by is None:
+                late = [late_now, {"exists": {"field": "late_acceptances"}}]  # an empty list is not indexed
+            else:
+                late = [{"bool": {"filter": [_held_filter(query.accepted_late_by), late_now]}},
+                        {"term": {"late_acceptances": query.accepted_late_by}}]
+            must.append({"bool": {"should": late, "minimum_should_match": 1}})
         if query.replied:
             must.append({"exists": {"field": "replied_at"}})
         if query.called_back:  # a satisfaction is one of hotline.lifecycle.SATISFACTION, or none

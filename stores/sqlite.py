@@ -187,7 +187,7 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 """
 
-_JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings", "returned_by")
+_JSON_COLUMNS = ("top", "co_units", "personal", "deadline_warnings", "returned_by", "late_acceptances")
 # the tickets dispatched to a unit, as lead or co-unit (two parameters: the unit, twice); one waiting for a
 # dispatcher is not with any unit yet, whatever its suggestion (or the unit that returned it) says
 _HELD_CLAUSE = "(t.status != 'pending_review' AND t.lead_unit = ?)"  # the tickets a unit answers for now
@@ -206,7 +206,7 @@ MIGRATIONS = (
     ("extensions", "INTEGER NOT NULL DEFAULT 0"), ("closed_at", "TEXT"), ("satisfaction", "TEXT"),
     ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"), ("returned_by", "TEXT NOT NULL DEFAULT '[]'"),
     ("callback_due", "TEXT"), ("callback_attempts", "INTEGER NOT NULL DEFAULT 0"), ("accepted_on_time", "INTEGER"),
-    ("urged", "INTEGER NOT NULL DEFAULT 0"),
+    ("urged", "INTEGER NOT NULL DEFAULT 0"), ("late_acceptances", "TEXT NOT NULL DEFAULT '[]'"),
 )
 # Columns added to the dead letters after the first version: a person's corrected record sent again.
 REJECTION_MIGRATIONS = (("resent_as", "TEXT"), ("resent_by", "TEXT"), ("resent_at", "TEXT"))
@@ -771,9 +771,10 @@ class SQLiteStore:
         elif query.held_by is not None:
             where.append(_HELD_CLAUSE)
             params.append(query.held_by)
-        if query.held_or_returned_by is not None:
-            where.append(f"({_HELD_CLAUSE} OR EXISTS (SELECT 1 FROM json_each(t.returned_by) WHERE value = ?))")
-            params += [query.held_or_returned_by, query.held_or_returned_by]
+        if query.figures_of is not None:
+            where.append(f"({_HELD_CLAUSE} OR EXISTS (SELECT 1 FROM json_each(t.returned_by) WHERE value = ?)"
+                         " OR EXISTS (SELECT 1 FROM json_each(t.late_acceptances) WHERE value = ?))")
+            params += [query.figures_of] * 3
         if query.topic is not None:
             where.append("t.ticket_id IN (SELECT ticket_id FROM topic_members WHERE topic_id = ?)")
             params.append(query.topic)
@@ -790,9 +791,17 @@ class SQLiteStore:
             where.append("t.callback_due IS NOT NULL")
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             where.append("t.status IN ('replied', 'closed') AND t.callback_due IS NULL AND t.callback_attempts > 0")
-        if query.accepted_late_at is not None:
-            where.append("(t.accepted_on_time = 0 OR (t.status = 'dispatched' AND t.accept_due < ?))")
-            params.append(_local(query.accepted_late_at))
+        if query.accepted_late_by is not None and query.accepted_late_at is None:
+            raise ValueError("accepted_late_by needs accepted_late_at (the moment deadlines are judged at)")
+        if query.accepted_late_at is not None:  # hotline.statistics.late_to_accept
+            late_now = "(t.accepted_on_time = 0 OR (t.status = 'dispatched' AND t.accept_due < ?))"
+            if query.accepted_late_by is None:
+                where.append(f"({late_now} OR t.late_acceptances != '[]')")
+                params.append(_local(query.accepted_late_at))
+            else:
+                where.append(f"(({_HELD_CLAUSE} AND {late_now})"
+                             " OR EXISTS (SELECT 1 FROM json_each(t.late_acceptances) WHERE value = ?))")
+                params += [query.accepted_late_by, _local(query.accepted_late_at), query.accepted_late_by]
         if query.replied:
             where.append("t.replied_at IS NOT NULL")
         if query.called_back:

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.lifecycle import (
-    STATUS_NAMES, DispatchState, InvalidEvent, Lifecycle, TransitionError, callback_given_up, possible_events,
+    STATUS_NAMES, DispatchState, InvalidEvent, Lifecycle, TransitionError, callback_given_up, possible_events, state_of,
 )
 from hotline.models import EVENT_KINDS, TicketEvent
 from hotline.timestamps import SHANGHAI
@@ -159,6 +159,32 @@ def test_the_acceptance_deadline_counts_from_each_dispatch_and_the_acceptance_is
     assert again.accept_due == rules.calendar.add_working_hours(tuesday + timedelta(hours=2), hours).at
     assert (again.accepted_at, again.accepted_on_time) == (None, None)
     assert Lifecycle(2).apply(waiting, event("dispatched", lead_unit="housing")).accept_due is None  # no policy
+
+
+def test_a_missed_acceptance_deadline_stays_with_the_unit_after_the_ticket_leaves_it(rules):
+    monday = datetime(2026, 11, 23, 9, tzinfo=SHANGHAI)
+    sent = rules.apply(replace(WAITING, ticket_type="投诉"), event("dispatched", at=monday, lead_unit="housing"))
+    before, after = sent.accept_due - timedelta(minutes=1), sent.accept_due + timedelta(minutes=1)
+    # returned or re-routed before its deadline without accepting, or after accepting in time: nothing kept
+    assert rules.apply(sent, event("returned", at=before, reason="不属于本单位")).late_acceptances == ()
+    in_time = rules.apply(sent, event("accepted", at=before))
+    assert rules.apply(in_time, event("rerouted", at=after, lead_unit="transport", reason="交通问题")).late_acceptances == ()
+    # not accepted by the deadline, then returned or re-routed: the unit is kept, each time it happens
+    back = rules.apply(sent, event("returned", at=after, reason="不属于本单位"))
+    assert (back.late_acceptances, back.accept_due, back.accepted_on_time) == (("housing",), None, None)
+    moved = rules.apply(sent, event("rerouted", at=after, lead_unit="transport", reason="交通问题"))
+    assert moved.late_acceptances == ("housing",) and moved.accept_due > after
+    late_again = rules.apply(moved, event("accepted", at=moved.accept_due + timedelta(minutes=1)))
+    moved_back = rules.apply(late_again, event("rerouted", at=moved.accept_due + timedelta(hours=1), lead_unit="housing",
+                                               reason="还是住建"))
+    assert moved_back.late_acceptances == ("housing", "transport")
+    # accepted late, replied, then reopened to the same unit: its late acceptance outlives the new deadline
+    late = rules.apply(sent, event("accepted", at=after))
+    replied = rules.apply(late, event("replied", at=after + timedelta(hours=1)))
+    again = rules.apply(replied, event("reopened", at=after + timedelta(hours=2), reason="市民不认可"))
+    assert (again.late_acceptances, again.accepted_on_time) == (("housing",), None)
+    # what a store reads back
+    assert state_of({**asdict(again), "late_acceptances": ["housing"]}).late_acceptances == ("housing",)
 
 
 def test_no_callback_is_due_after_a_historical_reply_or_without_a_policy(rules):

@@ -123,3 +123,29 @@ def test_the_acceptance_in_time_rate_is_over_the_tickets_accepted_or_past_the_ac
     assert (housing.accepted_late, housing.accept_on_time_rate) == (2, 0.5)
     assert [t["ticket_id"] for t in tickets if statistics.accepted_late(t, NOW)] == ["k3", "k5"]
     assert not statistics.accepted_late(tickets[2], tickets[2]["accept_due"])  # at the deadline: not yet late
+
+
+def test_a_missed_acceptance_deadline_counts_against_the_unit_after_the_ticket_left_it():
+    from cli.services import build_lifecycle
+
+    rules = build_lifecycle(load_settings())
+    # the units each ticket's lifecycle kept in late_acceptances (tests/test_lifecycle.py checks when)
+    moved = ("rerouted", {"lead_unit": "housing", "reason": "住建问题"})
+    tickets = [
+        {**handled("m1", to("transport"), moved), "late_acceptances": ("transport",)},      # transport late, re-routed
+        {**handled("m2", to("housing"), BACK), "late_acceptances": ("housing",)},           # housing late, returned
+        {**handled("m3", to("housing"), ("accepted", {}), rules=rules),                     # housing late before a
+         "late_acceptances": ("housing",)},                                                 # reopening, in time now
+        handled("m4", to("housing"), ("accepted", {}), rules=rules),                         # in time
+    ]
+    rows, total = unit_statistics(tickets, NOW)
+    units = {row.unit: row for row in rows}
+    # housing holds m1, m3 and m4; late: m2 (now the centre's) and m3, once; in time: only m4
+    assert (units["housing"].tickets, units["housing"].accepted_late, units["housing"].accept_on_time_rate) == (3, 2, 0.3333)
+    assert (units["transport"].tickets, units["transport"].accepted_late, units["transport"].accept_on_time_rate) == (0, 1, 0.0)
+    assert units[AWAITING_DISPATCH].accepted_late == 0
+    assert (total.accepted_late, total.accept_on_time_rate) == (3, 0.25)
+    late = statistics.late_to_accept
+    assert [t["ticket_id"] for t in tickets if late(t, "housing", NOW)] == ["m2", "m3"]
+    assert [t["ticket_id"] for t in tickets if late(t, "transport", NOW)] == ["m1"]
+    assert [t["ticket_id"] for t in tickets if late(t, None, NOW)] == ["m1", "m2", "m3"]

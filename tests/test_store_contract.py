@@ -186,19 +186,28 @@ def test_a_ticket_merged_while_waiting_is_held_by_the_centre_and_seen_by_no_unit
     assert sorted(r["ticket_id"] for r in store.search(TicketQuery(merged_into=("web-3", "web-9")))[0]) == ["web-1", "web-7"]
 
 
-def test_tickets_held_or_returned_by_a_unit(store):
+def test_the_tickets_a_units_figures_count_held_returned_or_late_to_accept(store):
+    from hotline.models import TicketEvent
+
     store.write_tickets([make_ticket(1, status="pending_review"), make_ticket(2), make_ticket(3),
-                         make_ticket(5, status="pending_review")])
+                         make_ticket(5, status="pending_review"), make_ticket(7, accept_due=T0)])
     store.apply_event(event("dispatched", 1, lead_unit="housing"), RULES)
     store.apply_event(event("returned", 2, reason="不属于我单位职责"), RULES)  # web-1 returned by housing
     store.apply_event(event("dispatched", 3, lead_unit="ecology-environment"), RULES)
-    rows, total = store.search(TicketQuery(held_or_returned_by="housing"))
-    assert total == 2 and {r["ticket_id"] for r in rows} == {"web-1", "web-3"}  # 5 only suggests housing
-    rows, _ = store.search(TicketQuery(held_or_returned_by="ecology-environment"))
+    # web-7: housing let its acceptance deadline pass; re-routed to transport
+    moved = TicketEvent(event_id="e-moved-7", ticket_id="web-7", kind="rerouted", at=T0 + timedelta(hours=1),
+                        actor="dispatcher", data={"lead_unit": "transport", "reason": "交通问题"})
+    assert store.apply_event(moved, RULES) == ("applied", "")
+    assert store.get_ticket("web-7")["late_acceptances"] == ["housing"]
+    assert store.get_ticket("web-3")["late_acceptances"] == []
+    rows, total = store.search(TicketQuery(figures_of="housing"))
+    assert total == 3 and {r["ticket_id"] for r in rows} == {"web-1", "web-3", "web-7"}  # 5 only suggests housing
+    rows, _ = store.search(TicketQuery(figures_of="ecology-environment"))
     assert {r["ticket_id"] for r in rows} == {"web-1", "web-2"}
-    selected = TicketQuery(held_or_returned_by="housing", received=Period(end=T0 + timedelta(minutes=2)))
+    assert [r["ticket_id"] for r in store.search(TicketQuery(figures_of="transport"))[0]] == ["web-7"]
+    selected = TicketQuery(figures_of="housing", received=Period(end=T0 + timedelta(minutes=2)))
     assert [t["ticket_id"] for t in store.iter_tickets(selected, fields=("ticket_id",))] == ["web-1"]
-    assert store.search(TicketQuery(held_or_returned_by="housing", held_by="housing"))[1] == 1
+    assert store.search(TicketQuery(figures_of="housing", held_by="housing"))[1] == 1
 
 
 def test_facets_count_tickets(store):
@@ -428,7 +437,8 @@ def test_the_figures_flags_select_what_the_figures_count(store):
     now, far = T0 + timedelta(hours=12), T0 + timedelta(days=30)  # after the events below
     store.write_tickets([make_ticket(n) for n in range(1, 7)]  # all dispatched: odd to housing, even to ecology
                         + [make_ticket(7, accept_due=T0 + timedelta(days=1)), make_ticket(8, accept_due=T0),
-                           make_ticket(9, accept_due=T0 + timedelta(hours=1)), make_ticket(11, accept_due=far)])
+                           make_ticket(9, accept_due=T0 + timedelta(hours=1)), make_ticket(11, accept_due=far),
+                           make_ticket(12, accept_due=T0)])
     for i, (n, kind, data) in enumerate([
         (1, "replied", {"reply": "已处理"}),
         (2, "returned", {"reason": "不属于本单位职责"}),                   # returned by ecology-environment
@@ -437,26 +447,36 @@ def test_the_figures_flags_select_what_the_figures_count(store):
         (5, "merged", {"into": "web-1"}),                                # web-6 stays with its unit
         (7, "accepted", {}), (8, "accepted", {}),                         # web-7 in time, web-8 late (签收超时)
         (6, "urged", {"reason": "请今日答复"}),                               # web-6 urged on (催办)
+        (12, "rerouted", {"lead_unit": "housing", "reason": "住建问题"}),  # ecology's deadline passed: 签收超时
     ]):                                  # web-9 not accepted, past its deadline at `now` (签收超时); web-11 not yet
         event = TicketEvent(event_id=f"f{i}", ticket_id=f"web-{n}", kind=kind, at=T0 + timedelta(hours=2 + i),
                             actor="x", data=data)
         assert store.apply_event(event, rules) == ("applied", "")
     stored = list(store.iter_tickets(TicketQuery(), fields=("ticket_id", "status", "replied_at", "satisfaction",
                                                              "reopened", "returns", "returned_by", "accepted_on_time",
-                                                             "accept_due", "urged")))
+                                                             "accept_due", "urged", "lead_unit", "late_acceptances")))
     for flag, counts in [({"replied": True}, statistics.replied), ({"called_back": True}, statistics.called_back),
                          ({"reopened": True}, statistics.reopened), ({"urged": True}, statistics.urged),
                          ({"open": True}, statistics.is_open),
                          ({"returned": True}, statistics.was_returned),
-                         ({"accepted_late_at": now}, lambda t: statistics.accepted_late(t, now)),
+                         ({"accepted_late_at": now}, lambda t: statistics.late_to_accept(t, None, now)),
+                         ({"accepted_late_at": now, "accepted_late_by": "housing"},
+                          lambda t: statistics.late_to_accept(t, "housing", now)),
+                         ({"accepted_late_at": now, "accepted_late_by": "ecology-environment"},
+                          lambda t: statistics.late_to_accept(t, "ecology-environment", now)),
                          ({"returned_by": "ecology-environment"},
                           lambda t: statistics.returned_by(t, "ecology-environment"))]:
         selected = sorted(r["ticket_id"] for r in store.search(TicketQuery(**flag, limit=100))[0])
         counted = sorted(t["ticket_id"] for t in stored if counts(t))
         assert selected == counted and 0 < len(counted) < len(stored), (flag, selected, counted)
     assert sorted(r["ticket_id"] for r in store.search(TicketQuery(open=True))[0]) == [
-        "web-11", "web-2", "web-3", "web-6", "web-7", "web-8", "web-9"]
-    assert sorted(r["ticket_id"] for r in store.search(TicketQuery(accepted_late_at=now))[0]) == ["web-8", "web-9"]
+        "web-11", "web-12", "web-2", "web-3", "web-6", "web-7", "web-8", "web-9"]
+    assert sorted(r["ticket_id"] for r in store.search(TicketQuery(accepted_late_at=now))[0]) == ["web-12", "web-8", "web-9"]
+    late_by = {unit: sorted(r["ticket_id"] for r in store.search(TicketQuery(accepted_late_at=now, accepted_late_by=unit))[0])
+               for unit in ("housing", "ecology-environment")}
+    assert late_by == {"housing": ["web-9"], "ecology-environment": ["web-12", "web-8"]}
+    with pytest.raises(ValueError, match="needs accepted_late_at"):
+        store.search(TicketQuery(accepted_late_by="housing"))
     assert [store.get_ticket(f"web-{n}")["accepted_on_time"] for n in (1, 7, 8)] == [None, True, False]
 
 

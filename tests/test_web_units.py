@@ -502,7 +502,8 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
     store.write_tickets([make_ticket(n) for n in (1, 2, 3, 5, 7, 9)]  # odd: housing, 2: ecology-environment
                         + [make_ticket(11, accept_due=T0)]  # to be accepted by 2026-11-20 09:00
                         # never accepted: by the same deadline (late at the page's clock), and by 2026-11-25 09:00
-                        + [make_ticket(13, accept_due=T0), make_ticket(15, accept_due=T0 + timedelta(days=5))])
+                        + [make_ticket(13, accept_due=T0), make_ticket(15, accept_due=T0 + timedelta(days=5))]
+                        + [make_ticket(17, accept_due=T0)])  # housing lets its deadline pass; then re-routed
     replied, calls = datetime(2026, 11, 20, 15, tzinfo=SHANGHAI), rules.policy.callback.attempts
     steps = [(n, "replied", {"reply": "已处理"}) for n in (1, 2, 3, 5, 9)]
     steps += [(7, "returned", {"reason": "不属于本单位职责"}), (9, "callback", {"satisfaction": "不满意", "reason": "未修好"})]
@@ -511,6 +512,7 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
     steps += [(2, "callback", {"satisfaction": "基本满意"})]                           # web-2; web-5 still due
     steps += [(11, "accepted", {})]                                                  # web-11: late
     steps += [(13, "urged", {"reason": "请尽快签收"})]                                 # web-13: urged on (催办)
+    steps += [(17, "rerouted", {"lead_unit": "ecology-environment", "reason": "生态环境问题"})]  # web-17: to ecology
     for i, (n, kind, data) in enumerate(steps):
         event = TicketEvent(event_id=f"e{i}", ticket_id=f"web-{n}", kind=kind, at=replied + timedelta(hours=i),
                             actor="x", data=data)
@@ -539,7 +541,7 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         from webapp.supervision import COUNTED
 
         for row in [*figures["units"], total]:  # every count links to as many tickets as it says
-            for count in ["tickets", *COUNTED, "returned"]:
+            for count in ["tickets", *COUNTED, "returned", "accepted_late"]:
                 assert len(listed(row[f"{count}_href"])) == row[count], (row["unit"], count)
         exported = list(csv.reader(io.StringIO(get(app, "supervisor", "/api/supervision/export").content.decode("utf-8-sig"))))
         header, rows = exported[0], {row[0]: row for row in exported[1:]}
@@ -547,14 +549,23 @@ def test_supervision_counts_callbacks_reached_given_up_and_due_and_links_each_co
         assert 'id="given-up"' in get(app, "supervisor", "/tickets/web-1").text
         assert 'id="given-up"' not in get(app, "supervisor", "/tickets/web-3").text  # reached after a missed call
         # 签收超时: web-11 accepted late; web-13, and web-9 since it was reopened, not accepted with the deadline
-        # passed; web-15 has time left
-        assert sorted(listed(housing["accepted_late_href"])) == ["web-11", "web-13", "web-9"] == sorted(
+        # passed; web-17 not accepted by housing by its deadline before it was re-routed to ecology-environment,
+        # which has not accepted it by its own since; web-15 has time left
+        assert sorted(listed(housing["accepted_late_href"])) == ["web-11", "web-13", "web-17", "web-9"]
+        assert housing["accepted_late"] == 4 and housing["accept_on_time_rate"] == 0.0
+        assert listed(ecology["accepted_late_href"]) == ["web-17"] and ecology["accepted_late"] == 1
+        assert sorted(listed(total["accepted_late_href"])) == ["web-11", "web-13", "web-17", "web-9"] == sorted(
             t["ticket_id"] for t in get(app, "supervisor", "/api/tickets", accepted_late="1").json()["tickets"])
-        assert housing["accepted_late"] == 3 and housing["accept_on_time_rate"] == 0.0
+        assert total["accepted_late"] == 4
+        assert "曾签收超时" in get(app, "supervisor", "/tickets/web-17").text
+        assert "曾签收超时" not in get(app, "supervisor", "/tickets/web-13").text  # late, but still with housing
         with TestClient(app) as client:  # the list's CSV says so too
             exported = client.get("/api/tickets/export", params={"accepted_late": "1"}, auth=("supervisor", "supervisor-demo"))
         assert sorted((r["工单编号"], r["按时签收"], r["催办次数"]) for r in _csv_rows(exported)) == [
-            ("web-11", "否", "0"), ("web-13", "", "1"), ("web-9", "", "0")]
+            ("web-11", "否", "0"), ("web-13", "", "1"), ("web-17", "", "0"), ("web-9", "", "0")]
+        housing_name = router.units["housing"].name
+        assert {r["工单编号"]: r["曾签收超时单位"] for r in _csv_rows(exported)} == {
+            "web-11": "", "web-13": "", "web-17": housing_name, "web-9": ""}
         assert "签收超时" in get(app, "supervisor", "/tickets/web-11").text
         assert "超时未签收 not accepted by 2026-11-20 09:00" in get(app, "supervisor", "/tickets/web-13").text
         assert "签收时限 accept by 2026-11-25 09:00" in get(app, "supervisor", "/tickets/web-15").text

@@ -240,8 +240,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         ticket_type: str | None = None, held_by: str | None = None, topic: str | None = None, alert: str | None = None,
         merged_into: str | None = None, start: str | None = None, end: str | None = None, after_seq: int | None = None,
         overdue: bool = False, awaiting_callback: bool = False, callback_given_up: bool = False,
-        accepted_late: bool = False, replied: bool = False, called_back: bool = False, reopened: bool = False,
-        urged: bool = False,
+        accepted_late: bool = False, accepted_late_by: str | None = None, replied: bool = False,
+        called_back: bool = False, reopened: bool = False, urged: bool = False,
         open_: bool = Query(False, alias="open"), returned: bool = False, returned_by: str | None = None,
         order: str = "newest", limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
@@ -251,7 +251,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
         callback (回访) is due; `callback_given_up`: those whose callback was given up (无法回访);
-        `accepted_late` (签收超时: accepted late, or not yet with the deadline passed now), `replied`,
+        `accepted_late` (签收超时: accepted late, or not yet with the deadline passed now, by the unit holding
+        it or by one it has left), `accepted_late_by`: those of them counted against this unit, `replied`,
         `called_back` (a satisfaction recorded), `reopened` (重办), `urged` (催办), `open`: what the supervision
         figures of those names count; `returned`: returned (退单) once or more; `returned_by`: the tickets this
         unit returned, wherever they are now; `start`, `end`: received from `start` to `end` (see
@@ -268,7 +269,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             topic=topic or None, alert=alert or None, merged_into=(merged_into,) if merged_into else (),
             overdue_at=clock() if overdue else None,
             awaiting_callback=awaiting_callback, callback_given_up=callback_given_up,
-            accepted_late_at=clock() if accepted_late else None,
+            accepted_late_at=clock() if accepted_late or accepted_late_by else None,
+            accepted_late_by=accepted_late_by or None,
             replied=replied, called_back=called_back, reopened=reopened, urged=urged, open=open_, returned=returned,
             returned_by=returned_by or None,
             received=received_period(start, end), after_seq=after_seq, order=order,
@@ -685,7 +687,8 @@ def _queue_item(ticket: dict, unit_names: dict[str, str], now: datetime) -> dict
 EXPORT_COLUMNS = [
     ("ticket_id", "工单编号"), ("received_at", "受理时间"), ("channel", "渠道"), ("title", "标题"), ("district", "区县"),
     ("ticket_type", "类型"), ("domain", "领域"), ("subdomain", "子类"), ("lead_unit", "承办单位"), ("co_units", "协办单位"),
-    ("status", "状态"), ("accepted_at", "签收时间"), ("accepted_on_time", "按时签收"), ("reply_due", "答复期限"),
+    ("status", "状态"), ("accepted_at", "签收时间"), ("accepted_on_time", "按时签收"),
+    ("late_acceptances", "曾签收超时单位"), ("reply_due", "答复期限"),
     ("overdue", "超期"), ("returns", "退单次数"), ("urged", "催办次数"), ("replied_at", "答复时间"), ("on_time", "按时"),
     ("satisfaction", "满意度"),
 ]
@@ -697,7 +700,7 @@ def _export_row(ticket: dict, now: datetime, unit_names: dict[str, str]) -> list
     unit = unit_names.get(ticket["lead_unit"], ticket["lead_unit"])
     shown = {**ticket, "channel": "热线" if ticket["channel"] == "hotline" else "网络",
              "lead_unit": unit + ("（建议）" if ticket["status"] == "pending_review" else ""),
-             "co_units": "、".join(unit_names.get(u, u) for u in ticket["co_units"]),
+             **{units: "、".join(unit_names.get(u, u) for u in ticket[units]) for units in ("co_units", "late_acceptances")},
              "status": STATUS_NAMES.get(ticket["status"], ticket["status"]), "overdue": "是" if overdue(ticket, now) else "",
              **{flag: {True: "是", False: "否"}.get(ticket[flag], "") for flag in ("on_time", "accepted_on_time")}}
     return ["" if shown[name] is None else _as_text(shown[name]) for name, _ in EXPORT_COLUMNS]

@@ -34,8 +34,9 @@ LATE_COLUMNS = [("ticket_id", "工单"), ("unit", "unit"), ("unit_name", "承办
 
 
 # The counts of a unit's row that link to the tickets they count, and the ticket list's flag selecting them
-# (stores.base.TicketQuery; hotline.statistics names what each counts).
-COUNTED = {"accepted_late": "accepted_late", "replied": "replied", "callbacks": "called_back",
+# (stores.base.TicketQuery; hotline.statistics names what each counts). 签收超时 and the returned rate count
+# tickets wherever they are now: _accepted_late_href and _returned_href.
+COUNTED = {"replied": "replied", "callbacks": "called_back",
            "callback_given_up": "callback_given_up", "awaiting_callback": "awaiting_callback", "reopened": "reopened",
            "urged": "urged", "open": "open", "overdue_open": "overdue"}
 
@@ -59,18 +60,28 @@ def _returned_href(unit: str | None, filters: dict) -> str:
     return "/tickets?" + urlencode({"returned_by": unit, **_given(filters)})
 
 
+def _accepted_late_href(unit: str | None, filters: dict) -> str:
+    """What a row's 签收超时 counts (hotline.statistics.late_to_accept): the tickets a unit is late to accept
+    now or was before they left it, wherever they are now; for the total row those of any unit."""
+    if unit is None:
+        return _tickets_href(None, {**filters, "accepted_late": "1"})
+    return "/tickets?" + urlencode({"accepted_late_by": unit, **_given(filters)})
+
+
 def _count_hrefs(unit: str | None, filters: dict) -> dict:
-    """`tickets_href` and a `<count>_href` for each count of COUNTED."""
+    """`tickets_href`, a `<count>_href` for each count of COUNTED, `accepted_late_href` and `returned_href`."""
     return {"tickets_href": _tickets_href(unit, filters),
-            **{f"{count}_href": _tickets_href(unit, {**filters, flag: "1"}) for count, flag in COUNTED.items()}}
+            **{f"{count}_href": _tickets_href(unit, {**filters, flag: "1"}) for count, flag in COUNTED.items()},
+            "accepted_late_href": _accepted_late_href(unit, filters), "returned_href": _returned_href(unit, filters)}
 
 
 def _selected(start: str | None, end: str | None, domain: str | None, district: str | None,
               unit: str | None = None) -> TicketQuery:
     """The tickets received from the day `start` to the day `end`, of the domain and district, if given; with
-    `unit`, those it holds or has returned (what its figures count: its returned rate needs the returned)."""
+    `unit`, those it holds, has returned or was late to accept (what its figures count: its returned rate needs
+    the returned, its 签收超时 those it lost since)."""
     return TicketQuery(received=received_period(start, end), domain=domain or None, district=district or None,
-                       held_or_returned_by=unit)
+                       figures_of=unit)
 
 
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
@@ -106,12 +117,9 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
             "now": now.isoformat(),
             "filters": filters,
             "calendar_notice": calendar.gap_notice(now.date()),
-            "units": [{**u.as_dict(), "unit_name": name(u.unit),
-                       **_count_hrefs(u.unit, filters), "returned_href": _returned_href(u.unit, filters)}
-                      for u in units],
+            "units": [{**u.as_dict(), "unit_name": name(u.unit), **_count_hrefs(u.unit, filters)} for u in units],
             "total": None if user.unit is not None else {**total.as_dict(), "unit_name": name("all"),
-                                                         **_count_hrefs(None, filters),
-                                                         "returned_href": _returned_href(None, filters)},
+                                                         **_count_hrefs(None, filters)},
             "late": [{**item.__dict__, "reply_due": item.reply_due.isoformat(), "unit_name": name(item.unit),
                       "status_name": STATUS_NAMES.get(item.status, item.status),
                       "urgeable": item.status in STARTS["urged"][0]}  # with a unit: one may urge it on (催办)

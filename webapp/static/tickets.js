@@ -32,8 +32,9 @@
   // overdue (the supervision page's 超期 cells: open tickets past their reply deadline now),
   // awaiting_callback (the callback worklist's and the supervision page's 待回访 cells: replied tickets whose
   // callback is due), callback_given_up (the supervision page's 无法回访 cells) and the flags of its other
-  // counts: accepted_late, replied, called_back, reopened, urged, open, returned, and returned_by (a unit: the
-  // tickets it returned).
+  // counts: accepted_late, replied, called_back, reopened, urged, open, returned, returned_by (a unit: the
+  // tickets it returned) and accepted_late_by (a unit: the tickets it was late to accept, now or before they
+  // left it).
   function linkedFilter(name, chipId, named) {
     const chip = document.getElementById(chipId);
     const show = () => {
@@ -59,6 +60,7 @@
   linkedFilter("open", "open-chip", () => "未答复、未办结、未并单 not yet replied, closed or merged");
   linkedFilter("returned", "returned-chip", () => "退单过 returned once or more");
   linkedFilter("returned_by", "returned_by-chip", (unit) => (names.lead_unit || {})[unit] || unit);
+  linkedFilter("accepted_late_by", "accepted_late_by-chip", (unit) => (names.lead_unit || {})[unit] || unit);
 
   function filters() {
     const p = new URLSearchParams();

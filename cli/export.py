@@ -10,9 +10,9 @@ EXPORT_FIELDS = (
     "ticket_id", "channel", "source_id", "received_at", "received_at_source", "title", "text",
     "district", "ticket_type", "urgency", "domain", "subdomain", "confidence", "top", "model_version",
     "lead_unit", "co_units", "rule_id", "routing_explanation", "status", "accept_due", "reply_due",
-    "deadline_policy", "deadline_warnings", "returns", "returned_by", "late_acceptances", "accepted_at", "accepted_on_time", "replied_at", "reply_seconds",
-    "reply_working_days", "on_time", "paused_hours", "extensions", "closed_at", "satisfaction", "reopened",
-    "urged",
+    "deadline_policy", "deadline_warnings", "returns", "returned_by", "late_acceptances", "accepted_at",
+    "accepted_on_time", "replied_at", "reply_seconds", "reply_working_days", "on_time", "paused_hours",
+    "extensions", "closed_at", "satisfaction", "reopened", "urged",
 )
 
 

@@ -24,8 +24,8 @@ from hotline.timestamps import SHANGHAI, stored_moment
 
 SATISFIED = ("满意", "基本满意")
 # The fields of a stored ticket the figures and the late list read (a store can read only these).
-FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "late_acceptances", "replied_at", "on_time",
-          "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due", "callback_due",
+FIELDS = ("ticket_id", "title", "status", "lead_unit", "returns", "returned_by", "late_acceptances", "replied_at",
+          "on_time", "reply_working_days", "reply_seconds", "satisfaction", "reopened", "reply_due", "callback_due",
           "callback_attempts", "accepted_on_time", "accept_due", "urged")
 
 
@@ -182,7 +182,8 @@ def figures(unit: str, tickets: list[dict], now: datetime, returned: int | None 
     answered = [t for t in tickets if replied(t)]
     whose = None if late_elsewhere is None else unit
     late = [late_to_accept(t, whose, now) for t in tickets]
-    accepted_in_time = sum(1 for t, was_late in zip(tickets, late) if t.get("accepted_on_time") is True and not was_late)
+    accepted_in_time = sum(1 for t, was_late in zip(tickets, late)
+                           if t.get("accepted_on_time") is True and not was_late)
     late_accepted = sum(late) + (late_elsewhere or 0)
     timed = [t for t in answered if t.get("on_time") is not None]
     on_time = sum(1 for t in timed if t["on_time"])

@@ -181,8 +181,9 @@ class ElasticsearchStore:
             doc.update(seq=seq, stored_at=now, received_at=_local(t.received_at), ingested_at=_local(t.ingested_at),
                        accept_due=_local(t.accept_due) if t.accept_due else None,
                        reply_due=_local(t.reply_due) if t.reply_due else None,
-                       returns=0, returned_by=[], late_acceptances=[], corrected=False, paused_hours=0.0, extensions=0, reopened=0,
-                       callback_attempts=0, urged=0, words=t.segmented, topic_id=None, event_ids=[])
+                       returns=0, returned_by=[], late_acceptances=[], corrected=False, paused_hours=0.0,
+                       extensions=0, reopened=0, callback_attempts=0, urged=0, words=t.segmented, topic_id=None,
+                       event_ids=[])
             docs.append((self._index("tickets", _month(t.received_at)), t.ticket_id, doc))
         return len(self._create(docs))
 
@@ -221,7 +222,8 @@ class ElasticsearchStore:
         elif query.held_by is not None:
             must.append(_held_filter(query.held_by))
         if query.figures_of is not None:
-            must.append({"bool": {"should": [_held_filter(query.figures_of), {"term": {"returned_by": query.figures_of}},
+            must.append({"bool": {"should": [_held_filter(query.figures_of),
+                                             {"term": {"returned_by": query.figures_of}},
                                              {"term": {"late_acceptances": query.figures_of}}],
                                   "minimum_should_match": 1}})
         if query.topic is not None:

@@ -148,11 +148,13 @@ def _acceptance_alerts(ticket: dict, now: datetime, policy: AlertPolicy, calenda
 
 def urge_alert(ticket: dict, event: TicketEvent) -> Alert | None:
     """催办: a supervisor's urging (an `urged` event, applied to the stored `ticket`) as an alert to the unit the
-    ticket is with, one per event; None once the ticket is no longer with a unit (answered, returned). Like the
-    deadline alerts to the unit, it applies while the unit holds the ticket under the same reply deadline."""
+    ticket is with, one per event; None once the ticket is no longer with a unit (answered, returned) or, when
+    the event names the unit urged (`unit`, as the web app records it), no longer with that unit (an urging
+    applied again after the ticket moved on tells nobody). Like the deadline alerts to the unit, it applies
+    while the unit holds the ticket under the same reply deadline."""
     unit = holder(ticket)
     if event.kind != "urged" or ticket["status"] not in OPEN_STATUSES or unit == AWAITING_DISPATCH \
-            or not ticket.get("reply_due"):
+            or not ticket.get("reply_due") or event.data.get("unit", unit) != unit:
         return None
     return Alert(alert_id=hashlib.sha256(f"urged\0{event.event_id}".encode()).hexdigest()[:24],
                  ticket_id=ticket["ticket_id"], kind="urged", level=0, to=UNIT, unit=unit,

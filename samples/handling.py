@@ -72,7 +72,7 @@ def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[Ticket
     urged_at = after(due, rng.uniform(0.5, 6))
     for n in range(1 + (rng.random() < SECOND_URGING_SHARE)):
         if urged_at < replied_at:
-            plan.append(event(f"urged-{n + 1}", urged_at, reason=URGINGS[n]))
+            plan.append(event(f"urged-{n + 1}", urged_at, reason=URGINGS[n], unit=ticket["lead_unit"]))
         urged_at = after(urged_at, rng.uniform(2, 6))
     called = replied_at
     calls = GIVE_UP_CALLS if rng.random() < GIVE_UP_SHARE else int(rng.random() < NO_ANSWER_SHARE)

@@ -135,6 +135,10 @@ def test_an_urging_alerts_the_unit_once_per_event_while_it_holds_the_ticket():
         assert not still_applies(stored, {**accepted, **after}, t(25, 9)), after
     for gone in ({"status": "replied"}, {"status": "pending_review"}):  # applied again later: nobody to tell
         assert urge_alert({**accepted, **gone}, urged(0)) is None
+    # an urging that names the unit urged on alerts it while it holds the ticket, not the unit it moved to since
+    named = urged(2).model_copy(update={"data": {"reason": "请今日联系", "unit": "housing"}})
+    assert urge_alert(accepted, named).unit == "housing"
+    assert urge_alert({**accepted, "status": "dispatched", "lead_unit": "urban-management"}, named) is None
 
 
 def test_late_acceptances_go_to_whom_the_policy_names():

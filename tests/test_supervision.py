@@ -164,7 +164,11 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     with replay.client("supervisor") as client:
         urgings = [a["message"] for a in client.get("/api/alerts", params={"ticket_id": "hotline-page-2"}).json()["alerts"]
                    if a["kind"] == "urged"]
-    assert urgings == ["催办：市民多次来电，请今日联系"]
+        # the urging names the unit it urged on: the one holding the ticket then
+        urged_units = [e["data"].get("unit") for e in client.get("/api/tickets/hotline-page-2/events").json()["events"]
+                       if e["kind"] == "urged"]
+        holding = client.get("/api/tickets/hotline-page-2").json()["lead_unit"]
+    assert urgings == ["催办：市民多次来电，请今日联系"] and urged_units == [holding]
     # the replay starts on 2026-11-23: deadlines may fall in 2027; the page says so while the calendar lacks it
     from cli.services import build_calendar
     from cli.settings import load_settings

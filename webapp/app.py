@@ -628,6 +628,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
             if at > clock() + timedelta(minutes=5):
                 raise HTTPException(400, f"at: {at.isoformat()} is in the future")
         ticket = await run_in_threadpool(stored_for, ticket_id, user)
+        if kind == "urged":  # the unit urged on is the one holding the ticket now (hotline.alerts.urge_alert)
+            data = {**data, "unit": holder(ticket)}
         if kind == "merged" and data.get("into"):
             into = await run_in_threadpool(store.get_ticket, str(data["into"]))
             if into is None:

@@ -4,7 +4,7 @@ up to a given moment, as ticket events with their own times (actor "demo").
 Most tickets are accepted within hours and replied to within their deadline, some late; the callback team
 calls every citizen back after the reply and records the satisfaction, sometimes after a call nobody answered,
 and a few are never reached (无法回访); now and then a unit returns a ticket to the dispatchers, and a
-supervisor urges a unit on (催办) once its reply is overdue, some twice. People do
+supervisor urges a unit on (催办) once its acceptance or its reply is overdue, a late reply some twice. People do
 this at work: every step falls in office hours on a working day of the centre's calendar. Steps whose time
 is still to come have not happened, so recent tickets stay open, and an unanswered one goes overdue as the
 demo runs. The same ticket always gets the same handling.
@@ -43,6 +43,7 @@ URGINGS = [
     "已超过答复时限，请尽快办理并答复市民。",
     "市民再次来电催问，请今日内答复。",
 ]
+ACCEPT_URGING = "已超过签收时限，请尽快签收并办理。"
 
 
 def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[TicketEvent]:
@@ -83,4 +84,8 @@ def handling(ticket: dict, now: datetime, calendar: WorkCalendar) -> list[Ticket
         satisfaction = rng.choices(list(SATISFACTION_WEIGHTS), list(SATISFACTION_WEIGHTS.values()))[0]
         data = {"satisfaction": satisfaction, **({"reason": UNSATISFIED} if satisfaction == "不满意" else {})}
         plan.append(event("callback", after(called, rng.uniform(1, 14 if not calls else 5)), **data))
+    if ticket.get("accept_due"):  # not accepted within a while after its acceptance deadline: urged on
+        urged_at = after(parse_timestamp(ticket["accept_due"]), rng.uniform(0.25, 1))
+        if urged_at < plan[0].at:
+            plan.append(event("urged-accept", urged_at, reason=ACCEPT_URGING, unit=ticket["lead_unit"]))
     return sorted((e for e in plan if e.at <= now), key=lambda e: e.at)

@@ -293,6 +293,9 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     # and its 催办 count: page-2, urged on once above, marked so in the list
     assert follow("#units tbody tr.total a[href*='urged=1']", "#urged-chip") == "1"
     assert page.locator("#rows tr[data-ticket-id='hotline-page-2'] .urged").inner_text().strip() == "催办×1"
+    # a unit's 签收超时 opens the tickets counted against it, wherever they are now, under its chip
+    assert int(follow("#units tbody tr:not(.total) a[href*='accepted_late_by='] >> nth=0", "#accepted_late_by-chip")) >= 1
+    assert page.locator("#f-accepted_late_by").input_value() and page.locator("#accepted_late_by-chip b").inner_text()
 
     with replay.client("supervisor") as client:
         exported = client.get("/api/supervision/export", params={"format": "csv"})

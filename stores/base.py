@@ -80,6 +80,10 @@ class TicketQuery:
     limit: int = 50
     offset: int = 0
 
+    def __post_init__(self):
+        if self.accepted_late_by is not None and self.accepted_late_at is None:
+            raise ValueError("accepted_late_by needs accepted_late_at (the moment deadlines are judged at)")
+
     def filters(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in FILTERS if getattr(self, name)}
 

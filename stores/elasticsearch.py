@@ -240,8 +240,6 @@ class ElasticsearchStore:
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             must += [{"terms": {"status": ["replied", "closed"]}}, {"range": {"callback_attempts": {"gt": 0}}},
                      {"bool": {"must_not": {"exists": {"field": "callback_due"}}}}]
-        if query.accepted_late_by is not None and query.accepted_late_at is None:
-            raise ValueError("accepted_late_by needs accepted_late_at (the moment deadlines are judged at)")
         if query.accepted_late_at is not None:  # hotline.statistics.late_to_accept
             unaccepted = {"bool": {"filter": [{"term": {"status": "dispatched"}},
                                               {"range": {"accept_due": {"lt": _local(query.accepted_late_at)}}}]}}

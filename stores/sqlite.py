@@ -791,8 +791,6 @@ class SQLiteStore:
             where.append("t.callback_due IS NOT NULL")
         if query.callback_given_up:  # hotline.lifecycle.callback_given_up
             where.append("t.status IN ('replied', 'closed') AND t.callback_due IS NULL AND t.callback_attempts > 0")
-        if query.accepted_late_by is not None and query.accepted_late_at is None:
-            raise ValueError("accepted_late_by needs accepted_late_at (the moment deadlines are judged at)")
         if query.accepted_late_at is not None:  # hotline.statistics.late_to_accept
             late_now = "(t.accepted_on_time = 0 OR (t.status = 'dispatched' AND t.accept_due < ?))"
             if query.accepted_late_by is None:

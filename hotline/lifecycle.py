@@ -102,6 +102,23 @@ def holder(ticket: dict) -> str:
     return AWAITING_DISPATCH if ticket["status"] == "pending_review" or not ticket["lead_unit"] else ticket["lead_unit"]
 
 
+def dispatched_to(ticket: dict, unit: str) -> bool:
+    """Whether a stored ticket is with this unit now, as lead or co-unit (协办): the tickets a unit acts on. One
+    waiting for a dispatcher is with no unit yet, whatever unit its suggestion names. The stores'
+    `TicketQuery.unit` selects the same tickets."""
+    return ticket["status"] != "pending_review" and (
+        ticket["lead_unit"] == unit or unit in (ticket.get("co_units") or ()))
+
+
+def readable_by(ticket: dict, unit: str) -> bool:
+    """Whether a unit may read a stored ticket: one dispatched to it now, or one it has left that its figures
+    still count against it (hotline.statistics): returned by it (退单), or late to be accepted by it (签收超时).
+    A unit reads those to answer for its figures (the stores' `TicketQuery.returned_by` and `accepted_late_by`
+    select them); it acts only on those `dispatched_to` it."""
+    return (dispatched_to(ticket, unit) or unit in (ticket.get("returned_by") or ())
+            or unit in (ticket.get("late_acceptances") or ()))
+
+
 def awaiting_acceptance_until(ticket: dict) -> datetime | None:
     """The acceptance deadline (签收时限) of a stored ticket dispatched and not accepted yet, else None: what
     the late-acceptance alert (hotline.alerts) and the 签收超时 figure (hotline.statistics) watch."""

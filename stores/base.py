@@ -45,7 +45,9 @@ class TicketQuery:
     status: str | None = None
     district: str | None = None
     ticket_type: str | None = None
-    unit: str | None = None  # tickets dispatched to this unit, as lead or co-unit (协办): what a unit's user sees
+    # tickets dispatched to this unit now, as lead or co-unit (协办; hotline.lifecycle.dispatched_to): what a unit's
+    # user lists and acts on
+    unit: str | None = None
     held_by: str | None = None  # tickets this unit answers for now (hotline.lifecycle.holder; AWAITING_DISPATCH too)
     # held by this unit now, returned by it once (退单), or late to be accepted by it before it left it (签收超时):
     # the tickets its figures count (hotline.statistics)

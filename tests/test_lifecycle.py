@@ -4,7 +4,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.lifecycle import (
-    STATUS_NAMES, DispatchState, InvalidEvent, Lifecycle, TransitionError, callback_given_up, possible_events, state_of,
+    STATUS_NAMES, DispatchState, InvalidEvent, Lifecycle, TransitionError, callback_given_up, dispatched_to,
+    possible_events, readable_by, state_of,
 )
 from hotline.models import EVENT_KINDS, TicketEvent
 from hotline.timestamps import SHANGHAI
@@ -185,6 +186,30 @@ def test_a_missed_acceptance_deadline_stays_with_the_unit_after_the_ticket_leave
     assert (again.late_acceptances, again.accepted_on_time) == (("housing",), None)
     # what a store reads back
     assert state_of({**asdict(again), "late_acceptances": ["housing"]}).late_acceptances == ("housing",)
+
+
+def test_a_unit_acts_on_the_tickets_with_it_and_reads_those_its_figures_count_after_they_left_it(rules):
+    monday = datetime(2026, 11, 23, 9, tzinfo=SHANGHAI)
+    sent = rules.apply(replace(WAITING, ticket_type="投诉"),
+                       event("dispatched", at=monday, lead_unit="housing", co_units=["a1-gov"]))
+    before, after = sent.accept_due - timedelta(minutes=1), sent.accept_due + timedelta(minutes=1)
+    in_time = rules.apply(sent, event("accepted", at=before))
+    cases = {  # the ticket: {unit: (acts on it, reads it)}
+        "waiting, suggested for housing": (WAITING, {"housing": (False, False)}),
+        "dispatched": (sent, {"housing": (True, True), "a1-gov": (True, True), "transport": (False, False)}),
+        "returned": (rules.apply(sent, event("returned", at=before, reason="不属于本单位")),
+                     {"housing": (False, True), "a1-gov": (False, False)}),
+        "re-routed after a late acceptance": (
+            rules.apply(sent, event("rerouted", at=after, lead_unit="transport", reason="交通问题")),
+            {"housing": (False, True), "transport": (True, True), "a1-gov": (False, False)}),
+        "re-routed after an acceptance in time": (
+            rules.apply(in_time, event("rerouted", at=after, lead_unit="transport", reason="交通问题")),
+            {"housing": (False, False), "transport": (True, True)}),
+    }
+    for case, (state, units) in cases.items():
+        ticket = asdict(state)
+        for unit, expected in units.items():
+            assert (dispatched_to(ticket, unit), readable_by(ticket, unit)) == expected, (case, unit)
 
 
 def test_no_callback_is_due_after_a_historical_reply_or_without_a_policy(rules):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.deadletters import make_rejection
-from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle, callback_given_up
+from hotline.lifecycle import AWAITING_DISPATCH, Lifecycle, callback_given_up, dispatched_to
 from hotline.statistics import Period
 from hotline.models import DispatchedTicket, PersonalData, TicketEvent
 from hotline.timestamps import SHANGHAI
@@ -112,6 +112,10 @@ def test_a_units_tickets_are_those_dispatched_to_it_as_lead_or_co_unit(store):
     rows, total = store.search(TicketQuery(unit="a1-gov", domain="城乡建设", words=["物业"]))
     assert {r["ticket_id"] for r in rows} == {"web-1", "web-3"}
     assert store.search(TicketQuery(unit="a1"))[1] == 0  # a whole unit id, not a part of one
+    stored = [store.get_ticket(f"web-{n}") for n in range(1, 6)]
+    for unit in ("housing", "ecology-environment", "a1-gov", "a1"):  # the rule the web app checks a ticket by
+        assert sorted(r["ticket_id"] for r in store.search(TicketQuery(unit=unit))[0]) == sorted(
+            t["ticket_id"] for t in stored if dispatched_to(t, unit)), unit
 
 
 def test_tickets_held_by_a_unit_and_received_in_a_period(store):

@@ -303,6 +303,16 @@ def test_a_dispatcher_records_a_units_return_on_the_ticket_page(browser, stack):
     assert "不属于本单位职责" in page.locator(".returned").inner_text()
     assert page.locator("#return-form").count() == 0  # back in the queue: nothing to return
     page.close()
+    # the unit that returned it still reads it (its figures count the return), without personal data or actions
+    page = log_in(browser, stack, "unit")
+    page.goto(stack.url + "/tickets?returned_by=housing")
+    page.click("#rows tr[data-ticket-id='hotline-browser-return'] a")
+    page.wait_for_selector("#read-only")
+    assert "只可查看" in page.locator("#read-only").inner_text()
+    assert page.locator("#personal").count() == 0 and page.locator("#event-form").count() == 0
+    assert page.locator("#status").inner_text() == "待派单"
+    page.screenshot(path=str(ARTIFACTS / "ticket-read-only.png"), full_page=True)
+    page.close()
 
 
 def test_dead_letters_page_shows_reasons(browser, stack):

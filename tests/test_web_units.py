@@ -1,5 +1,5 @@
-"""A unit's user (承办单位) sees only the tickets dispatched to its unit (lead or co-unit), its own supervision figures, and
-no dead letters; the web app
+"""A unit's user (承办单位) lists and acts on only the tickets dispatched to its unit (lead or co-unit), reads without
+personal data those it returned or was late to accept, sees its own supervision figures, and no dead letters; the web app
 on a real SQLite file through FastAPI's test client (no Kafka: nothing here sends to it). users.yaml names each
 unit user's unit, checked at start-up with the file and line. Roles that may not see personal data see the
 texts of events masked."""
@@ -112,6 +112,49 @@ def test_a_units_figures_count_what_it_returned_as_the_centres_row_for_it_does(a
     centre = [u for u in get(app, "supervisor", "/api/supervision").json()["units"] if u["unit"] == "housing"]
     assert [u["unit"] for u in mine] == ["housing"] and mine[0]["returned"] == 1  # web-1, waiting again
     assert mine[0]["tickets"] == 0 and mine == centre
+
+
+def test_a_unit_reads_the_tickets_it_returned_or_was_late_to_accept_without_personal_data_nor_acting(app, tmp_path):
+    from urllib.parse import parse_qsl, urlsplit
+
+    from hotline.lifecycle import Lifecycle
+    from hotline.models import TicketEvent
+
+    store = SQLiteStore(tmp_path / "store.db")  # the file the app reads
+    store.write_tickets([make_ticket(7, accept_due=T0)])  # housing's, to accept by T0
+    for event in [TicketEvent(event_id="e-r", ticket_id="web-1", kind="returned", at=T0 + timedelta(hours=1),
+                              actor="dispatcher", data={"reason": "请联系13812345678核实"}),
+                  TicketEvent(event_id="e-m", ticket_id="web-7", kind="rerouted", at=T0 + timedelta(hours=1),
+                              actor="supervisor", data={"lead_unit": "transport", "reason": "交通问题"})]:
+        assert store.apply_event(event, Lifecycle(max_returns=3))[0] == "applied"
+    store.close()
+    # the unit's own row: each count opens, for the unit's user, as many tickets as it says
+    row = get(app, "unit", "/api/supervision").json()["units"][0]
+    assert (row["unit"], row["returned"], row["accepted_late"]) == ("housing", 1, 1)
+    for count, ticket_id in (("returned", "web-1"), ("accepted_late", "web-7")):
+        query = dict(parse_qsl(urlsplit(row[f"{count}_href"]).query))
+        assert [t["ticket_id"] for t in get(app, "unit", "/api/tickets", **query).json()["tickets"]] == [ticket_id]
+    # its list otherwise holds its work: the tickets with it now; another unit's filter cannot widen it
+    assert [t["ticket_id"] for t in get(app, "unit", "/api/tickets").json()["tickets"]] == ["web-3"]
+    assert get(app, "unit", "/api/tickets", returned_by="ecology-environment").json()["total"] == 0
+    assert get(app, "unit", "/api/facets", returned_by="housing").json()["status"] == {"pending_review": 1}
+    for ticket_id in ("web-1", "web-7"):
+        page = get(app, "unit", f"/tickets/{ticket_id}")
+        assert page.status_code == 200 and 'id="read-only"' in page.text, ticket_id
+        assert 'id="personal"' not in page.text and 'id="event-form"' not in page.text, ticket_id
+        assert "personal" not in get(app, "unit", f"/api/tickets/{ticket_id}").json(), ticket_id
+        with TestClient(app) as client:
+            acted = client.post(f"/api/tickets/{ticket_id}/events", json={"kind": "accepted"}, auth=("unit", "unit-demo"))
+        assert acted.status_code == 403 and "no longer with" in acted.json()["detail"], ticket_id
+    # the return's reason quotes a phone number: masked for the unit now, as the ticket is no longer its own
+    reasons = [e["data"]["reason"] for e in get(app, "unit", "/api/tickets/web-1/events").json()["events"]]
+    assert reasons and "13812345678" not in reasons[0]
+    assert "13812345678" in get(app, "dispatcher", "/api/tickets/web-1/events").json()["events"][0]["data"]["reason"]
+    # a ticket with the unit now shows its personal data to it, and the actions its role may take
+    page = get(app, "unit", "/tickets/web-3")  # assisting (协办)
+    assert 'id="personal"' in page.text and 'id="read-only"' not in page.text and 'id="event-form"' in page.text
+    assert "personal" in get(app, "unit", "/api/tickets/web-3").json()
+    assert get(app, "unit", "/api/tickets/web-2").status_code == 403  # never with housing
 
 
 def test_another_units_ticket_is_refused_with_the_reason(app):

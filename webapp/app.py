@@ -203,8 +203,9 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def ticket_page(request: Request, ticket_id: str, user: User = Depends(page_user)):
         ticket = await run_in_threadpool(stored_for, ticket_id, user)
         events = await run_in_threadpool(store.ticket_events, ticket_id)
-        # what the user's role may record in the ticket's state now (dispatching is the queue's; a return has its form)
-        possible = possible_events(state_of(ticket))
+        # what the user's role may record in the ticket's state now (dispatching is the queue's; a return has its
+        # form); nothing on a ticket a unit only reads (one it has left)
+        possible = possible_events(state_of(ticket)) if user.acts_on(ticket) else []
         actions = [k for k in possible if k not in ("dispatched", "returned") and getattr(user.role, EVENT_PERMISSIONS[k])]
         can_return = "returned" in possible and getattr(user.role, EVENT_PERMISSIONS["returned"])
         units = [{"id": u.id, "name": u.name} for u in router.units.values()]
@@ -215,7 +216,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         now = clock()
         late = overdue_and_due_soon([ticket], now, lifecycle.calendar, alert_policy.due_soon_working_hours) \
             if supervision else []
-        return render(request, "ticket.html", user, ticket=_visible(ticket, user), events=_visible_events(events, user),
+        return render(request, "ticket.html", user, ticket=_visible(ticket, user),
+                      events=_visible_events(events, user, ticket), read_only=not user.acts_on(ticket),
                       actions=actions, can_return=can_return, action_names=EVENT_NAMES, units=units,
                       topic=_with_label(topic), merge_into=merge_into["ticket_id"] if merge_into else "",
                       late=late[0] if late else None, merged=merged, given_up=callback_given_up(ticket),
@@ -246,7 +248,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         order: str = "newest", limit: int = 50, offset: int = 0,
         user: User = Depends(api_user),
     ) -> TicketQuery:
-        """The tickets the list's words and filters select; a unit's user's are only its unit's. `held_by`: the
+        """The tickets the list's words and filters select; a unit's user's are only its unit's (and those it
+        returned or was late to accept, asked for by `returned_by` or `accepted_late_by`). `held_by`: the
         tickets a unit answers for now (待派单: those waiting for a dispatcher); `topic`: an opinion topic's
         tickets; `alert`: the tickets an opinion alert counted; `merged_into`: the tickets merged (并单) into
         that one; `overdue`: open tickets past their reply deadline now; `awaiting_callback`: replied tickets whose
@@ -262,10 +265,15 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         first."""
         if order not in ORDERS:
             raise HTTPException(400, f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+        # a unit's user lists the tickets with its unit now; asking for those its figures count against it after
+        # they left it (returned by it, late to be accepted by it: its supervision row's links), it lists those,
+        # wherever they are now, as it may read them (User.sees)
+        left = user.unit is not None and user.unit in (returned_by, accepted_late_by)
         return TicketQuery(
             words=segmenter.tokens(q) if q.strip() else [], channel=channel or None, domain=domain or None,
             subdomain=subdomain or None, lead_unit=lead_unit or None, status=status or None,
-            district=district or None, ticket_type=ticket_type or None, unit=user.unit, held_by=held_by or None,
+            district=district or None, ticket_type=ticket_type or None, unit=None if left else user.unit,
+            held_by=held_by or None,
             topic=topic or None, alert=alert or None, merged_into=(merged_into,) if merged_into else (),
             overdue_at=clock() if overdue else None,
             awaiting_callback=awaiting_callback, callback_given_up=callback_given_up,
@@ -419,13 +427,23 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
         return user
 
     def stored_for(ticket_id: str, user: User) -> dict:
-        """The stored ticket, if this user may see it: 404 if there is none, 403 if it is another unit's."""
+        """The stored ticket, if this user may read it: 404 if there is none, 403 if it is another unit's."""
         ticket = store.get_ticket(ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
         if not user.sees(ticket):
             raise HTTPException(403, f"ticket {ticket_id} is not with {unit_names.get(user.unit, user.unit)}: "
-                                     "a unit sees the tickets dispatched to it, as lead or co-unit")
+                                     "a unit sees the tickets dispatched to it, as lead or co-unit, and those it "
+                                     "returned or was late to accept")
+        return ticket
+
+    def held_for(ticket_id: str, user: User) -> dict:
+        """The stored ticket, if this user may act on it (`stored_for`; 403 too if a unit only reads it)."""
+        ticket = stored_for(ticket_id, user)
+        if not user.acts_on(ticket):
+            raise HTTPException(403, f"ticket {ticket_id} is no longer with {unit_names.get(user.unit, user.unit)}: "
+                                     "a unit reads the tickets it returned or was late to accept, and acts only on "
+                                     "those dispatched to it now")
         return ticket
 
     def unmerged(ticket_id: str) -> dict | None:
@@ -459,7 +477,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
                        "merged_here_href": merged_tickets_href(ticket["ticket_id"])}
         main = unmerged(ticket["merged_into"]) if ticket["status"] == "merged" and ticket["merged_into"] else None
         if main is not None and user.sees(main):
-            replies = [e for e in _visible_events(store.ticket_events(main["ticket_id"]), user) if e["kind"] == "replied"]
+            replies = [e for e in _visible_events(store.ticket_events(main["ticket_id"]), user, main)
+                       if e["kind"] == "replied"]
             shown["main"] = {**brief(main), "reply": replies[-1]["data"].get("reply", "") if replies else ""}
         return shown
 
@@ -528,8 +547,8 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
 
     @app.get("/api/tickets/{ticket_id}/events")
     async def api_ticket_events(ticket_id: str, user: User = Depends(api_user)):
-        await run_in_threadpool(stored_for, ticket_id, user)
-        return {"events": _visible_events(await run_in_threadpool(store.ticket_events, ticket_id), user)}
+        ticket = await run_in_threadpool(stored_for, ticket_id, user)
+        return {"events": _visible_events(await run_in_threadpool(store.ticket_events, ticket_id), user, ticket)}
 
     def emit(kind: str, ticket: dict, actor: User, data: dict, event_id: str | None = None,
              at: datetime | None = None) -> dict:
@@ -549,7 +568,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def api_dispatch(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
         """Send a waiting ticket to a unit: the suggestion as it is, or corrected (domain and/or unit)."""
         body = await _json_object(request)
-        ticket = await run_in_threadpool(stored_for, ticket_id, user)
+        ticket = await run_in_threadpool(held_for, ticket_id, user)
         data = dispatch_data(ticket, body.get("domain"), body.get("lead_unit"), body.get("co_units"))
         return await run_in_threadpool(emit, "dispatched", ticket, user, data)
 
@@ -598,7 +617,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
     async def api_return(ticket_id: str, request: Request, user: User = Depends(dispatcher)):
         """Record a unit's return (退单) with its reason; the ticket goes back to the queue."""
         body = await _json_object(request)
-        ticket = await run_in_threadpool(stored_for, ticket_id, user)
+        ticket = await run_in_threadpool(held_for, ticket_id, user)
         data = {"reason": str(body.get("reason") or "").strip(), "unit": body.get("unit") or ticket["lead_unit"]}
         return await run_in_threadpool(emit, "returned", ticket, user, data)
 
@@ -627,7 +646,7 @@ def create_app(store: Store, users: Users, router: Router, segmenter: Segmenter,
                 raise HTTPException(400, f"at: {exc}") from None
             if at > clock() + timedelta(minutes=5):
                 raise HTTPException(400, f"at: {at.isoformat()} is in the future")
-        ticket = await run_in_threadpool(stored_for, ticket_id, user)
+        ticket = await run_in_threadpool(held_for, ticket_id, user)
         if kind == "urged":  # the unit urged on is the one holding the ticket now (hotline.alerts.urge_alert)
             data = {**data, "unit": holder(ticket)}
         if kind == "merged" and data.get("into"):
@@ -740,17 +759,18 @@ def _with_label(topic: dict | None) -> dict | None:
     return {**topic, "label": label, "tickets_href": topic_tickets_href(topic["topic_id"], label)}
 
 
-def _visible_events(events: list[dict], user: User) -> list[dict]:
+def _visible_events(events: list[dict], user: User, ticket: dict) -> list[dict]:
     """A ticket's events as this user may see them: a reply or reason may quote a phone number or an ID."""
-    if user.role.see_personal_data:
+    if user.sees_personal_data_of(ticket):
         return events
     return [{**e, "data": {k: pii.mask(v) if isinstance(v, str) else v for k, v in e["data"].items()}}
             for e in events]
 
 
 def _visible(ticket: dict, user: User) -> dict:
-    """A ticket as this user may see it: personal data only for roles allowed to see it."""
+    """A ticket as this user may see it: personal data only for roles allowed to see it, and for a unit's user
+    only in a ticket still with the unit (User.sees_personal_data_of)."""
     shown = dict(ticket)
-    if not user.role.see_personal_data:
+    if not user.sees_personal_data_of(ticket):
         shown.pop("personal", None)
     return shown

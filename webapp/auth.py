@@ -11,6 +11,8 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
+from hotline.lifecycle import dispatched_to, readable_by
+
 ROLES = ("dispatcher", "unit", "supervisor", "callback", "monitor", "admin")
 PERMISSIONS = ("see_personal_data", "intake", "dispatch", "handle", "supervise", "callback", "monitor")
 _ITERATIONS = 200_000
@@ -57,15 +59,22 @@ class User:
     username: str
     role: Role
     display_name: str
-    unit: str | None = None  # a unit's user sees only the tickets dispatched to that unit (lead or co-unit)
+    unit: str | None = None  # a unit's user: see `sees` and `acts_on`
 
     def sees(self, ticket: dict) -> bool:
-        """Whether the ticket is this user's to see: any, or for a unit's user one dispatched to the unit (one
-        waiting for a dispatcher is with no unit yet, whatever its suggestion says)."""
-        if self.unit is None:
-            return True
-        return ticket["status"] != "pending_review" and (
-            ticket["lead_unit"] == self.unit or self.unit in (ticket.get("co_units") or ()))
+        """Whether this user may read the ticket: any, or for a unit's user one dispatched to the unit now or
+        one its figures still count against it (hotline.lifecycle.readable_by)."""
+        return self.unit is None or readable_by(ticket, self.unit)
+
+    def acts_on(self, ticket: dict) -> bool:
+        """Whether the ticket is this user's to act on (as far as the role allows): any, or for a unit's user
+        one dispatched to the unit now, as lead or co-unit (hotline.lifecycle.dispatched_to)."""
+        return self.unit is None or dispatched_to(ticket, self.unit)
+
+    def sees_personal_data_of(self, ticket: dict) -> bool:
+        """Whether this user may see the citizen's personal data in this ticket: a role allowed to, and for a
+        unit's user only while the ticket is with the unit (not one it returned or has left)."""
+        return self.role.see_personal_data and self.acts_on(ticket)
 
 
 def centre_only(user: User, what: str) -> None:

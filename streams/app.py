@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from functools import partial
 from pathlib import Path
 
 import faust
@@ -33,7 +34,7 @@ from hotline.surges import SurgeSettings
 from hotline.topics import TopicSettings
 from stores.base import Store
 from streams import faust_transport, topics
-from streams.batches import BatchReader, Record, Sender
+from streams.batches import BatchReader, Finish, Record, Sender
 from streams.opinion import load_monitor, observe_batch
 from streams.pipeline import Pipeline, RawRecord
 from streams.watch import DeadlineWatch
@@ -106,9 +107,9 @@ def build_app(
     app = _faust_app(topics.WORKER_APP, bootstrap, datadir)
     sender = Sender(bootstrap, client_id=topics.WORKER_GROUP)
 
-    async def handle(records: list[Record]) -> None:
-        """Intake through the pipeline, then ticket events; what they send out is acknowledged before the
-        incoming dead letters are stored and the batch's offsets committed."""
+    async def handle(records: list[Record]) -> Finish:
+        """Intake through the pipeline, ticket events, and incoming dead letters into the store; then, while
+        the next batch is handled, what they send out (acknowledged before the batch's offsets are committed)."""
         loop = asyncio.get_running_loop()
         intake = [RawRecord(channel, r.key, r.value) for r in records if (channel := topics.channel_of(r.topic))]
         events = [(r.key, r.value) for r in records if r.topic == topics.EVENTS]
@@ -122,9 +123,9 @@ def build_app(
         if events:
             out += [(topics.REJECTED, r.rejection_id.encode(), r.model_dump_json().encode())
                     for r in await loop.run_in_executor(None, _apply_events, events)]
-        await sender.send_all(out)
         if letters:
             await loop.run_in_executor(None, store.write_rejections, [_dead_letter(r.key, r.value, clock) for r in letters])
+        return partial(sender.send_all, out)
 
     def _apply_events(batch: list[tuple[bytes | None, bytes]]) -> list[Rejection]:
         """Apply each event to the store; refused and malformed ones become dead letters. An urging (催办)

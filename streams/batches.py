@@ -8,13 +8,19 @@ The records the workers and the opinion monitor must not lose are read here rath
   flow was stopped, and commits offsets it took for a gap. The opinion monitor once missed 10 contiguous
   dispatched tickets after its start-up rebalance (faust-streaming issues #216 and #606 describe the same).
 
+A handler works in two steps, so that a worker's CPU is not idle while Kafka acknowledges what it sent:
+`handle(records)` does the batch's work (its store writes) and returns its `Finish`, the rest (sending what
+the work produced, acknowledged), or None. The next batch is fetched and handled while a batch finishes;
+finishes run one at a time, in the order of their batches.
+
 At least once, nothing skipped:
 
-- A batch's offsets are committed only after `handle` returned: its store writes done and every record it
+- A batch's offsets are committed only after its finish returned: its store writes done and every record it
   sent acknowledged by Kafka.
-- A batch whose handling fails is handled again after a back-off (0.5 s doubling to 30 s), never skipped.
-- When a rebalance takes partitions away, the revoke callback waits for the batch in hand, so its offsets
-  are committed before another member takes over. Records fetched before a rebalance for partitions this
+- A batch whose handling fails is handled again after a back-off (0.5 s doubling to 30 s), never skipped; a
+  finish that fails is run again the same way.
+- When a rebalance takes partitions away, the revoke callback waits for the batch in hand and the one
+  finishing, so their offsets are committed before another member takes over. Records fetched before a rebalance for partitions this
   member no longer holds are left to their new owner, which reads them from the committed offset.
 - After a rebalance the consumer reads its partitions again from the committed offsets; records below them
   that it still hands over from fetches made before the rebalance are left out, so a member is not given
@@ -77,14 +83,19 @@ class Sender:
         await asyncio.gather(*futures)
 
 
+# The rest of a batch's handling, run while the next batch is handled (see the module's docstring).
+Finish = Callable[[], Awaitable[None]]
+
+
 class BatchReader(ConsumerRebalanceListener):
     """Read `topics` as a member of `group_id` and give `handle` batches of up to `batch_size` records,
-    waiting at most `batch_within` seconds for a batch to fill once its first record is at hand.
-    `on_assigned` (optional) runs after every rebalance, before the next batch is read."""
+    waiting at most `batch_within` seconds for a batch to fill once its first record is at hand; `handle`
+    returns the batch's `Finish` or None. `on_assigned` (optional) runs after every rebalance, before the
+    next batch is read."""
 
     def __init__(
         self, bootstrap: str, group_id: str, topics: Sequence[str],
-        handle: Callable[[list[Record]], Awaitable[None]], batch_size: int = 500, batch_within: float = 0.0,
+        handle: Callable[[list[Record]], Awaitable[Finish | None]], batch_size: int = 500, batch_within: float = 0.0,
         on_assigned: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
         first_delay: float = 0.5, max_delay: float = 30.0,
     ):
@@ -92,12 +103,13 @@ class BatchReader(ConsumerRebalanceListener):
         self.topics = list(topics)
         self.batch_size = batch_size
         self.batch_within = batch_within
-        self._handle = handle
+        self._handler = handle
         self._on_assigned = on_assigned
         self._delays = (first_delay, max_delay)
         self._bootstrap = bootstrap
         self._in_hand = asyncio.Lock()
         self._handled_to: dict[TopicPartition, int] = {}  # per partition held: the offset after the last handled
+        self._finishing: asyncio.Task | None = None  # the previous batch's finish, then its commit
         self.consumer: AIOKafkaConsumer | None = None  # made in run(): aiokafka wants the running event loop
 
     async def run(self) -> None:
@@ -115,8 +127,9 @@ class BatchReader(ConsumerRebalanceListener):
                 records = await self._next_batch()
                 async with self._in_hand:
                     if records:
-                        await self._handle_and_commit(records)
+                        await self._handle(records)
         finally:
+            await self._stop_finishing()
             await self.consumer.stop()
 
     async def _next_batch(self) -> list[Record]:
@@ -131,7 +144,7 @@ class BatchReader(ConsumerRebalanceListener):
             records += more
         return records
 
-    async def _handle_and_commit(self, records: list[Record]) -> None:
+    async def _handle(self, records: list[Record]) -> None:
         # Records fetched before a rebalance that gave their partition to another member are left to it: it
         # reads them from the committed offset. Records below the committed offset, or below what this member
         # handled since, are handled already.
@@ -146,32 +159,59 @@ class BatchReader(ConsumerRebalanceListener):
                 offsets[tp] = record.offset + 1
         if not mine:
             return
-        delay, max_delay = self._delays
-        while True:
-            try:
-                await self._handle(mine)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("a batch of %d records failed; handling it again in %.1f s", len(mine), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, max_delay)
+        finish = await self._again_until_done(lambda: self._handler(mine), f"a batch of {len(mine)} records")
         handled = {TopicPartition(r.topic, r.partition) for r in mine}
         offsets = {tp: offset for tp, offset in offsets.items() if tp in handled}
         self._handled_to.update(offsets)
+        await self._settled()  # finishes one at a time, in order
+        self._finishing = asyncio.create_task(self._finish_and_commit(finish, offsets, len(mine)))
+
+    async def _again_until_done(self, step: Callable[[], Awaitable], what: str):
+        """Run step() until it returns, after a back-off each time it fails; its result."""
+        delay, max_delay = self._delays
+        while True:
+            try:
+                return await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; handling it again in %.1f s", what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_delay)
+
+    async def _finish_and_commit(self, finish: Finish | None, offsets: dict[TopicPartition, int], count: int) -> None:
+        if finish is not None:
+            await self._again_until_done(finish, f"finishing a batch of {count} records")
         try:
             await self.consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             # The group moved on (this member was too slow or left): the new owner handles these again.
             log.warning("offsets of a handled batch not committed (%s); they will be handled again", exc)
 
+    async def _settled(self) -> None:
+        """Once the batch finishing (if any) is finished and its offsets committed."""
+        if self._finishing is not None:
+            await self._finishing
+            self._finishing = None
+
+    async def _stop_finishing(self, wait: float = 10.0) -> None:
+        """On the way out: give the batch finishing `wait` seconds to be acknowledged and committed, else
+        leave it (its records are handled again by the partition's next reader)."""
+        if self._finishing is None:
+            return
+        done, _ = await asyncio.wait([self._finishing], timeout=wait)
+        if not done:
+            self._finishing.cancel()
+            log.warning("a batch still finishing after %.0f s on the way out: its records will be handled again", wait)
+        self._finishing = None
+
     async def on_partitions_revoked(self, revoked) -> None:
-        async with self._in_hand:  # the batch in hand is handled and committed before the group moves on
-            pass
+        async with self._in_hand:  # the batch in hand is handled, finished and committed before the group moves on
+            await self._settled()
 
     async def on_partitions_assigned(self, assigned) -> None:
         async with self._in_hand:
+            await self._settled()
             # The group's committed offsets say what is handled: the consumer reads on from them, and records
             # below them that it still hands over from fetches made before the rebalance are left out. (Not this
             # member's own marks: a topic made anew, as when the embedded broker restarts, starts again at 0.)

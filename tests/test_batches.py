@@ -1,5 +1,6 @@
 """BatchReader and Sender on the embedded broker: a batch whose handling fails is handled again, never
-skipped; offsets are committed only once a batch is handled, so what one member did not handle the next one
+skipped; the next batch is handled while one finishes (its sending), finishes run in order, and a batch's
+offsets are committed only once it is handled and finished, so what one member did not handle the next one
 reads; and when a member leaves while records flow, its partitions' records all reach the member that takes
 them over (each record handled at least once, none skipped)."""
 
@@ -52,6 +53,12 @@ def _values(records: list[Record]) -> set[bytes]:
     return {r.value for r in records}
 
 
+async def _committed(reader: BatchReader) -> int:
+    from aiokafka import TopicPartition
+
+    return sum([await reader.consumer.committed(TopicPartition(TOPIC, p)) or 0 for p in range(4)])
+
+
 @pytest.mark.broker
 @pytest.mark.timeout(120)
 def test_a_failing_batch_is_handled_again_and_committed_once_handled(broker):
@@ -71,13 +78,9 @@ def test_a_failing_batch_is_handled_again_and_committed_once_handled(broker):
         task = asyncio.create_task(reader.run())
         try:
             await _until(lambda: len(handled) >= 200, 60, "200 records handled")
-            from aiokafka import TopicPartition
-
-            async def committed() -> int:
-                return sum([await reader.consumer.committed(TopicPartition(TOPIC, p)) or 0 for p in range(4)])
             # the commit follows the handling: give it a moment rather than read it mid-way
             deadline = time.monotonic() + 10
-            while (done := await committed()) < 200 and time.monotonic() < deadline:
+            while (done := await _committed(reader)) < 200 and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             return done
         finally:
@@ -87,6 +90,52 @@ def test_a_failing_batch_is_handled_again_and_committed_once_handled(broker):
     assert calls[0] == calls[1] == calls[2], calls  # the failed batch came back whole
     assert _values(handled) == {f"v{i}".encode() for i in range(200)}
     assert committed == 200  # every record's offset committed, once handled
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_the_next_batch_is_handled_while_one_finishes_and_its_offsets_wait_for_its_finish(broker):
+    handled: list[list[Record]] = []
+    finishes: list[int] = []  # the batch of each finish run, failed runs included
+
+    async def run() -> tuple[tuple[int, int], int]:
+        release = asyncio.Event()
+
+        async def handle(records: list[Record]):
+            batch = len(handled)
+            handled.append(records)
+
+            async def finish() -> None:
+                finishes.append(batch)
+                if batch == 0:  # the first batch's sending is slow, then fails twice
+                    await release.wait()
+                    if finishes.count(0) <= 2:
+                        raise RuntimeError("not acknowledged")
+            return finish
+
+        await _send(broker.bootstrap, 0, 100)
+        reader = BatchReader(broker.bootstrap, "batch-check-finish", [TOPIC], handle, batch_size=50, first_delay=0.01)
+        task = asyncio.create_task(reader.run())
+        try:
+            await _until(lambda: len(handled) >= 2, 60, "a second batch handled while the first finishes")
+            await asyncio.sleep(0.5)
+            meanwhile = (len(handled), await _committed(reader))
+            release.set()
+            deadline = time.monotonic() + 30
+            while await _committed(reader) < 100 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return meanwhile, await _committed(reader)
+        finally:
+            await _stop(task)
+
+    (handled_meanwhile, committed_meanwhile), committed = asyncio.run(run())
+    # one batch handled ahead, no further: finishes run one at a time, in order, and nothing is committed
+    # before the first batch's finish is done
+    assert (handled_meanwhile, committed_meanwhile) == (2, 0)
+    assert finishes[:3] == [0, 0, 0] and finishes == sorted(finishes) and finishes.count(0) == 3
+    assert sorted(finishes[3:]) == list(range(1, len(handled)))  # every other batch finished once
+    assert _values([r for batch in handled for r in batch]) == {f"v{i}".encode() for i in range(100)}
+    assert committed == 100
 
 
 @pytest.mark.broker

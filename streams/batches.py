@@ -127,7 +127,7 @@ class BatchReader(ConsumerRebalanceListener):
                 records = await self._next_batch()
                 async with self._in_hand:
                     if records:
-                        await self._handle(records)
+                        await self._handle_batch(records)
         finally:
             await self._stop_finishing()
             await self.consumer.stop()
@@ -144,7 +144,7 @@ class BatchReader(ConsumerRebalanceListener):
             records += more
         return records
 
-    async def _handle(self, records: list[Record]) -> None:
+    async def _handle_batch(self, records: list[Record]) -> None:
         # Records fetched before a rebalance that gave their partition to another member are left to it: it
         # reads them from the committed offset. Records below the committed offset, or below what this member
         # handled since, are handled already.
@@ -189,9 +189,10 @@ class BatchReader(ConsumerRebalanceListener):
             log.warning("offsets of a handled batch not committed (%s); they will be handled again", exc)
 
     async def _settled(self) -> None:
-        """Once the batch finishing (if any) is finished and its offsets committed."""
+        """Once the batch finishing (if any) is finished and its offsets committed. The reader being stopped
+        meanwhile does not stop the finish (see `_stop_finishing`)."""
         if self._finishing is not None:
-            await self._finishing
+            await asyncio.shield(self._finishing)
             self._finishing = None
 
     async def _stop_finishing(self, wait: float = 10.0) -> None:

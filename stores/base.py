@@ -148,9 +148,15 @@ class Store(Protocol):
     def events_by_ticket(self, ticket_ids: list[str]) -> dict[str, list[dict]]:
         """The events of several tickets at once (as `ticket_events`); a ticket without events is left out."""
 
-    def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
-        """Tickets still being handled whose reply deadline, or (dispatched, not yet accepted) acceptance
-        deadline, falls in [due_since, due_before): ticket_id, status, lead_unit, reply_due, accept_due."""
+    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime) -> list[dict]:
+        """What the deadline watch looks at now: tickets still being handled whose reply deadline, or
+        (dispatched, not yet accepted) acceptance deadline, falls in [due_since, due_before), and whose next
+        look (`set_watch_at`) has come by `now`, or that are new or changed since the watch last looked:
+        ticket_id, status, lead_unit, reply_due, accept_due (and what `set_watch_at` needs of them)."""
+
+    def set_watch_at(self, looks: list[tuple[dict, datetime | None]]) -> None:
+        """Keep, for each ticket as `tickets_to_watch` gave it, the moment the watch is to look at it again
+        (None: never, while it stays as it is). A ticket changed since it was read stays to be looked at."""
 
     def write_alerts(self, alerts: list[Alert]) -> list[Alert]:
         """Keep alerts not kept before (by alert id); returns the new ones."""

@@ -35,6 +35,7 @@ from stores.base import FILTERS, TICKET_FIELDS, TicketQuery
 
 _EVENT_FIELDS = tuple(f for f in STATE_FIELDS if f not in ("received_at", "ticket_type", "urgency"))
 _PAGE = 1000
+_NEVER = "9999-12-31T00:00:00+08:00"  # the deadline watch's next look for a ticket it never needs to look at again
 # TicketQuery.order, as the SQLite store orders (stores/sqlite.py, _ORDER_BY)
 _SORTS = {
     "newest": [{"seq": "desc"}],
@@ -134,12 +135,12 @@ class ElasticsearchStore:
                                   ignore_unavailable=True, allow_no_indices=True, **extra)
         return response["hits"]["hits"]
 
-    def _scan(self, name: str, query: dict, sort: list, source=True) -> Iterator[dict]:
-        """Every matching document in sort order, a page at a time (search_after)."""
+    def _scan(self, name: str, query: dict, sort: list, source=True, **options) -> Iterator[dict]:
+        """Every matching document in sort order, a page at a time (search_after); `options` go to each search."""
         after = None
         while True:
             extra = {"search_after": after} if after else {}
-            hits = self._search(name, query, sort=sort, size=_PAGE, source=source, **extra)
+            hits = self._search(name, query, sort=sort, size=_PAGE, source=source, **options, **extra)
             yield from hits
             if len(hits) < _PAGE:
                 return
@@ -384,6 +385,7 @@ class ElasticsearchStore:
                 changes[flag] = None if changes[flag] is None else bool(changes[flag])
             changes["subdomain"] = event.data.get("subdomain") if event.kind == "dispatched" else ticket["subdomain"]
             changes["updated_at"] = at
+            changes["watch_at"] = None  # changed: the deadline watch looks at it again
             changes["event_ids"] = [*(hit["_source"].get("event_ids") or []), event.event_id]
             try:
                 self.es.index(index=hit["_index"], id=event.ticket_id, document={**hit["_source"], **changes},
@@ -424,14 +426,32 @@ class ElasticsearchStore:
             latest[hit["_source"]["ticket_id"]] = hit["_source"]
         return sorted(latest.values(), key=lambda c: c["seq"])
 
-    def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
+    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime) -> list[dict]:
         window = {"gte": _local(due_since), "lt": _local(due_before)}
         unaccepted = {"bool": {"filter": [{"term": {"status": "dispatched"}}, {"range": {"accept_due": window}}]}}
-        query = {"bool": {"filter": [{"terms": {"status": list(OPEN_STATUSES)}}],
+        looked_for = {"bool": {"should": [{"range": {"watch_at": {"lte": _local(now)}}},
+                                          {"bool": {"must_not": [{"exists": {"field": "watch_at"}}]}}],
+                               "minimum_should_match": 1}}
+        query = {"bool": {"filter": [{"terms": {"status": list(OPEN_STATUSES)}}, looked_for],
                           "should": [{"range": {"reply_due": window}}, unaccepted], "minimum_should_match": 1}}
         fields = ["ticket_id", "status", "lead_unit", "reply_due", "accept_due"]
-        return [{f: h["_source"].get(f) for f in fields}
-                for h in self._scan("tickets", query, [{"reply_due": "asc"}, {"ticket_id": "asc"}], source=fields)]
+        # each with its document's sequence number and primary term: set_watch_at writes only if unchanged
+        return [{**{f: h["_source"].get(f) for f in fields}, "_index": h["_index"], "_seq_no": h["_seq_no"],
+                 "_primary_term": h["_primary_term"]}
+                for h in self._scan("tickets", query, [{"reply_due": "asc"}, {"ticket_id": "asc"}], source=fields,
+                                    seq_no_primary_term=True)]
+
+    def set_watch_at(self, looks: list[tuple[dict, datetime | None]]) -> None:
+        for start in range(0, len(looks), _PAGE):
+            operations = []
+            for ticket, at in looks[start:start + _PAGE]:
+                operations += [{"update": {"_index": ticket["_index"], "_id": ticket["ticket_id"],
+                                           "if_seq_no": ticket["_seq_no"], "if_primary_term": ticket["_primary_term"]}},
+                               {"doc": {"watch_at": _NEVER if at is None else _local(at)}}]
+            response = self.es.bulk(operations=operations, refresh="wait_for")
+            failed = [item["update"] for item in response["items"] if item["update"]["status"] not in (200, 409)]
+            if failed:  # 409: changed since it was read, and so to be looked at again anyway
+                raise RuntimeError(f"Elasticsearch refused {len(failed)} watch updates, first: {failed[0]}")
 
     # -- alerts -------------------------------------------------------------------------------
     def write_alerts(self, alerts: list[Alert]) -> list[Alert]:

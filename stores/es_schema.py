@@ -42,6 +42,7 @@ TICKET_PROPERTIES = {
     "lead_unit": KEYWORD, "co_units": KEYWORD, "rule_id": KEYWORD,
     "routing_explanation": {"type": "text", "index": False},
     "status": KEYWORD, "returns": {"type": "integer"}, "returned_by": KEYWORD, "late_acceptances": KEYWORD,
+    "watch_at": DATE,  # the deadline watch's next look at the ticket (missing: now)
     "last_return_reason": {"type": "text", "index": False},
     "flagged": KEYWORD, "corrected": {"type": "boolean"},
     "accept_due": DATE, "reply_due": DATE, "deadline_policy": KEYWORD, "deadline_warnings": {"type": "text", "index": False},

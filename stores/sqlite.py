@@ -207,7 +207,9 @@ MIGRATIONS = (
     ("reopened", "INTEGER NOT NULL DEFAULT 0"), ("merged_into", "TEXT"), ("returned_by", "TEXT NOT NULL DEFAULT '[]'"),
     ("callback_due", "TEXT"), ("callback_attempts", "INTEGER NOT NULL DEFAULT 0"), ("accepted_on_time", "INTEGER"),
     ("urged", "INTEGER NOT NULL DEFAULT 0"), ("late_acceptances", "TEXT NOT NULL DEFAULT '[]'"),
+    ("watch_at", "TEXT NOT NULL DEFAULT ''"),  # the deadline watch's next look: '' now, _NEVER never
 )
+_NEVER = "9999-12-31"  # a watch_at after every moment (moments are ISO 8601 text, compared as text)
 # Columns added to the dead letters after the first version: a person's corrected record sent again.
 REJECTION_MIGRATIONS = (("resent_as", "TEXT"), ("resent_by", "TEXT"), ("resent_at", "TEXT"))
 # Ticket fields the lifecycle changes (hotline.lifecycle.DispatchState less what intake sets).
@@ -269,6 +271,7 @@ class SQLiteStore:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.execute("CREATE INDEX IF NOT EXISTS tickets_callback_due ON tickets(callback_due) WHERE callback_due IS NOT NULL")
         db.execute("CREATE INDEX IF NOT EXISTS tickets_merged_into ON tickets(merged_into) WHERE merged_into IS NOT NULL")
+        db.execute("CREATE INDEX IF NOT EXISTS tickets_watch_at ON tickets(watch_at)")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -341,6 +344,7 @@ class SQLiteStore:
     @staticmethod
     def _ticket(row: sqlite3.Row, fields: tuple[str, ...] | None = None) -> dict:
         record = dict(row)
+        record.pop("watch_at", None)  # the deadline watch's own bookkeeping, not a ticket's field
         if fields:
             record = {name: record[name] for name in fields}
         for column in _JSON_COLUMNS:
@@ -383,7 +387,7 @@ class SQLiteStore:
             subdomain = event.data.get("subdomain") if event.kind == "dispatched" else ticket["subdomain"]
             assignments = ", ".join(f"{c}=?" for c in _EVENT_COLUMNS)
             db.execute(
-                f"UPDATE tickets SET {assignments}, subdomain=?, updated_at=? WHERE ticket_id=?",
+                f"UPDATE tickets SET {assignments}, subdomain=?, updated_at=?, watch_at='' WHERE ticket_id=?",
                 (*(_column_value(getattr(new, c)) for c in _EVENT_COLUMNS), subdomain, at, event.ticket_id),
             )
             if event.kind == "dispatched" and (new.domain != state.domain or new.lead_unit != state.lead_unit):
@@ -428,18 +432,31 @@ class SQLiteStore:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def open_tickets_with_deadlines(self, due_since: datetime, due_before: datetime) -> list[dict]:
-        """Tickets still being handled whose reply deadline, or (dispatched, not yet accepted) acceptance
-        deadline, falls in [due_since, due_before): what the deadline watch looks at (ticket_id, status,
-        lead_unit, reply_due, accept_due only)."""
+    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime) -> list[dict]:
+        # by the index on watch_at: without it SQLite reads every open ticket by its status
         since, before = _local(due_since), _local(due_before)
         rows = self._connect().execute(
-            f"""SELECT ticket_id, status, lead_unit, reply_due, accept_due FROM tickets
-            WHERE status IN ({",".join("?" * len(OPEN_STATUSES))}) AND ((reply_due >= ? AND reply_due < ?)
-            OR (status = 'dispatched' AND accept_due >= ? AND accept_due < ?))
-            ORDER BY reply_due""", (*OPEN_STATUSES, since, before, since, before),
+            f"""SELECT ticket_id, status, lead_unit, reply_due, accept_due FROM tickets INDEXED BY tickets_watch_at
+            WHERE watch_at <= ? AND status IN ({",".join("?" * len(OPEN_STATUSES))})
+            AND ((reply_due >= ? AND reply_due < ?) OR (status = 'dispatched' AND accept_due >= ? AND accept_due < ?))
+            ORDER BY reply_due""", (_local(now), *OPEN_STATUSES, since, before, since, before),
         ).fetchall()
         return [dict(r) for r in rows]
+
+    def set_watch_at(self, looks: list[tuple[dict, datetime | None]]) -> None:
+        # only where the ticket is still as it was read (an event since sets watch_at to '')
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                """UPDATE tickets SET watch_at = ? WHERE ticket_id = ? AND status = ? AND lead_unit = ?
+                AND reply_due IS ? AND accept_due IS ?""",
+                [(_NEVER if at is None else _local(at), t["ticket_id"], t["status"], t["lead_unit"], t["reply_due"],
+                  t["accept_due"]) for t, at in looks])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     # -- alerts ---------------------------------------------------------------------------------
     def write_alerts(self, alerts: list[Alert]) -> list[Alert]:

@@ -544,7 +544,7 @@ def test_unaccepted_tickets_are_watched_by_their_acceptance_deadline_and_alerted
     store.write_tickets([make_ticket(1, accept_due=T0, reply_due=far), make_ticket(3, accept_due=far, reply_due=far),
                          make_ticket(5, status="pending_review", accept_due=T0, reply_due=far),
                          make_ticket(7, accept_due=far, reply_due=T0)])
-    watched = store.open_tickets_with_deadlines(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    watched = store.tickets_to_watch(T0 - timedelta(days=1), T0 + timedelta(days=1), T0)
     assert sorted((t["ticket_id"], t["status"], stored_moment(t["accept_due"]), stored_moment(t["reply_due"]))
                   for t in watched) == [("web-1", "dispatched", T0, far), ("web-7", "dispatched", far, T0)]
     late = Alert(alert_id="accept-1", ticket_id="web-1", kind="accept_overdue", level=0, to="承办单位", unit="housing",
@@ -554,6 +554,28 @@ def test_unaccepted_tickets_are_watched_by_their_acceptance_deadline_and_alerted
     store.apply_event(event("accepted", 2), RULES)
     assert store.alerts(open_at=T0 + timedelta(hours=3)) == []
     assert [a["kind"] for a in store.alerts()] == ["accept_overdue"]  # kept
+
+
+def test_the_watch_looks_at_a_ticket_again_at_the_moment_it_set_or_once_it_changed(store):
+    watched = lambda now: sorted(t["ticket_id"] for t in store.tickets_to_watch(T0, T0 + timedelta(days=9), now))  # noqa: E731
+    store.write_tickets([make_ticket(n, accept_due=T0 + timedelta(hours=4), reply_due=T0 + timedelta(days=5))
+                         for n in (1, 2, 3)])
+    assert watched(T0) == ["web-1", "web-2", "web-3"]  # new: not looked at yet
+    first = {t["ticket_id"]: t for t in store.tickets_to_watch(T0, T0 + timedelta(days=9), T0)}
+    store.set_watch_at([(first["web-1"], T0 + timedelta(hours=4)), (first["web-2"], None),
+                        (first["web-3"], T0 + timedelta(hours=4))])
+    assert watched(T0 + timedelta(hours=1)) == []
+    assert watched(T0 + timedelta(hours=4)) == ["web-1", "web-3"]  # their moment; web-2 never, as it is
+    # a change makes a ticket due for a look at once, also one changed between the read and the write
+    store.apply_event(event("accepted", 2), RULES)  # web-1, accepted
+    assert watched(T0 + timedelta(hours=1)) == ["web-1"]
+    stale = {t["ticket_id"]: t for t in store.tickets_to_watch(T0, T0 + timedelta(days=9), T0 + timedelta(hours=4))}
+    accepted = TicketEvent(event_id="e-3", ticket_id="web-3", kind="accepted", at=T0 + timedelta(hours=5),
+                           actor="unit", data={})
+    assert store.apply_event(accepted, RULES) == ("applied", "")
+    store.set_watch_at([(stale["web-1"], None), (stale["web-3"], None)])  # web-3 as it was before its event
+    assert watched(T0 + timedelta(hours=6)) == ["web-3"]
+    assert "watch_at" not in store.get_ticket("web-1")  # the watch's bookkeeping, not a ticket's field
 
 
 def test_a_topic_merged_into_another_hands_over_its_members_and_counts(store):

@@ -20,8 +20,9 @@ At least once, nothing skipped:
 - A batch whose handling fails is handled again after a back-off (0.5 s doubling to 30 s), never skipped; a
   finish that fails is run again the same way.
 - When a rebalance takes partitions away, the revoke callback waits for the batch in hand and the one
-  finishing, so their offsets are committed before another member takes over. Records fetched before a rebalance for partitions this
-  member no longer holds are left to their new owner, which reads them from the committed offset.
+  finishing, so their offsets are committed before another member takes over. Records fetched before a
+  rebalance for partitions this member no longer holds are left to their new owner, which reads them from
+  the committed offset.
 - After a rebalance the consumer reads its partitions again from the committed offsets; records below them
   that it still hands over from fetches made before the rebalance are left out, so a member is not given
   again what it handled of a partition it kept.
@@ -203,7 +204,8 @@ class BatchReader(ConsumerRebalanceListener):
         done, _ = await asyncio.wait([self._finishing], timeout=wait)
         if not done:
             self._finishing.cancel()
-            log.warning("a batch still finishing after %.0f s on the way out: its records will be handled again", wait)
+            log.warning("a batch still finishing after %.0f s on the way out: its records will be handled again",
+                        wait)
         self._finishing = None
 
     async def on_partitions_revoked(self, revoked) -> None:

@@ -148,11 +148,12 @@ class Store(Protocol):
     def events_by_ticket(self, ticket_ids: list[str]) -> dict[str, list[dict]]:
         """The events of several tickets at once (as `ticket_events`); a ticket without events is left out."""
 
-    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime) -> list[dict]:
+    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime | None) -> list[dict]:
         """What the deadline watch looks at now: tickets still being handled whose reply deadline, or
         (dispatched, not yet accepted) acceptance deadline, falls in [due_since, due_before), and whose next
-        look (`set_watch_at`) has come by `now`, or that are new or changed since the watch last looked:
-        ticket_id, status, lead_unit, reply_due, accept_due (and what `set_watch_at` needs of them)."""
+        look (`set_watch_at`) has come by `now`, or that are new or changed since the watch last looked (now
+        None: all of them): ticket_id, status, lead_unit, reply_due, accept_due (and what `set_watch_at` needs
+        of them)."""
 
     def set_watch_at(self, looks: list[tuple[dict, datetime | None]]) -> None:
         """Keep, for each ticket as `tickets_to_watch` gave it, the moment the watch is to look at it again

@@ -426,13 +426,15 @@ class ElasticsearchStore:
             latest[hit["_source"]["ticket_id"]] = hit["_source"]
         return sorted(latest.values(), key=lambda c: c["seq"])
 
-    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime) -> list[dict]:
+    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime | None) -> list[dict]:
         window = {"gte": _local(due_since), "lt": _local(due_before)}
         unaccepted = {"bool": {"filter": [{"term": {"status": "dispatched"}}, {"range": {"accept_due": window}}]}}
-        looked_for = {"bool": {"should": [{"range": {"watch_at": {"lte": _local(now)}}},
-                                          {"bool": {"must_not": [{"exists": {"field": "watch_at"}}]}}],
-                               "minimum_should_match": 1}}
-        query = {"bool": {"filter": [{"terms": {"status": list(OPEN_STATUSES)}}, looked_for],
+        filters = [{"terms": {"status": list(OPEN_STATUSES)}}]
+        if now is not None:  # the next look has come, or the ticket has none (new, or changed since)
+            filters.append({"bool": {"should": [{"range": {"watch_at": {"lte": _local(now)}}},
+                                                {"bool": {"must_not": [{"exists": {"field": "watch_at"}}]}}],
+                                     "minimum_should_match": 1}})
+        query = {"bool": {"filter": filters,
                           "should": [{"range": {"reply_due": window}}, unaccepted], "minimum_should_match": 1}}
         fields = ["ticket_id", "status", "lead_unit", "reply_due", "accept_due"]
         # each with its document's sequence number and primary term: set_watch_at writes only if unchanged

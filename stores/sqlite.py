@@ -432,14 +432,15 @@ class SQLiteStore:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime) -> list[dict]:
-        # by the index on watch_at: without it SQLite reads every open ticket by its status
+    def tickets_to_watch(self, due_since: datetime, due_before: datetime, now: datetime | None) -> list[dict]:
         since, before = _local(due_since), _local(due_before)
+        # by the index on watch_at when the next look counts: without it SQLite reads every open ticket by status
+        source, due = ("tickets", "") if now is None else ("tickets INDEXED BY tickets_watch_at", "watch_at <= ? AND")
         rows = self._connect().execute(
-            f"""SELECT ticket_id, status, lead_unit, reply_due, accept_due FROM tickets INDEXED BY tickets_watch_at
-            WHERE watch_at <= ? AND status IN ({",".join("?" * len(OPEN_STATUSES))})
+            f"""SELECT ticket_id, status, lead_unit, reply_due, accept_due FROM {source}
+            WHERE {due} status IN ({",".join("?" * len(OPEN_STATUSES))})
             AND ((reply_due >= ? AND reply_due < ?) OR (status = 'dispatched' AND accept_due >= ? AND accept_due < ?))
-            ORDER BY reply_due""", (_local(now), *OPEN_STATUSES, since, before, since, before),
+            ORDER BY reply_due""", (*([] if now is None else [_local(now)]), *OPEN_STATUSES, since, before, since, before),
         ).fetchall()
         return [dict(r) for r in rows]
 

@@ -10,8 +10,9 @@ alert id twice then, never miss one).
 A scan looks only at the tickets that may deserve something new: for each ticket it looks at, the store keeps
 the moment of its next possible alert (for its status, unit and deadlines of the time: a rerouted ticket
 alerts its new unit), and any change to the ticket makes it due for a look again. So tens of thousands of open
-tickets cost a scan nothing until one of them changes or reaches its moment, and a worker that takes the watch
-over (a new leader, a restart) goes on from where the last one left off.
+tickets cost a scan nothing until one of them changes or reaches its moment. A watch's first scan looks at
+every open ticket once: the moments kept were reckoned by the policy and calendar of their time, and a worker
+starts (or takes the watch over) with those of config/ now.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ class DeadlineWatch:
     def __init__(self, store: Store, policy: AlertPolicy, calendar: WorkCalendar):
         self.store, self.policy, self.calendar = store, policy, calendar
         self.examined = 0  # tickets the last scan looked at
+        self._scanned = False  # the first scan looks at every open ticket (see the module's docstring)
 
     def scan(self, now: datetime) -> list[Alert]:
         """Raise what is due at `now`; returns the alerts that are new."""
         since = now - timedelta(days=self.policy.max_overdue_days)
-        tickets = self.store.tickets_to_watch(since, now + WARNING_HORIZON, now)
+        tickets = self.store.tickets_to_watch(since, now + WARNING_HORIZON, now if self._scanned else None)
         new = self.store.write_alerts([a for t in tickets for a in alerts_for(t, now, self.policy, self.calendar)])
         # only once the alerts are kept: a scan that fails before looks at the same tickets again
         self.store.set_watch_at([(t, next_alert_at(t, now, self.policy, self.calendar)) for t in tickets])
-        self.examined = len(tickets)
+        self.examined, self._scanned = len(tickets), True
         return new

@@ -248,6 +248,27 @@ def test_the_watch_alerts_a_late_acceptance_once_and_not_after_the_ticket_is_acc
     store.close()
 
 
+def test_a_watch_looks_at_every_ticket_at_its_first_scan_as_its_policy_may_differ_from_the_last_ones(setup, tmp_path):
+    from dataclasses import replace
+
+    from stores.sqlite import SQLiteStore
+    from streams.watch import DeadlineWatch
+    from tests.test_store_contract import make_ticket
+
+    policy, calendar = setup
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_tickets([make_ticket(1, received_at=t(23, 9), reply_due=t(30, 17, 30))])  # Monday
+    first = DeadlineWatch(store, policy, calendar)
+    assert first.scan(t(24, 9)) == [] and first.examined == 1
+    assert first.scan(t(27, 9)) == [] and first.examined == 0  # its next look is on Monday
+    # a worker started with a policy that warns three working days ahead: warned now, not on Monday
+    wider = replace(policy, due_soon_working_hours=3 * calendar.hours_per_day)
+    second = DeadlineWatch(store, wider, calendar)
+    assert [a.kind for a in second.scan(t(27, 9, 30))] == ["due_soon"] and second.examined == 1
+    assert second.scan(t(27, 10)) == [] and second.examined == 0
+    store.close()
+
+
 def test_history_long_overdue_is_not_alerted(setup, tmp_path):
     from stores.sqlite import SQLiteStore
     from streams.watch import DeadlineWatch

@@ -566,6 +566,7 @@ def test_the_watch_looks_at_a_ticket_again_at_the_moment_it_set_or_once_it_chang
                         (first["web-3"], T0 + timedelta(hours=4))])
     assert watched(T0 + timedelta(hours=1)) == []
     assert watched(T0 + timedelta(hours=4)) == ["web-1", "web-3"]  # their moment; web-2 never, as it is
+    assert watched(None) == ["web-1", "web-2", "web-3"]  # every one, next look or not (a watch's first scan)
     # a change makes a ticket due for a look at once, also one changed between the read and the write
     store.apply_event(event("accepted", 2), RULES)  # web-1, accepted
     assert watched(T0 + timedelta(hours=1)) == ["web-1"]

@@ -32,7 +32,7 @@ def contact(ticket: dict, user: User) -> dict:
     """Whom to call about a ticket: the caller, and the numbers (the form's, then those written in the message,
     as a web message often gives its number there only), with the title and text they wrote; masked for a role
     that may not see personal data."""
-    if not user.sees_personal_data_of(ticket):
+    if not user.role.see_personal_data:
         return {"title": ticket["title"], "text": ticket["text"], "caller": ticket["caller"] or "",
                 "phones": [ticket["phone"]] if ticket["phone"] else []}
     original = ticket["personal"]
@@ -54,7 +54,7 @@ def callback_item(ticket: dict, events: list[dict], merged: list[dict], unit_nam
         "received_at": ticket["received_at"], "channel": ticket["channel"], "district": ticket["district"],
         "lead_unit": ticket["lead_unit"], "lead_unit_name": unit_names.get(ticket["lead_unit"], ticket["lead_unit"]),
         "replied_at": ticket["replied_at"], "on_time": ticket["on_time"], "reopened": ticket["reopened"],
-        "reply": reply_text if user.sees_personal_data_of(ticket) else pii.mask(reply_text),
+        "reply": reply_text if user.role.see_personal_data else pii.mask(reply_text),
         "callback_due": ticket["callback_due"], "callback_attempts": ticket["callback_attempts"],
         "overdue": stored_moment(ticket["callback_due"]) < now,
     }

@@ -41,6 +41,10 @@ class WorkCalendar:
                 raise CalendarConfigError(f"office period {start:%H:%M}-{end:%H:%M} ends before it starts")
         self.office_hours = sorted(self.office_hours)
         self.close = self.office_hours[-1][1]
+        # derived once: the calendar is not changed after it is built
+        self._weekday_holidays = sorted(d for d in self.holidays if d.weekday() < 5 and d not in self.workdays)
+        self._weekend_workdays = sorted(d for d in self.workdays if d.weekday() >= 5)
+        self._after_days: dict[tuple[date, int], Deadline] = {}  # add_working_days per (day of receipt, days)
 
     @classmethod
     def build(cls, package_holidays, package_workdays, package_years: range, config: dict) -> "WorkCalendar":
@@ -99,9 +103,6 @@ class WorkCalendar:
         holidays on weekdays, plus the make-up workdays on weekends."""
         if end <= first:
             return 0
-        if not hasattr(self, "_weekday_holidays"):
-            self._weekday_holidays = sorted(d for d in self.holidays if d.weekday() < 5 and d not in self.workdays)
-            self._weekend_workdays = sorted(d for d in self.workdays if d.weekday() >= 5)
         weekdays = int(np.busday_count(first, end))
         off = bisect_left(self._weekday_holidays, end) - bisect_left(self._weekday_holidays, first)
         extra = bisect_left(self._weekend_workdays, end) - bisect_left(self._weekend_workdays, first)
@@ -164,6 +165,15 @@ class WorkCalendar:
         if days < 1:
             raise ValueError("working days must be at least 1")
         day = received.astimezone(SHANGHAI).date()
+        # it depends on the day alone, and a worker asks it for every ticket: kept per (day, days)
+        found = self._after_days.get((day, days))
+        if found is None:
+            if len(self._after_days) >= 10_000:
+                self._after_days.clear()
+            found = self._after_days[day, days] = self._add_working_days(day, days)
+        return found
+
+    def _add_working_days(self, day: date, days: int) -> Deadline:
         warnings: list[str] = []
         counted = 0
         while counted < days:

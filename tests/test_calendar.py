@@ -115,3 +115,20 @@ def test_working_time_in_constant_time_equals_counting_day_by_day():
         stop = datetime.combine(end, datetime.min.time(), SHANGHAI) + timedelta(minutes=rng.randint(0, 1439))
         by_day = sum(calendar._hours_on(first + timedelta(days=n), start, stop) for n in range((end - first).days + 1))
         assert abs(calendar.working_hours_between(start, stop) - (by_day if stop > start else 0.0)) < 1e-9
+
+
+def test_working_days_kept_per_day_and_count_answer_as_counting_afresh():
+    """add_working_days keeps its answers per (day of receipt, days): asked again at any hour of a day and for
+    other counts, a calendar that answered before gives what a new calendar gives, warnings included."""
+    import random
+    from datetime import timedelta
+
+    settings = load_settings()
+    asked = build_calendar(settings)
+    rng = random.Random(7)
+    for _ in range(400):
+        day = date(2025, 12, 1) + timedelta(days=rng.randint(0, 500))  # into a year the calendar does not know
+        received = datetime.combine(day, datetime.min.time(), SHANGHAI) + timedelta(minutes=rng.randint(0, 1439))
+        days = rng.randint(1, 15)
+        assert asked.add_working_days(received, days) == build_calendar(settings).add_working_days(received, days)
+    assert len(asked._after_days) > 100  # the answers were kept, so the comparison above was against kept ones

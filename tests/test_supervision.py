@@ -145,6 +145,13 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     page.wait_for_selector("#alerts tbody tr.accept_overdue")
     kinds = page.locator("#alerts tbody tr.accept_overdue td:nth-child(2)").all_inner_texts()
     assert kinds and set(kinds) == {"签收超时"}, kinds
+    # each alert names the unit it concerns: page-2's late acceptance, the unit that has not accepted it
+    with replay.client("supervisor") as client:
+        names = {u["id"]: u["name"] for u in client.get("/api/units").json()["units"]}
+        page_2_unit = client.get("/api/tickets/hotline-page-2").json()["lead_unit"]
+    late_acceptance = page.locator("#alerts tbody tr.accept_overdue", has=page.locator("a[href='/tickets/hotline-page-2']"))
+    assert {late_acceptance.nth(i).locator("td:nth-child(4)").inner_text() for i in range(late_acceptance.count())} \
+        == {names[page_2_unit]}
     # 催办 from the late list: page-2's unit is urged on; the count shows once a worker has applied it
     late_row = "#late tbody tr[data-ticket-id='hotline-page-2']"
     assert page.locator("#urge-form").is_hidden()

@@ -22,7 +22,7 @@ from hotline.lifecycle import AWAITING_DISPATCH, STATUS_NAMES
 from hotline.timestamps import SHANGHAI
 from tests.conftest import ARTIFACTS, start_stack, stop_stack, wait_until
 from tests.test_web_browser import browser, log_in  # noqa: F401 (the browser fixture)
-from webapp.supervision import COUNTED
+from webapp.supervision import COUNTED, DEFAULT_DAYS
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 
@@ -185,9 +185,13 @@ def test_supervision_page_shows_figures_late_tickets_and_alerts(browser, replay)
     assert (shown.inner_text() if shown.is_visible() else None) == notice
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "supervision.png"), full_page=True)
+    # the page's period until one is chosen: the last 30 days, by the app's clock; its figures are the API's for it
+    start = page.locator("#s-start").input_value()
+    assert start == (replay.now().astimezone(SHANGHAI).date() - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+    assert page.locator("#export-csv").get_attribute("href").endswith(f"start={start}")
     total = page.locator("#units tbody tr.total td")
-    api_units = replay.client("supervisor").get("/api/supervision").json()["units"]
-    api = replay.client("supervisor").get("/api/supervision").json()["total"]
+    api_units = replay.client("supervisor").get("/api/supervision", params={"start": start}).json()["units"]
+    api = replay.client("supervisor").get("/api/supervision", params={"start": start}).json()["total"]
     assert total.nth(1).inner_text() == str(api["tickets"])  # 工单, then 签收及时率, 签收超时, 已答复
     assert int(total.nth(4).inner_text()) == api["replied"] >= 1
     returned = page.locator("#late tbody tr[data-ticket-id='hotline-page-1'] td")

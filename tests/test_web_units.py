@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from cli import services
 from cli.settings import PROJECT_DIR, ConfigError, load_settings
 from hotline.deadletters import make_rejection
+from hotline.models import TicketEvent
 from hotline.surges import Surge
 from stores.sqlite import SQLiteStore
 from tests.test_store_contract import T0, make_ticket
@@ -429,6 +430,23 @@ def test_a_ticket_page_says_how_late_an_open_ticket_is_as_the_supervision_page_c
         listed = get(app, "supervisor", "/api/tickets", held_by="housing", overdue="1").json()
         assert [t["ticket_id"] for t in listed["tickets"]] == ["web-1"]
         assert get(app, "supervisor", "/api/tickets", overdue="1").json()["total"] == 1
+        # a period counts only the tickets received in it, while the late list has every open ticket late now:
+        # web-7 (housing's) and web-8 (another unit's), received two months before and still open, and not web-9,
+        # replied
+        store.write_tickets([make_ticket(n, received_at=T0 - timedelta(days=60), reply_due=T0 - timedelta(days=55))
+                             for n in (7, 8, 9)])
+        replied = TicketEvent(event_id="web-9-reply", ticket_id="web-9", kind="replied", at=T0 - timedelta(days=56),
+                              actor="unit", data={"reply": "已答复"})
+        assert store.apply_event(replied, services.build_lifecycle(settings, router)) == ("applied", "")
+        period = {"start": (T0 - timedelta(days=1)).date().isoformat()}
+        figures = get(app, "supervisor", "/api/supervision", **period).json()
+        assert figures["total"]["tickets"] == 3  # web-1, web-3, web-5
+        assert {t["ticket_id"] for t in figures["late"]} == set(late) | {"web-7", "web-8"}
+        assert [t["ticket_id"] for t in figures["late"] if t["level"] == "overdue"][-1] == "web-1"  # most overdue first
+        assert get(app, "supervisor", "/api/supervision").json()["late"] == figures["late"]  # the same without a period
+        # a unit's user likewise: its own late tickets, whenever received (housing: web-1, web-3, web-7)
+        mine = get(app, "unit", "/api/supervision", **period).json()
+        assert {t["ticket_id"] for t in mine["late"]} == {"web-1", "web-3", "web-7"} and mine["units"][0]["tickets"] == 3
     finally:
         store.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from datetime import timedelta
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from hotline.calendar import WorkCalendar
 from hotline.clock import Clock
 from hotline.lifecycle import AWAITING_DISPATCH, STARTS, STATUS_NAMES
 from hotline.statistics import COLUMNS, FIELDS, overdue_and_due_soon, unit_statistics
+from hotline.timestamps import SHANGHAI
 from stores.base import Store, TicketQuery
 from webapp.auth import User
 from webapp.params import received_period
@@ -84,6 +86,18 @@ def _selected(start: str | None, end: str | None, domain: str | None, district: 
                        figures_of=unit)
 
 
+def _open_now(domain: str | None, district: str | None, unit: str | None = None) -> TicketQuery:
+    """The open tickets of the domain and district, whenever received: the overdue and due-soon list is what
+    is late now (a ticket received before the period and still open is late all the same); with `unit`, those
+    its figures count (the list keeps the ones it holds)."""
+    return TicketQuery(open=True, domain=domain or None, district=district or None, figures_of=unit)
+
+
+# The page's period until the supervisor chooses another: the last 30 days, today included. The figures read
+# every ticket of the period, so an unbounded default would grow slower with every month the store keeps.
+DEFAULT_DAYS = 30
+
+
 def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkCalendar, policy: AlertPolicy,
                        clock: Clock, api_user, page_user, render, publication_mask: Callable[[str], str]) -> APIRouter:
     router = APIRouter()
@@ -108,7 +122,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
         now = clock()
         tickets = list(store.iter_tickets(_selected(start, end, domain, district, user.unit), fields=FIELDS))
         units, total = unit_statistics(tickets, now)
-        late = overdue_and_due_soon(tickets, now, calendar, policy.due_soon_working_hours)
+        late = overdue_and_due_soon(store.iter_tickets(_open_now(domain, district, user.unit), fields=FIELDS), now,
+                                    calendar, policy.due_soon_working_hours)
         if user.unit is not None:
             units, late = [u for u in units if u.unit == user.unit], [item for item in late if item.unit == user.unit]
         name = lambda unit: "全部单位" if unit == "all" else unit_names.get(unit, unit)  # noqa: E731
@@ -129,7 +144,9 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
     @router.get("/supervision", response_class=HTMLResponse)
     async def supervision_page(request: Request, user: User = Depends(page_supervisor)):
         facets = await run_in_threadpool(store.facets, TicketQuery(unit=user.unit))
-        return render(request, "supervision.html", user, domains=sorted(facets.get("domain", {})),
+        since = (clock().astimezone(SHANGHAI).date() - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        return render(request, "supervision.html", user, default_start=since, default_days=DEFAULT_DAYS,
+                      domains=sorted(facets.get("domain", {})),
                       districts=sorted(facets.get("district", {})), centre=user.unit is None,
                       acknowledge=user.role.supervise or user.role.dispatch, recipients=policy.recipients(),
                       urge=user.role.supervise)
@@ -137,7 +154,8 @@ def supervision_routes(store: Store, unit_names: dict[str, str], calendar: WorkC
     @router.get("/api/supervision")
     async def api_supervision(start: str | None = None, end: str | None = None, domain: str | None = None,
                               district: str | None = None, user: User = Depends(supervisor)):
-        """Unit figures, overdue and due-soon tickets for received-date period [start, end] (query: start, end)."""
+        """Unit figures for the tickets received in the period [start, end] (days; either may be left open), and
+        the overdue and due-soon tickets among all open ones; both of the domain and district, if given."""
         return await run_in_threadpool(figures, start, end, domain, district, user)
 
     @router.get("/api/supervision/export")

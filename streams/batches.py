@@ -208,6 +208,8 @@ class BatchReader(ConsumerRebalanceListener):
             self._finishing.cancel()
             log.warning("a batch still finishing after %.0f s on the way out: its records will be handled again",
                         wait)
+        elif not self._finishing.cancelled() and (error := self._finishing.exception()) is not None:
+            log.error("a batch's finish failed on the way out: its records will be handled again", exc_info=error)
         self._finishing = None
 
     async def on_partitions_revoked(self, revoked) -> None:

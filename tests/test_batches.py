@@ -175,6 +175,40 @@ def test_a_reader_stopped_while_a_batch_finishes_lets_it_finish_and_commit(broke
 
 
 @pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_a_finish_failing_by_a_bug_on_the_way_out_is_logged_with_its_error(broker, caplog):
+    # A finish fails only by a bug (Kafka's errors are retried or leave the offsets to the next reader), and no
+    # bug can be made to happen on purpose: the commit is replaced by one that raises, the one stand-in here.
+    batches: list[int] = []
+    readers: list[BatchReader] = []
+
+    async def handle(records: list[Record]):
+        batches.append(len(records))
+
+        async def finish() -> None:
+            await asyncio.sleep(1.0)
+        return finish
+
+    async def broken_commit(offsets) -> None:
+        raise RuntimeError("a bug in committing")
+
+    async def run() -> None:
+        await _send(broker.bootstrap, 0, 20)
+        reader = BatchReader(broker.bootstrap, "batch-check-bug", [TOPIC], handle, batch_size=100, batch_within=1.0)
+        readers.append(reader)
+        task = asyncio.create_task(reader.run())
+        await _until(lambda: reader.consumer is not None, 30, "the reader started")
+        reader.consumer.commit = broken_commit
+        await _until(lambda: sum(batches) >= 20, 60, "the records handled")
+        await _stop(task)  # while the batch finishes: its commit then fails
+
+    with caplog.at_level("ERROR", logger="streams.batches"):
+        asyncio.run(run())
+    failed = [r for r in caplog.records if "finish failed on the way out" in r.getMessage()]
+    assert len(failed) == 1 and "a bug in committing" in str(failed[0].exc_info[1])
+
+
+@pytest.mark.broker
 @pytest.mark.timeout(180)
 def test_what_a_member_did_not_handle_the_next_one_reads(broker):
     seen: list[Record] = []

@@ -345,11 +345,11 @@ class SQLiteStore:
     def _ticket(row: sqlite3.Row, fields: tuple[str, ...] | None = None) -> dict:
         record = dict(row)
         record.pop("watch_at", None)  # the deadline watch's own bookkeeping, not a ticket's field
-        if fields:
-            record = {name: record[name] for name in fields}
+        if fields and "seq" not in fields:
+            del record["seq"]  # read for paging (iter_tickets): the fields asked for are the other columns
         for column in _JSON_COLUMNS:
-            if column in record:
-                record[column] = json.loads(record[column])
+            if column in record:  # most lists are empty: not parsed (a figure reads every ticket of a period)
+                record[column] = [] if record[column] == "[]" else json.loads(record[column])
         if "top" in record:
             record["top"] = [tuple(pair) for pair in record["top"]]
         if "corrected" in record:

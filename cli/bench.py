@@ -28,6 +28,7 @@ from samples.demo import sample_records
 from hotline.records import encode
 from hotline.timestamps import SHANGHAI
 from streams import topics
+from streams.app import settle_garbage_collector
 from streams.broker import EmbeddedBroker, create_topics
 from streams.pipeline import RawRecord
 
@@ -337,6 +338,7 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
         progress(f"pipeline only: {count:,} records in-process")
         store = services.open_store(tmp / "pipeline-only.db")
         pipeline = services.build_pipeline(settings, store, model_path)  # the one a worker runs
+        settle_garbage_collector()  # as a worker does once built (so also for the classification figures below)
         raw = [RawRecord("web", r["id"].encode(), p) for (_, r), p in zip(records, payloads)]
         start = time.perf_counter()
         for i in range(0, len(raw), settings.batch_size):

@@ -25,10 +25,10 @@ from pathlib import Path
 from cli import services
 from cli.settings import Settings
 from samples.demo import sample_records
+from hotline.process import settle_garbage_collector
 from hotline.records import encode
 from hotline.timestamps import SHANGHAI
 from streams import topics
-from streams.app import settle_garbage_collector
 from streams.broker import EmbeddedBroker, create_topics
 from streams.pipeline import RawRecord
 

@@ -113,6 +113,7 @@ def web(settings, host, port, bootstrap, db):
     """Run the web app (pages and JSON API)."""
     import uvicorn
 
+    from hotline.process import settle_garbage_collector
     from streams.producer import HotlineProducer
     from webapp.app import create_app
     from webapp.auth import session_secret
@@ -132,6 +133,7 @@ def web(settings, host, port, bootstrap, db):
         producer=(lambda: HotlineProducer(bootstrap, settings.max_record_bytes)) if bootstrap else None,
         limits=settings.limits,
     )
+    settle_garbage_collector()
     uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_level="warning")
 
 

@@ -17,7 +17,6 @@ letters and alerts.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 from functools import partial
@@ -31,6 +30,7 @@ from hotline.clock import Clock, system_clock
 from hotline.deadletters import make_rejection
 from hotline.lifecycle import Lifecycle
 from hotline.models import Rejection, TicketEvent
+from hotline.process import settle_garbage_collector
 from hotline.surges import SurgeSettings
 from hotline.topics import TopicSettings
 from stores.base import Store
@@ -64,22 +64,12 @@ def _faust_app(app_id: str, bootstrap: str, datadir: Path) -> faust.App:
 def run_worker(app: faust.App, loglevel: str) -> None:
     """Run a Faust app in this process until it is stopped. Faust's terminal spinner is left out: to spin on
     every log message it sets the root logger to DEBUG, so every debug call in aiokafka and Faust (several
-    per record sent) built a log record nobody reads."""
+    per record sent) built a log record nobody reads. Everything is built by now: the garbage collector is
+    settled (hotline.process)."""
     settle_garbage_collector()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.spinner = None
     worker.execute_from_commandline()
-
-
-def settle_garbage_collector() -> None:
-    """For a long-running worker, once everything it needs is built: the objects made so far (the models'
-    vocabularies, the rules, the calendar: some 150,000) are left out of the garbage collector's scans, and
-    young objects are scanned after 20,000 new ones instead of 700. A batch's objects are freed by their
-    reference counts anyway; the scans took 8-10% of the pipeline's time (0.41-0.54 s of 20,000 records),
-    about 2% after. Collections still run, less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
 
 
 def _run_reader(app: faust.App, reader: BatchReader, sender: Sender) -> None:

@@ -2,8 +2,8 @@
 logging costs nothing (its root logger stays at the level asked for; Faust's terminal spinner would set it
 to DEBUG and build a record for every debug call), and its consumer's fetches wait 50 ms, not Faust's 1.5 s
 (the embedded broker holds a fetch for the whole wait); and its garbage collector leaves out what was built
-before it ran and scans young objects less often (streams.app.settle_garbage_collector). Reading the fetcher's setting reaches into aiokafka's
-private attributes: there is no public way to read it back."""
+before it ran and scans young objects less often (hotline.process). Reading the fetcher's setting reaches
+into aiokafka's private attributes: there is no public way to read it back."""
 
 from __future__ import annotations
 

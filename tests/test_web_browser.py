@@ -408,10 +408,13 @@ def test_the_demo_shows_tickets_in_the_browser_within_60_seconds(browser, tmp_pa
                 time.sleep(1)
             ticket = client.get(f"/api/tickets/{replied['tickets'][0]['ticket_id']}").json()
             events = client.get(f"/api/tickets/{ticket['ticket_id']}/events").json()["events"]
-            kinds = [e["kind"] for e in events]  # then, while it stays replied, only calls nobody answered
-            assert kinds[:2] == ["accepted", "replied"] and set(kinds[2:]) <= {"callback_failed"}, kinds
+            # accepted, then replied, then calls (the callback may have come since the ticket was read); a
+            # supervisor may have urged the unit on (催办) before either
+            kinds = [e["kind"] for e in events if e["kind"] != "urged"]
+            assert kinds[:2] == ["accepted", "replied"] and set(kinds[2:]) <= {"callback_failed", "callback"}, kinds
             assert {e["actor"] for e in events} == {"demo"}
-            times = [datetime.fromisoformat(t) for t in (ticket["received_at"], events[0]["at"], events[1]["at"])]
+            at = {e["kind"]: e["at"] for e in events if e["kind"] in ("accepted", "replied")}
+            times = [datetime.fromisoformat(t) for t in (ticket["received_at"], at["accepted"], at["replied"])]
             assert times == sorted(times) and times[2] == datetime.fromisoformat(ticket["replied_at"])
             # malformed records among the sample are refused, each with its reason
             deadline = time.monotonic() + 30

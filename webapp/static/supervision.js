@@ -95,7 +95,8 @@
       ack.hidden = !form.dataset.acknowledge;
       ack.onclick = async () => { await json("/api/alerts/" + a.alert_id + "/acknowledge", { method: "POST" }); refresh(); };
       tr.append(cell(when(a.raised_at)), cell(ALERT_KINDS[a.kind] || "超期 " + a.level + " 级", "late"), cell(a.to),
-        cell(a.unit_name), cell(link(a.title || a.ticket_id, "/tickets/" + encodeURIComponent(a.ticket_id))), cell(a.message), cell(ack));
+        cell(a.unit_name), cell(link(a.title || a.ticket_id, "/tickets/" + encodeURIComponent(a.ticket_id))),
+        cell(a.message), cell(ack));
       alerts.append(tr);
     }
   }

@@ -180,7 +180,6 @@ def test_a_finish_failing_by_a_bug_on_the_way_out_is_logged_with_its_error(broke
     # A finish fails only by a bug (Kafka's errors are retried or leave the offsets to the next reader), and no
     # bug can be made to happen on purpose: the commit is replaced by one that raises, the one stand-in here.
     batches: list[int] = []
-    readers: list[BatchReader] = []
 
     async def handle(records: list[Record]):
         batches.append(len(records))
@@ -195,7 +194,6 @@ def test_a_finish_failing_by_a_bug_on_the_way_out_is_logged_with_its_error(broke
     async def run() -> None:
         await _send(broker.bootstrap, 0, 20)
         reader = BatchReader(broker.bootstrap, "batch-check-bug", [TOPIC], handle, batch_size=100, batch_within=1.0)
-        readers.append(reader)
         task = asyncio.create_task(reader.run())
         await _until(lambda: reader.consumer is not None, 30, "the reader started")
         reader.consumer.commit = broken_commit

@@ -450,7 +450,7 @@ class SQLiteStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany(
-                """UPDATE tickets SET watch_at = ? WHERE ticket_id = ? AND status = ? AND lead_unit = ?
+                """UPDATE tickets SET watch_at = ? WHERE ticket_id = ? AND status = ? AND lead_unit IS ?
                 AND reply_due IS ? AND accept_due IS ?""",
                 [(_NEVER if at is None else _local(at), t["ticket_id"], t["status"], t["lead_unit"], t["reply_due"],
                   t["accept_due"]) for t, at in looks])

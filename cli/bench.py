@@ -3,8 +3,10 @@
 - pipeline_only: the pipeline a worker runs, in-process without Kafka (the cost of the work itself);
 - raw_aiokafka: a plain aiokafka consumer reading the same intake topic (the floor Kafka allows);
 - faust_noop_agent: a Faust agent doing nothing with the same records (Faust's own per-record cost);
-- end_to_end: records on the intake topic -> `hotline worker` processes -> rows in the store, with one worker
-  and with two (each scenario on a fresh broker and store, the workers in their group before any record);
+- end_to_end: records waiting on the intake topic -> `hotline worker` processes -> rows in the store, with
+  one worker and with two (each scenario on a fresh broker and store, every record sent before the workers
+  start); timed from the first rows seen after the group is complete to the last, counting only the rows
+  stored in that time;
 - cores_used: the CPU the workers and the broker used during each throughput run;
 - latency: records sent at a fixed rate, each one's time from being sent until it is visible in the store;
 - classification: segmentation and prediction on one core.
@@ -167,7 +169,7 @@ def _wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 1
                     return
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"consumer group {group} not stable with {members} members after {timeout:.0f} s")
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.1)
         finally:
             await admin.close()
 
@@ -175,19 +177,27 @@ def _wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 1
 
 
 class _Workers:
-    """N `hotline worker` processes on a fresh embedded broker and store, started before any record is sent."""
+    """N `hotline worker` processes on a fresh embedded broker and store. With `waiting` (records and their
+    payloads), those are on the intake topic before the workers start; `ready_s` is the time from starting
+    the workers to their group being complete."""
 
-    def __init__(self, tmp: Path, name: str, count: int, model_path: Path, settings: Settings):
+    def __init__(self, tmp: Path, name: str, count: int, model_path: Path, settings: Settings,
+                 waiting: tuple[list[tuple[str, dict]], list[bytes]] | None = None):
         self.tmp, self.name, self.count, self.model_path, self.settings = tmp / name, name, count, model_path, settings
+        self.waiting = waiting
         self.tmp.mkdir()
         self.db = self.tmp / "store.db"
         self.broker = EmbeddedBroker(log_path=self.tmp / "broker.log")
         self.processes: list[subprocess.Popen] = []
+        self.ready_s: float | None = None
 
     def __enter__(self) -> "_Workers":
         self.broker.start()
         create_topics(self.broker.bootstrap, self.settings.topics)
         services.open_store(self.db).close()
+        if self.waiting:
+            _send_all(self.broker.bootstrap, *self.waiting)
+        started = time.perf_counter()
         env = {**os.environ, "HOTLINE_HOME": str(self.tmp / "home")}
         for name in ("HOTLINE_ES_URL", "HOTLINE_CLOCK_START"):
             env.pop(name, None)
@@ -198,6 +208,7 @@ class _Workers:
                 env=env, stdout=open(self.tmp / f"worker-{i}.log", "wb"), stderr=subprocess.STDOUT,
                 cwd=str(Path(__file__).resolve().parent.parent)))
         _wait_for_group(self.broker.bootstrap, topics.WORKER_GROUP, self.count)
+        self.ready_s = time.perf_counter() - started
         return self
 
     def check(self) -> None:
@@ -239,30 +250,37 @@ def _send_all(bootstrap: str, records: list[tuple[str, dict]], payloads: list[by
         producer.close()
 
 
-def _throughput(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes]) -> dict:
-    """All records sent at once; records/s from the first ticket stored to the last, and the cores the workers
-    and the broker used meanwhile (CPU seconds over those wall seconds)."""
-    _send_all(workers.broker.bootstrap, records, payloads)
+def _throughput(workers: _Workers) -> dict:
+    """Records/s of workers started with records waiting (`_Workers(waiting=...)`): from the first rows seen
+    after their group is complete to the last record stored, counting only the rows stored in that time
+    (rows stored before the clock started are not the clock's); and the cores the workers and the broker
+    used meanwhile (CPU seconds over those wall seconds)."""
+    total = len(workers.waiting[0])
     store = services.open_store(workers.db)
     try:
         first_at, deadline = None, time.perf_counter() + 600
         while True:
             stored, now = store.count_tickets(), time.perf_counter()
             if stored and first_at is None:
-                first_at, cpu_at_first = now, workers.cpu_seconds()
-            if stored >= len(records):
+                first_at, stored_at_first, cpu_at_first = now, stored, workers.cpu_seconds()
+            if stored >= total:
                 break
             workers.check()
             if now > deadline:
-                raise RuntimeError(f"{workers.name}: {stored} of {len(records)} stored after 600 s")
+                raise RuntimeError(f"{workers.name}: {stored} of {total} stored after 600 s")
             time.sleep(0.02)
         cpu_at_last = workers.cpu_seconds()
     finally:
         store.close()
+    timed = total - stored_at_first
+    if timed < total // 4:
+        raise RuntimeError(f"{workers.name}: {stored_at_first} of {total} records were stored before the clock "
+                           "started; send more records")
     seconds = max(now - first_at, 1e-6)
     cores = {name: None if cpu_at_last[name] is None or cpu_at_first[name] is None
              else round((cpu_at_last[name] - cpu_at_first[name]) / seconds, 2) for name in cpu_at_last}
-    return {"msgs_per_s": round(len(records) / seconds, 1), "peak_rss_mb": workers.peak_rss_mb(), "cores": cores}
+    return {"msgs_per_s": round(timed / seconds, 1), "timed_records": timed, "seconds": round(seconds, 3),
+            "peak_rss_mb": workers.peak_rss_mb(), "cores": cores}
 
 
 def _latency(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes], rate: float) -> dict:
@@ -356,13 +374,12 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
 
         # 3. end to end: one worker, two workers, and latency at a fixed offered rate
         progress(f"end to end: one worker, {count:,} records")
-        started = time.perf_counter()
-        with _Workers(tmp, "one-worker", 1, model_path, settings) as workers:
-            worker_ready_s = time.perf_counter() - started
-            one = _throughput(workers, records, payloads)
+        with _Workers(tmp, "one-worker", 1, model_path, settings, waiting=(records, payloads)) as workers:
+            worker_ready_s = workers.ready_s
+            one = _throughput(workers)
         progress(f"end to end: two workers, {count:,} records")
-        with _Workers(tmp, "two-workers", 2, model_path, settings) as workers:
-            two = _throughput(workers, records, payloads)
+        with _Workers(tmp, "two-workers", 2, model_path, settings, waiting=(records, payloads)) as workers:
+            two = _throughput(workers)
         progress(f"latency: {latency_rate:g} records/s offered for {latency_seconds:g} s")
         paced = bench_records(int(latency_rate * latency_seconds))
         with _Workers(tmp, "latency", 1, model_path, settings) as workers:
@@ -374,6 +391,9 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
         "batch_size": settings.batch_size,
         "end_to_end_msgs_per_s": one["msgs_per_s"],
         "end_to_end_two_workers_msgs_per_s": two["msgs_per_s"],
+        # the records stored, and the seconds, between the first rows seen and the last (what each rate is)
+        "timed": {run: {"records": r["timed_records"], "seconds": r["seconds"]}
+                  for run, r in (("one_worker", one), ("two_workers", two))},
         "two_workers_vs_one": round(two["msgs_per_s"] / one["msgs_per_s"], 3),
         # cores busy while the records flowed (this machine has os.cpu_count() of them)
         "cores_used": {"one_worker": one["cores"], "two_workers": two["cores"], "machine": os.cpu_count()},

@@ -32,6 +32,11 @@ def test_bench_prints_every_figure_as_json(sample_model):
     latency = figures["latency"]
     assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     assert 0 < figures["worker_peak_rss_mb"] < 24_000
+    for run, rate in (("one_worker", "end_to_end_msgs_per_s"), ("two_workers", "end_to_end_two_workers_msgs_per_s")):
+        # the clock starts at the first rows seen: the rows stored before it are not counted in its rate
+        timed = figures["timed"][run]
+        assert figures["records"] // 4 <= timed["records"] < figures["records"], figures["timed"]
+        assert figures[rate] == pytest.approx(timed["records"] / timed["seconds"], rel=0.01), figures
     assert figures["two_workers_vs_one"] == round(figures["end_to_end_two_workers_msgs_per_s"] / figures["end_to_end_msgs_per_s"], 3)
     cores = figures["cores_used"]
     assert cores["machine"] >= 1

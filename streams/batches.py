@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Sender:
         self._config = {"bootstrap_servers": bootstrap, "client_id": client_id, "acks": "all", "linger_ms": 5,
                         "max_batch_size": 512 * 1024, "request_timeout_ms": 20_000}
         self._producer: AIOKafkaProducer | None = None  # made in start(): aiokafka wants the running event loop
+        self._partitioner = DefaultPartitioner()  # the producer's own: a key goes where `send` would put it
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(**self._config)
@@ -81,8 +83,29 @@ class Sender:
             await self._producer.stop()
 
     async def send_all(self, messages: Sequence[tuple[str, bytes | None, bytes]]) -> None:
-        """Send (topic, key, value) records; raises if Kafka did not take one of them."""
-        futures = [await self._producer.send(topic, value=value, key=key) for topic, key, value in messages]
+        """Send (topic, key, value) records; raises if Kafka did not take one of them. Each record goes to the
+        partition the producer's own partitioner gives its key, in order; the records of a partition are put
+        in whole batches (aiokafka's batch API), not one `send` each, which costs the event loop a future, a
+        partition lookup and a call into the accumulator per record."""
+        producer = self._producer
+        partitions: dict[str, list[int]] = {}
+        by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
+        for topic, key, value in messages:
+            if topic not in partitions:
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            choices = partitions[topic]
+            partition = self._partitioner(key, choices, choices)
+            by_partition.setdefault((topic, partition), []).append((key, value))
+        futures = []
+        for (topic, partition), records in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"a record of {len(value):,} bytes for {topic} does not fit in a batch")
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
 
 

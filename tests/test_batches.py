@@ -281,3 +281,56 @@ def test_records_of_a_member_that_leaves_mid_flow_all_reach_the_one_that_stays(b
     # a member is not handed again what it handled, though the rebalance makes it read its partitions again
     twice = sorted(at for at, n in Counter((r.partition, r.offset) for r in by_b).items() if n > 1)
     assert not twice, f"handled twice by the member that stayed: {twice[:20]}"
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_send_all_puts_every_record_where_send_would_in_order_even_over_several_batches(broker):
+    """Sender.send_all builds each partition's batches itself: every record arrives once, each key on the
+    partition a plain `producer.send` gives it (sent alongside to a second topic for comparison), a key's
+    records in the order given, and more records than one batch holds (512 KiB) are split over several."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    reference = "batch-check-reference"
+    create_topics(broker.bootstrap, {reference: 4})
+    # 40 keys, 60 records each of 1 KiB: about 2.4 MB, several batches per partition
+    messages = [(TOPIC, f"key-{i % 40}".encode(), f"{i % 40}:{i // 40}:".encode() + b"x" * 1024) for i in range(2400)]
+
+    async def run() -> tuple[list, list]:
+        sender = Sender(broker.bootstrap, client_id="batch-check-sender")
+        await sender.start()
+        try:
+            await sender.send_all(messages)
+        finally:
+            await sender.stop()
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            await asyncio.gather(*[await producer.send(reference, key=f"key-{k}".encode(), value=b"-") for k in range(40)])
+        finally:
+            await producer.stop()
+        return await _read_all(TOPIC, len(messages)), await _read_all(reference, 40)
+
+    async def _read_all(topic: str, count: int) -> list:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(topic, p) for p in range(4)])
+            await consumer.seek_to_beginning()
+            found: list = []
+            deadline = time.monotonic() + 60
+            while len(found) < count and time.monotonic() < deadline:
+                for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                    found += [(tp.partition, r.key, r.value) for r in records]
+            return found
+        finally:
+            await consumer.stop()
+
+    sent, placed = asyncio.run(run())
+    assert len(sent) == len(messages) and Counter(v for _, _, v in sent) == Counter(v for _, _, v in messages)
+    where = {key: partition for partition, key, _ in placed}
+    assert all(partition == where[key] for partition, key, _ in sent)  # where send() would have put the key
+    assert len(set(where.values())) > 1  # the keys spread over partitions
+    for key in where:  # a key's records in the order given
+        order = [int(value.split(b":")[1]) for _, k, value in sent if k == key]
+        assert order == sorted(order) and len(order) == 60

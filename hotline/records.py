@@ -35,10 +35,13 @@ class Limits:
     max_id_chars: int = 128
 
 
+# json.dumps makes an encoder for every call with options; one made once writes the same text
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
+
+
 def content_hash(record: dict) -> str:
     """A stable hash of a raw record's content, independent of key order."""
-    canonical = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(_CANONICAL(record).encode("utf-8")).hexdigest()[:32]
 
 
 def encode(record: dict) -> bytes:

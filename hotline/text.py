@@ -22,14 +22,16 @@ def _t2s():
 
 
 def to_simplified(text: str) -> str:
-    """Convert Traditional Chinese characters to Simplified (OpenCC t2s)."""
-    return _t2s().convert(text) if text else text
+    """Convert Traditional Chinese characters to Simplified (OpenCC t2s); ASCII has none to convert."""
+    return text if not text or text.isascii() else _t2s().convert(text)
 
 
 def clean(text: str) -> str:
     """Remove web-page padding, HTML markup and Excel escapes; keep line breaks between paragraphs."""
     if not text:
         return ""
+    if text.isalnum():  # letters and digits only (of any script): no escape, markup, control or space to clean
+        return text
     text = _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
     if "<" in text:
         text = _BLOCK_TAG.sub("\n", text)

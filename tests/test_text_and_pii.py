@@ -167,3 +167,30 @@ def test_masking_the_boards_messages_as_the_plain_patterns_do(shared_data):
     changed = [value for value in texts if _plain_mask(value) != value]
     assert len(changed) > 100  # the data has personal data to mask, so the comparison means something
     assert [pii.mask_numbers(value) for value in texts] == [_plain_mask(value) for value in texts]
+
+
+def _every_step_of_clean(value: str) -> str:
+    """text.clean without its shortcut for letters and digits: every step on every text."""
+    import html
+
+    value = text._EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    value = text._TAG.sub("", text._BLOCK_TAG.sub("\n", value))
+    value = text._CONTROL.sub("", html.unescape(value))
+    return text._BLANK_LINES.sub("\n", text._SPACES.sub(" ", value)).strip()
+
+
+_TEXT_PIECES = ["單位", "社保", "A9", "123", "ｑ", "²", "_x0041_", "_", "<br>", "<p>", "&amp;", "&", " ", "\u3000",
+                "\t", "\n", "\x07", "abc", "岳麓区"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_TEXT_PIECES), max_size=8).map("".join))
+def test_clean_gives_what_every_step_gives(value):
+    """clean returns letters and digits (of any script) as they are, without running its steps on them."""
+    assert text.clean(value) == _every_step_of_clean(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+def test_ascii_is_left_as_opencc_leaves_it(value):
+    assert text.to_simplified(value) == text._t2s().convert(value) == value

@@ -1,8 +1,10 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hotline.timestamps import SHANGHAI, TimestampError, parse_timestamp
+from hotline.timestamps import SHANGHAI, TimestampError, _parse_text, parse_timestamp
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -42,3 +44,24 @@ def test_bad_timestamps_say_why(value, reason):
 
 def test_naive_times_are_shanghai_time():
     assert parse_timestamp("2020-01-01 08:00").astimezone(timezone.utc).hour == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1980, 1, 1), max_value=datetime(2100, 12, 31, 23, 59, 59)),
+    separator=st.sampled_from("T "),
+    timespec=st.sampled_from(["seconds", "milliseconds", "microseconds"]),
+    offset=st.sampled_from(["", "Z", "+08:00", "-05:00", "+0800", "+05:30", "+08", " +08:00"]),
+)
+def test_iso_text_read_at_once_is_the_moment_the_patterns_read(moment, separator, timespec, offset):
+    """parse_timestamp reads 2019-04-25T09:32:09[.fff][+08:00] with the standard library first; the moment, and
+    its offset, must be the one the general reading (Excel days, the export forms, then ISO 8601) gives."""
+    written = moment.isoformat(sep=separator, timespec=timespec) + offset
+    try:
+        general = _parse_text(written, written, SHANGHAI)
+    except TimestampError:
+        with pytest.raises(TimestampError):
+            parse_timestamp(written)
+        return
+    read = parse_timestamp(written)
+    assert read == general and read.utcoffset() == general.utcoffset(), written

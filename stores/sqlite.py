@@ -222,8 +222,12 @@ def _column_value(value):
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, tuple):
-        return json.dumps(list(value), ensure_ascii=False)
+        return _json(list(value))
     return value
+
+
+# json.dumps makes an encoder for every call with options; one made once writes the same text
+_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _local(moment: datetime) -> str:
@@ -300,13 +304,13 @@ class SQLiteStore:
                         t.ticket_id, t.channel, t.source_id, _local(t.received_at), t.received_at_source,
                         _local(t.ingested_at), now, t.title, t.text, t.caller, t.phone, t.district,
                         t.ticket_type, t.ticket_type_source, t.urgency, t.likes, t.content_hash, t.domain,
-                        t.confidence, json.dumps(t.top, ensure_ascii=False), t.model_version, t.type_confidence,
+                        t.confidence, _json(t.top), t.model_version, t.type_confidence,
                         t.lead_unit,
-                        json.dumps(t.co_units, ensure_ascii=False), t.rule_id, t.routing_explanation,
+                        _json(t.co_units), t.rule_id, t.routing_explanation,
                         t.status, t.personal.model_dump_json(),
                         _local(t.accept_due) if t.accept_due else None,
                         _local(t.reply_due) if t.reply_due else None,
-                        t.deadline_policy, json.dumps(t.deadline_warnings, ensure_ascii=False), t.subdomain,
+                        t.deadline_policy, _json(t.deadline_warnings), t.subdomain,
                     ),
                 )
                 if cursor.rowcount:
@@ -382,7 +386,7 @@ class SQLiteStore:
             at = _local(event.at)
             db.execute(
                 "INSERT INTO ticket_events (event_id, ticket_id, kind, at, actor, data) VALUES (?,?,?,?,?,?)",
-                (event.event_id, event.ticket_id, event.kind, at, event.actor, json.dumps(event.data, ensure_ascii=False)),
+                (event.event_id, event.ticket_id, event.kind, at, event.actor, _json(event.data)),
             )
             subdomain = event.data.get("subdomain") if event.kind == "dispatched" else ticket["subdomain"]
             assignments = ", ".join(f"{c}=?" for c in _EVENT_COLUMNS)
@@ -552,7 +556,7 @@ class SQLiteStore:
                 size=excluded.size, first_seen=excluded.first_seen, last_seen=excluded.last_seen,
                 representative=excluded.representative, representative_similarity=excluded.representative_similarity,
                 updated_seq=excluded.updated_seq""",
-                [(t.topic_id, json.dumps(t.centroid, ensure_ascii=False), t.size, _local(t.first_seen), _local(t.last_seen),
+                [(t.topic_id, _json(t.centroid), t.size, _local(t.first_seen), _local(t.last_seen),
                   t.representative, t.representative_similarity, latest + 1) for t in topics])
             db.executemany(
                 """INSERT INTO arrival_counts (key, hour, count) VALUES (?,?,1)

@@ -117,8 +117,8 @@ def alerts_for(ticket: dict, now: datetime, policy: AlertPolicy, calendar: WorkC
     def recipient(to: str) -> str:
         return DISPATCHERS if waiting and to == UNIT else to
 
-    if now < due and calendar.working_hours_between(now, due) <= policy.due_soon_working_hours:
-        soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours)
+    soon_at = calendar.start_of_last_working_hours(due, policy.due_soon_working_hours) if now < due else None
+    if soon_at is not None and now >= soon_at:  # at most due_soon_working_hours office hours left
         found.append(_alert(ticket, "due_soon", 0, recipient(UNIT), due, soon_at, now,
                             f"临期：答复期限 {due:%Y-%m-%d %H:%M}，剩余不足 {policy.due_soon_working_hours:g} 个工作小时"))
     if now >= due:

@@ -45,6 +45,7 @@ class WorkCalendar:
         self._weekday_holidays = sorted(d for d in self.holidays if d.weekday() < 5 and d not in self.workdays)
         self._weekend_workdays = sorted(d for d in self.workdays if d.weekday() >= 5)
         self._after_days: dict[tuple[date, int], Deadline] = {}  # add_working_days per (day of receipt, days)
+        self._last_hours: dict[tuple[datetime, float], datetime] = {}  # start_of_last_working_hours per question
 
     @classmethod
     def build(cls, package_holidays, package_workdays, package_years: range, config: dict) -> "WorkCalendar":
@@ -110,7 +111,17 @@ class WorkCalendar:
 
     def start_of_last_working_hours(self, moment: datetime, hours: float) -> datetime:
         """The earliest moment from which at most `hours` office hours remain until `moment`: 4 hours
-        before a 17:30 close with lunch 12:00-13:30 is 12:00, the end of the morning."""
+        before a 17:30 close with lunch 12:00-13:30 is 12:00, the end of the morning. So at any `now` before
+        `moment`, working_hours_between(now, moment) <= hours exactly when now >= this."""
+        # the deadline watch asks it of every ticket it looks at, and many share a deadline: kept per question
+        found = self._last_hours.get((moment, hours))
+        if found is None:
+            if len(self._last_hours) >= 10_000:
+                self._last_hours.clear()
+            found = self._last_hours[moment, hours] = self._start_of_last_working_hours(moment, hours)
+        return found
+
+    def _start_of_last_working_hours(self, moment: datetime, hours: float) -> datetime:
         moment = moment.astimezone(SHANGHAI)
         remaining = timedelta(hours=hours)
         day = moment.date()

@@ -29,6 +29,22 @@ def kinds(found):
     return sorted((a.kind, a.level, a.due_at) for a in found)
 
 
+def test_the_warning_comes_at_the_moment_the_watch_looks_for_it(setup):
+    """The watch looks at a ticket again at the start of its last working hours (next_alert_at); the warning
+    must come then. 12.5 working hours before 2026-05-08 09:20 is 05-06 10:50, and the working hours between
+    the two, summed in floating point, come to 12.500000000000002: compared as numbers, that moment was not
+    yet "at most 12.5 hours left", and the look found nothing and set the next one at the deadline."""
+    from dataclasses import replace
+
+    policy, calendar = setup
+    policy = replace(policy, due_soon_working_hours=12.5)
+    due = datetime(2026, 5, 8, 9, 20, tzinfo=SHANGHAI)
+    look = next_alert_at(ticket(due), datetime(2026, 5, 1, 9, tzinfo=SHANGHAI), policy, calendar)
+    assert look == datetime(2026, 5, 6, 10, 50, tzinfo=SHANGHAI)
+    assert kinds(alerts_for(ticket(due), look, policy, calendar)) == [("due_soon", 0, look)]
+    assert alerts_for(ticket(due), look - timedelta(minutes=1), policy, calendar) == []
+
+
 def test_warning_then_escalation_levels_at_working_times(setup):
     policy, calendar = setup
     due = t(24, 17, 30)  # a 咨询 ticket received Monday 2026-11-23: close of Tuesday

@@ -132,3 +132,27 @@ def test_working_days_kept_per_day_and_count_answer_as_counting_afresh():
         days = rng.randint(1, 15)
         assert asked.add_working_days(received, days) == build_calendar(settings).add_working_days(received, days)
     assert len(asked._after_days) > 100  # the answers were kept, so the comparison above was against kept ones
+
+
+def test_the_last_working_hours_start_where_at_most_that_many_remain_and_are_kept_per_question():
+    """start_of_last_working_hours(due, h) is the moment from which at most h office hours remain: before it
+    more remain, from it on at most h (the deadline watch warns from that moment on). A calendar that keeps
+    its answers gives what a new calendar gives."""
+    import random
+    from datetime import timedelta
+
+    settings = load_settings()
+    asked = build_calendar(settings)
+    rng = random.Random(11)
+    for _ in range(400):
+        due = datetime.combine(date(2025, 12, 1) + timedelta(days=rng.randint(0, 500)), datetime.min.time(),
+                               SHANGHAI) + timedelta(minutes=rng.randint(0, 1439))
+        hours = rng.choice([0.5, 1, 4, 8, 12.5, 24])
+        soon_at = asked.start_of_last_working_hours(due, hours)
+        assert soon_at == build_calendar(settings).start_of_last_working_hours(due, hours)
+        for now in (soon_at - timedelta(minutes=1), soon_at, soon_at + timedelta(minutes=rng.randint(1, 600)),
+                    due - timedelta(minutes=rng.randint(1, 20_000))):
+            if now < due:
+                # hours summed in floating point: 12.5 may come out as 12.500000000000002
+                assert (asked.working_hours_between(now, due) <= hours + 1e-9) == (now >= soon_at), (due, hours, now)
+    assert len(asked._last_hours) > 100

@@ -94,7 +94,8 @@ class Sender:
             if topic not in partitions:
                 partitions[topic] = sorted(await producer.partitions_for(topic))
             choices = partitions[topic]
-            partition = self._partitioner(key, choices, choices)
+            # the partitioner hashes the key in Python: not for a topic of one partition (tickets.dispatched)
+            partition = choices[0] if len(choices) == 1 else self._partitioner(key, choices, choices)
             by_partition.setdefault((topic, partition), []).append((key, value))
         futures = []
         for (topic, partition), records in by_partition.items():

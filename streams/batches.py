@@ -101,11 +101,10 @@ class Sender:
         for (topic, partition), records in by_partition.items():
             batch = producer.create_batch()
             for key, value in records:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
+                # full: send it and start another (a new batch takes its first record whatever its size)
+                while batch.append(key=key, value=value, timestamp=None) is None:
                     futures.append(await producer.send_batch(batch, topic, partition=partition))
                     batch = producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        raise ValueError(f"a record of {len(value):,} bytes for {topic} does not fit in a batch")
             futures.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
 

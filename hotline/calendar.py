@@ -8,6 +8,7 @@ it is a weekday, and the answer carries a warning instead of failing.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -18,6 +19,16 @@ from hotline.timestamps import SHANGHAI
 
 class CalendarConfigError(ValueError):
     pass
+
+
+def _kept(answers: dict, key, answer: Callable):
+    """answers[key], from answer() the first time it is asked; at most 10,000 kept (all dropped when full)."""
+    found = answers.get(key)
+    if found is None:
+        if len(answers) >= 10_000:
+            answers.clear()
+        found = answers[key] = answer()
+    return found
 
 
 @dataclass(frozen=True)
@@ -114,12 +125,7 @@ class WorkCalendar:
         before a 17:30 close with lunch 12:00-13:30 is 12:00, the end of the morning. So at any `now` before
         `moment`, working_hours_between(now, moment) <= hours exactly when now >= this."""
         # the deadline watch asks it of every ticket it looks at, and many share a deadline: kept per question
-        found = self._last_hours.get((moment, hours))
-        if found is None:
-            if len(self._last_hours) >= 10_000:
-                self._last_hours.clear()
-            found = self._last_hours[moment, hours] = self._start_of_last_working_hours(moment, hours)
-        return found
+        return _kept(self._last_hours, (moment, hours), lambda: self._start_of_last_working_hours(moment, hours))
 
     def _start_of_last_working_hours(self, moment: datetime, hours: float) -> datetime:
         moment = moment.astimezone(SHANGHAI)
@@ -177,12 +183,7 @@ class WorkCalendar:
             raise ValueError("working days must be at least 1")
         day = received.astimezone(SHANGHAI).date()
         # it depends on the day alone, and a worker asks it for every ticket: kept per (day, days)
-        found = self._after_days.get((day, days))
-        if found is None:
-            if len(self._after_days) >= 10_000:
-                self._after_days.clear()
-            found = self._after_days[day, days] = self._add_working_days(day, days)
-        return found
+        return _kept(self._after_days, (day, days), lambda: self._add_working_days(day, days))
 
     def _add_working_days(self, day: date, days: int) -> Deadline:
         warnings: list[str] = []

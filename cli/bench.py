@@ -4,9 +4,10 @@
 - raw_aiokafka: a plain aiokafka consumer reading the same intake topic (the floor Kafka allows);
 - faust_noop_agent: a Faust agent doing nothing with the same records (Faust's own per-record cost);
 - end_to_end: records waiting on the intake topic -> `hotline worker` processes -> rows in the store, with
-  one worker and with two (each scenario on a fresh broker and store, every record sent before the workers
-  start); timed from the first rows seen after the group is complete to the last, counting only the rows
-  stored in that time;
+  one worker, then two, then one again (each run on a fresh broker and store, every record sent before the
+  workers start; the one-worker figure pools its two runs, so that two workers are compared with the runs
+  on either side of them); timed from the first rows seen after the group is complete to the last, counting
+  only the rows stored in that time;
 - cores_used: the CPU the workers and the broker used during each throughput run;
 - latency: records sent at a fixed rate, each one's time from being sent until it is visible in the store;
 - classification: segmentation and prediction on one core.
@@ -283,6 +284,17 @@ def _throughput(workers: _Workers) -> dict:
             "peak_rss_mb": workers.peak_rss_mb(), "cores": cores}
 
 
+def _pooled(first: dict, second: dict) -> dict:
+    """Two throughput runs as one: their timed records over their timed seconds, their cores weighted by
+    their seconds, the peak memory of both."""
+    timed, seconds = first["timed_records"] + second["timed_records"], first["seconds"] + second["seconds"]
+    cores = {name: None if first["cores"][name] is None or second["cores"][name] is None
+             else round((first["cores"][name] * first["seconds"] + second["cores"][name] * second["seconds"]) / seconds, 2)
+             for name in first["cores"]}
+    return {"msgs_per_s": round(timed / seconds, 1), "timed_records": timed, "seconds": round(seconds, 3),
+            "peak_rss_mb": first["peak_rss_mb"] + second["peak_rss_mb"], "cores": cores}
+
+
 def _latency(workers: _Workers, records: list[tuple[str, dict]], payloads: list[bytes], rate: float) -> dict:
     """Records sent at a fixed rate; each one's time from being sent to being visible in the store."""
     from kafka import KafkaProducer
@@ -372,14 +384,20 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
             raw_rate = count / asyncio.run(_raw_consume(broker.bootstrap, topics.INTAKE["web"], count))
             noop_rate = _faust_noop(tmp, broker.bootstrap, count)
 
-        # 3. end to end: one worker, two workers, and latency at a fixed offered rate
+        # 3. end to end: one worker, two workers, one worker again (the machine's speed drifts within minutes:
+        # two workers are compared with the one-worker runs on either side of them), and latency at a fixed
+        # offered rate
         progress(f"end to end: one worker, {count:,} records")
         with _Workers(tmp, "one-worker", 1, model_path, settings, waiting=(records, payloads)) as workers:
             worker_ready_s = workers.ready_s
-            one = _throughput(workers)
+            one_before = _throughput(workers)
         progress(f"end to end: two workers, {count:,} records")
         with _Workers(tmp, "two-workers", 2, model_path, settings, waiting=(records, payloads)) as workers:
             two = _throughput(workers)
+        progress(f"end to end: one worker again, {count:,} records")
+        with _Workers(tmp, "one-worker-again", 1, model_path, settings, waiting=(records, payloads)) as workers:
+            one_after = _throughput(workers)
+        one = _pooled(one_before, one_after)
         progress(f"latency: {latency_rate:g} records/s offered for {latency_seconds:g} s")
         paced = bench_records(int(latency_rate * latency_seconds))
         with _Workers(tmp, "latency", 1, model_path, settings) as workers:
@@ -390,6 +408,7 @@ def run_bench(settings: Settings, count: int, model_path: Path | None = None, la
         "records": count,
         "batch_size": settings.batch_size,
         "end_to_end_msgs_per_s": one["msgs_per_s"],
+        "end_to_end_one_worker_runs_msgs_per_s": [one_before["msgs_per_s"], one_after["msgs_per_s"]],
         "end_to_end_two_workers_msgs_per_s": two["msgs_per_s"],
         # the records stored, and the seconds, between the first rows seen and the last (what each rate is)
         "timed": {run: {"records": r["timed_records"], "seconds": r["seconds"]}
